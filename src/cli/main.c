@@ -1,0 +1,53 @@
+/* mallard: entry point and sub-command dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ml_cli.h"
+
+#ifndef MALLARD_VERSION
+#define MALLARD_VERSION "0.1.0"
+#endif
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"spec", ml_cmd_spec, "print the destination's connector specification (Airbyte SPEC)"},
+    {"check", ml_cmd_check, "check a destination config: --config FILE"},
+    {"write", ml_cmd_write, "load Airbyte messages from stdin: --config FILE --catalog FILE"},
+    {"query", ml_cmd_query, "list tables of a DuckDB file or run SQL on it: DB [SQL] [--json]"},
+    {"debug", ml_cmd_debug, "build and run a C connector into files/warehouse.db: [DIR]"},
+    {"init", ml_cmd_init, "create a new connector project: DIR [--template NAME]"},
+    {"reset", ml_cmd_reset, "delete a connector project's warehouse and state: [DIR] [--yes]"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: mallard COMMAND [OPTIONS]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n'mallard COMMAND --help' describes a command; README.md has the details.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return ML_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    usage(stdout);
+    return ML_EXIT_OK;
+  }
+  if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+    printf("mallard %s\n", MALLARD_VERSION);
+    return ML_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "mallard: unknown command '%s'\n\n", name);
+  usage(stderr);
+  return ML_EXIT_USAGE;
+}

@@ -1,0 +1,28 @@
+/* The mallard command line: one function per sub-command.  Each takes the
+ * arguments after the sub-command name (argv[0] is the sub-command itself)
+ * and returns the process exit code.  Exit codes are documented in README.md:
+ *   0 success, 1 the job failed (bad input, database error, connector
+ *   failure), 2 usage error (unknown option, missing argument),
+ *   3 the database file is locked by another process, 130/143 stopped by
+ *   SIGINT/SIGTERM. */
+#ifndef ML_CLI_H
+#define ML_CLI_H
+
+enum {
+  ML_EXIT_OK = 0,
+  ML_EXIT_FAILED = 1,
+  ML_EXIT_USAGE = 2,
+  ML_EXIT_LOCKED = 3,
+  ML_EXIT_SIGINT = 130,
+  ML_EXIT_SIGTERM = 143
+};
+
+int ml_cmd_spec(int argc, char **argv);
+int ml_cmd_check(int argc, char **argv);
+int ml_cmd_write(int argc, char **argv);
+int ml_cmd_query(int argc, char **argv);
+int ml_cmd_debug(int argc, char **argv);
+int ml_cmd_init(int argc, char **argv);
+int ml_cmd_reset(int argc, char **argv);
+
+#endif

@@ -1,0 +1,186 @@
+#include "ml_batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct batch_col {
+  ml_type type;
+  duckdb_vector vec;
+  void *data;
+  uint64_t *validity;
+} batch_col;
+
+struct ml_batch {
+  duckdb_appender app;
+  duckdb_data_chunk chunk;
+  size_t n_cols;
+  batch_col *cols;
+  idx_t row;      /* current row within the chunk */
+  idx_t capacity; /* rows per chunk (duckdb_vector_size) */
+  uint64_t total;
+  char *table; /* for error messages */
+};
+
+/* After a chunk reset DuckDB may hand out new buffers, so pointers are taken
+ * again, and every row starts invalid (NULL): setters mark what they fill. */
+static void chunk_prepare(ml_batch *b) {
+  for (size_t c = 0; c < b->n_cols; c++) {
+    batch_col *col = &b->cols[c];
+    col->vec = duckdb_data_chunk_get_vector(b->chunk, c);
+    duckdb_vector_ensure_validity_writable(col->vec);
+    col->validity = duckdb_vector_get_validity(col->vec);
+    col->data = duckdb_vector_get_data(col->vec);
+    memset(col->validity, 0, (b->capacity + 63) / 64 * sizeof(uint64_t));
+  }
+  b->row = 0;
+}
+
+ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const ml_type *types, size_t n,
+                        ml_batch **out, ml_err *err) {
+  *out = NULL;
+  ml_batch *b = calloc(1, sizeof *b);
+  if (!b) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  b->cols = calloc(n ? n : 1, sizeof *b->cols);
+  size_t tl = strlen(schema) + strlen(table) + 2;
+  b->table = malloc(tl);
+  if (!b->cols || !b->table) {
+    ml_batch_close(b);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  snprintf(b->table, tl, "%s.%s", schema, table);
+  b->n_cols = n;
+  b->capacity = duckdb_vector_size();
+  if (duckdb_appender_create(ml_wh_conn(wh), schema, table, &b->app) != DuckDBSuccess) {
+    duckdb_error_data ed = duckdb_appender_error_data(b->app);
+    ml_err_set(err, ML_ERR_DB, "cannot append to %s: %s", b->table, ed ? duckdb_error_data_message(ed) : "?");
+    if (ed) duckdb_destroy_error_data(&ed);
+    ml_batch_close(b);
+    return ML_ERR_DB;
+  }
+  if (duckdb_appender_column_count(b->app) != n) {
+    ml_err_set(err, ML_ERR_STATE, "table %s has %llu columns, expected %zu", b->table,
+               (unsigned long long)duckdb_appender_column_count(b->app), n);
+    ml_batch_close(b);
+    return ML_ERR_STATE;
+  }
+  duckdb_logical_type *lts = calloc(n ? n : 1, sizeof *lts);
+  if (!lts) {
+    ml_batch_close(b);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  /* The appender's own column types are used for the chunk so that aliases
+   * such as JSON match exactly what the table declares. */
+  for (size_t c = 0; c < n; c++) {
+    b->cols[c].type = types[c];
+    lts[c] = duckdb_appender_column_type(b->app, c);
+  }
+  b->chunk = duckdb_create_data_chunk(lts, n);
+  for (size_t c = 0; c < n; c++) duckdb_destroy_logical_type(&lts[c]);
+  free(lts);
+  if (!b->chunk) {
+    ml_batch_close(b);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory creating a data chunk");
+  }
+  chunk_prepare(b);
+  *out = b;
+  return ML_OK;
+}
+
+void ml_batch_close(ml_batch *b) {
+  if (!b) return;
+  if (b->chunk) duckdb_destroy_data_chunk(&b->chunk);
+  if (b->app) duckdb_appender_destroy(&b->app);
+  free(b->cols);
+  free(b->table);
+  free(b);
+}
+
+size_t ml_batch_columns(const ml_batch *b) { return b->n_cols; }
+ml_type ml_batch_type(const ml_batch *b, size_t col) { return b->cols[col].type; }
+uint64_t ml_batch_rows(const ml_batch *b) { return b->total; }
+
+static inline void mark_valid(batch_col *col, idx_t row) { col->validity[row >> 6] |= (uint64_t)1 << (row & 63); }
+
+#define DEFINE_PUT(name, ctype)                                    \
+  void ml_batch_put_##name(ml_batch *b, size_t col, ctype v) {     \
+    batch_col *c = &b->cols[col];                                  \
+    ((ctype *)c->data)[b->row] = v;                                \
+    mark_valid(c, b->row);                                         \
+  }
+DEFINE_PUT(bool, bool)
+DEFINE_PUT(i16, int16_t)
+DEFINE_PUT(i32, int32_t)
+DEFINE_PUT(i64, int64_t)
+DEFINE_PUT(u64, uint64_t)
+DEFINE_PUT(f32, float)
+DEFINE_PUT(f64, double)
+#undef DEFINE_PUT
+
+void ml_batch_put_i128(ml_batch *b, size_t col, uint64_t lo, int64_t hi) {
+  batch_col *c = &b->cols[col];
+  duckdb_hugeint *h = &((duckdb_hugeint *)c->data)[b->row];
+  h->lower = lo;
+  h->upper = hi;
+  mark_valid(c, b->row);
+}
+
+void ml_batch_put_decimal(ml_batch *b, size_t col, uint64_t lo, int64_t hi) {
+  batch_col *c = &b->cols[col];
+  uint8_t w = c->type.width;
+  /* DuckDB stores DECIMAL in the smallest integer that holds `width` digits. */
+  if (w <= 4) ((int16_t *)c->data)[b->row] = (int16_t)(int64_t)lo;
+  else if (w <= 9) ((int32_t *)c->data)[b->row] = (int32_t)(int64_t)lo;
+  else if (w <= 18) ((int64_t *)c->data)[b->row] = (int64_t)lo;
+  else {
+    ml_batch_put_i128(b, col, lo, hi);
+    return;
+  }
+  mark_valid(c, b->row);
+}
+
+void ml_batch_put_str(ml_batch *b, size_t col, const char *s, size_t n) {
+  batch_col *c = &b->cols[col];
+  duckdb_vector_assign_string_element_len(c->vec, b->row, s, n);
+  mark_valid(c, b->row);
+}
+
+void ml_batch_put_null(ml_batch *b, size_t col) {
+  batch_col *c = &b->cols[col];
+  c->validity[b->row >> 6] &= ~((uint64_t)1 << (b->row & 63));
+}
+
+static ml_status append_chunk(ml_batch *b, ml_err *err) {
+  if (b->row == 0) return ML_OK;
+  duckdb_data_chunk_set_size(b->chunk, b->row);
+  if (duckdb_append_data_chunk(b->app, b->chunk) != DuckDBSuccess) {
+    duckdb_error_data ed = duckdb_appender_error_data(b->app);
+    ml_err_set(err, ML_ERR_DB, "cannot append rows to %s: %s", b->table, ed ? duckdb_error_data_message(ed) : "?");
+    if (ed) duckdb_destroy_error_data(&ed);
+    return ML_ERR_DB;
+  }
+  duckdb_data_chunk_reset(b->chunk);
+  chunk_prepare(b);
+  return ML_OK;
+}
+
+ml_status ml_batch_end_row(ml_batch *b, ml_err *err) {
+  b->row++;
+  b->total++;
+  if (b->row >= b->capacity) return append_chunk(b, err);
+  return ML_OK;
+}
+
+ml_status ml_batch_flush(ml_batch *b, ml_err *err) {
+  ml_status st = append_chunk(b, err);
+  if (st != ML_OK) return st;
+  if (duckdb_appender_flush(b->app) != DuckDBSuccess) {
+    duckdb_error_data ed = duckdb_appender_error_data(b->app);
+    const char *msg = ed ? duckdb_error_data_message(ed) : "?";
+    ml_status code = (strstr(msg, "No space left") || strstr(msg, "Permission denied")) ? ML_ERR_IO : ML_ERR_DB;
+    ml_err_set(err, code, "cannot write rows to %s: %s", b->table, msg);
+    if (ed) duckdb_destroy_error_data(&ed);
+    return code;
+  }
+  return ML_OK;
+}

@@ -1,0 +1,179 @@
+#include "ml_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *name, ml_err *err) {
+  memset(t, 0, sizeof *t);
+  t->wh = wh;
+  t->schema = strdup(schema);
+  t->name = strdup(name);
+  if (!t->schema || !t->name) {
+    ml_table_free(t);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  return ML_OK;
+}
+
+static void free_cols(ml_table *t) {
+  for (size_t i = 0; i < t->n_cols; i++) free(t->cols[i].name);
+  free(t->cols);
+  t->cols = NULL;
+  t->n_cols = t->cap = 0;
+}
+
+void ml_table_free(ml_table *t) {
+  if (!t) return;
+  ml_batch_close(t->batch);
+  t->batch = NULL;
+  free_cols(t);
+  free(t->schema);
+  free(t->name);
+  t->schema = t->name = NULL;
+}
+
+void ml_table_sql_name(const ml_table *t, ml_buf *b) { ml_sql_qualified(b, t->schema, t->name); }
+
+static ml_status push_col(ml_table *t, const char *name, ml_type type, ml_err *err) {
+  if (t->n_cols == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    ml_col *c = realloc(t->cols, cap * sizeof *c);
+    if (!c) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    t->cols = c;
+    t->cap = cap;
+  }
+  char *copy = strdup(name);
+  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  t->cols[t->n_cols].name = copy;
+  t->cols[t->n_cols].type = type;
+  t->n_cols++;
+  return ML_OK;
+}
+
+long ml_table_find(const ml_table *t, const char *name) {
+  for (size_t i = 0; i < t->n_cols; i++)
+    if (!strcmp(t->cols[i].name, name)) return (long)i;
+  return -1;
+}
+
+static ml_status exec_buf(ml_table *t, ml_buf *sql, ml_err *err) {
+  if (!ml_buf_ok(sql)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = ml_wh_exec(t->wh, sql->data, err);
+  if (st != ML_OK) ml_err_prefix(err, "table %s.%s", t->schema, t->name);
+  return st;
+}
+
+ml_status ml_table_close_batch(ml_table *t, ml_err *err) {
+  if (!t->batch) return ML_OK;
+  ml_status st = ml_batch_flush(t->batch, err);
+  ml_batch_close(t->batch);
+  t->batch = NULL;
+  return st;
+}
+
+ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replace, bool *kept_type, ml_err *err) {
+  if (kept_type) *kept_type = false;
+  ml_status st = ml_table_close_batch(t, err);
+  if (st != ML_OK) return st;
+  free_cols(t);
+  ml_buf sql = ML_BUF_INIT;
+  ml_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS ");
+  ml_sql_ident(&sql, t->schema);
+  st = exec_buf(t, &sql, err);
+  ml_buf_reset(&sql);
+  if (st == ML_OK && replace) {
+    ml_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+    ml_table_sql_name(t, &sql);
+    st = exec_buf(t, &sql, err);
+    ml_buf_reset(&sql);
+  }
+  ml_wh_column *existing = NULL;
+  size_t n_existing = 0;
+  bool exists = false;
+  if (st == ML_OK) st = ml_wh_table_columns(t->wh, t->schema, t->name, &existing, &n_existing, &exists, err);
+  if (st == ML_OK && !exists) {
+    char tbuf[32];
+    ml_buf_puts(&sql, "CREATE TABLE ");
+    ml_table_sql_name(t, &sql);
+    ml_buf_puts(&sql, " (");
+    for (size_t i = 0; i < n; i++) {
+      if (i) ml_buf_puts(&sql, ", ");
+      ml_sql_ident(&sql, wanted[i].name);
+      ml_buf_putc(&sql, ' ');
+      ml_buf_puts(&sql, ml_type_sql(wanted[i].type, tbuf));
+    }
+    ml_buf_putc(&sql, ')');
+    st = exec_buf(t, &sql, err);
+    for (size_t i = 0; st == ML_OK && i < n; i++) st = push_col(t, wanted[i].name, wanted[i].type, err);
+  } else if (st == ML_OK) {
+    for (size_t i = 0; st == ML_OK && i < n_existing; i++) st = push_col(t, existing[i].name, existing[i].type, err);
+    for (size_t i = 0; st == ML_OK && i < n; i++) {
+      long at = ml_table_find(t, wanted[i].name);
+      if (at < 0) {
+        st = ml_table_add_column(t, wanted[i].name, wanted[i].type, err);
+      } else if (!ml_type_equal(t->cols[at].type, wanted[i].type)) {
+        ml_type merged = ml_type_widen(t->cols[at].type, wanted[i].type);
+        if (ml_type_equal(merged, wanted[i].type) && existing[at].known)
+          st = ml_table_widen(t, (size_t)at, wanted[i].type, err);
+        else if (kept_type)
+          *kept_type = true;
+      }
+    }
+  }
+  ml_wh_columns_free(existing, n_existing);
+  ml_buf_free(&sql);
+  return st;
+}
+
+ml_status ml_table_add_column(ml_table *t, const char *name, ml_type type, ml_err *err) {
+  ml_status st = ml_table_close_batch(t, err);
+  if (st != ML_OK) return st;
+  char tbuf[32];
+  ml_buf sql = ML_BUF_INIT;
+  ml_buf_puts(&sql, "ALTER TABLE ");
+  ml_table_sql_name(t, &sql);
+  ml_buf_puts(&sql, " ADD COLUMN ");
+  ml_sql_ident(&sql, name);
+  ml_buf_putc(&sql, ' ');
+  ml_buf_puts(&sql, ml_type_sql(type, tbuf));
+  st = exec_buf(t, &sql, err);
+  ml_buf_free(&sql);
+  if (st == ML_OK) st = push_col(t, name, type, err);
+  if (st == ML_OK) t->schema_changes++;
+  return st;
+}
+
+ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err) {
+  ml_status st = ml_table_close_batch(t, err);
+  if (st != ML_OK) return st;
+  char tbuf[32];
+  ml_buf sql = ML_BUF_INIT;
+  ml_buf_puts(&sql, "ALTER TABLE ");
+  ml_table_sql_name(t, &sql);
+  ml_buf_puts(&sql, " ALTER COLUMN ");
+  ml_sql_ident(&sql, t->cols[col].name);
+  ml_buf_puts(&sql, " TYPE ");
+  ml_buf_puts(&sql, ml_type_sql(type, tbuf));
+  st = exec_buf(t, &sql, err);
+  ml_buf_free(&sql);
+  if (st == ML_OK) {
+    t->cols[col].type = type;
+    t->schema_changes++;
+  }
+  return st;
+}
+
+ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err) {
+  if (!t->batch) {
+    ml_type *types = malloc((t->n_cols ? t->n_cols : 1) * sizeof *types);
+    if (!types) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < t->n_cols; i++) types[i] = t->cols[i].type;
+    ml_status st = ml_batch_open(t->wh, t->schema, t->name, types, t->n_cols, &t->batch, err);
+    free(types);
+    if (st != ML_OK) return st;
+  }
+  *out = t->batch;
+  return ML_OK;
+}
+
+ml_status ml_table_flush(ml_table *t, ml_err *err) { return t->batch ? ml_batch_flush(t->batch, err) : ML_OK; }

@@ -1,0 +1,160 @@
+#include "ml_value.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "../convert/ml_conv.h"
+
+ml_type ml_value_infer(const ml_json_val *v) {
+  switch (v->type) {
+  case ML_JSON_NULL: return ml_type_of(ML_TYPE_NULL);
+  case ML_JSON_TRUE:
+  case ML_JSON_FALSE: return ml_type_of(ML_TYPE_BOOLEAN);
+  case ML_JSON_NUMBER: return ml_type_of((v->flags & ML_JSON_NUM_INT) ? ML_TYPE_BIGINT : ML_TYPE_DOUBLE);
+  case ML_JSON_STRING: return ml_type_of(ML_TYPE_VARCHAR);
+  default: return ml_type_of(ML_TYPE_JSON);
+  }
+}
+
+void ml_value_json_text(const ml_json_val *v, ml_buf *out) {
+  ml_buf_reset(out);
+  ml_jw w;
+  ml_jw_init(&w, out);
+  ml_jw_val(&w, v);
+}
+
+/* Text of a scalar for a VARCHAR column; containers as compact JSON. */
+static void put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *scratch) {
+  switch (v->type) {
+  case ML_JSON_STRING: ml_batch_put_str(b, col, v->u.str, v->len); return;
+  case ML_JSON_NUMBER: ml_batch_put_str(b, col, v->u.str, v->len); return;
+  case ML_JSON_TRUE: ml_batch_put_str(b, col, "true", 4); return;
+  case ML_JSON_FALSE: ml_batch_put_str(b, col, "false", 5); return;
+  default:
+    ml_value_json_text(v, scratch);
+    ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
+    return;
+  }
+}
+
+bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
+                  ml_buf *scratch) {
+  if (v->type == ML_JSON_NULL) {
+    ml_batch_put_null(b, col);
+    return true;
+  }
+  bool is_str = v->type == ML_JSON_STRING;
+  bool is_num = v->type == ML_JSON_NUMBER;
+  switch (type.id) {
+  case ML_TYPE_VARCHAR:
+    put_as_text(b, col, v, scratch);
+    return true;
+  case ML_TYPE_JSON:
+    if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) {
+      ml_value_json_text(v, scratch);
+      ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
+    } else {
+      ml_batch_put_str(b, col, v->src, v->src_len);
+    }
+    return true;
+  case ML_TYPE_BOOLEAN:
+    if (v->type == ML_JSON_TRUE || v->type == ML_JSON_FALSE) {
+      ml_batch_put_bool(b, col, v->type == ML_JSON_TRUE);
+      return true;
+    }
+    if (is_str) {
+      bool x;
+      if (ml_conv_bool(v->u.str, v->len, &x)) {
+        ml_batch_put_bool(b, col, x);
+        return true;
+      }
+    }
+    return false;
+  case ML_TYPE_SMALLINT:
+  case ML_TYPE_INTEGER:
+  case ML_TYPE_BIGINT: {
+    int64_t x;
+    if (is_num && (v->flags & ML_JSON_NUM_INT)) x = v->i;
+    else if (!(is_num || is_str) || !ml_conv_int64(v->u.str, v->len, &x)) return false;
+    if (type.id == ML_TYPE_SMALLINT) {
+      if (x < INT16_MIN || x > INT16_MAX) return false;
+      ml_batch_put_i16(b, col, (int16_t)x);
+    } else if (type.id == ML_TYPE_INTEGER) {
+      if (x < INT32_MIN || x > INT32_MAX) return false;
+      ml_batch_put_i32(b, col, (int32_t)x);
+    } else {
+      ml_batch_put_i64(b, col, x);
+    }
+    return true;
+  }
+  case ML_TYPE_FLOAT:
+  case ML_TYPE_DOUBLE: {
+    double x;
+    if (is_num) {
+      if (v->flags & ML_JSON_NUM_OVERFLOW) return false;
+      x = v->d;
+    } else if (!is_str || !ml_conv_double(v->u.str, v->len, &x)) {
+      return false;
+    }
+    if (type.id == ML_TYPE_FLOAT) {
+      if (isfinite(x) && fabs(x) > 3.4028234663852886e38) return false;
+      ml_batch_put_f32(b, col, (float)x);
+    } else {
+      ml_batch_put_f64(b, col, x);
+    }
+    return true;
+  }
+  case ML_TYPE_DECIMAL: {
+    uint64_t lo;
+    int64_t hi;
+    if (!(is_num || is_str) || !ml_conv_decimal(v->u.str, v->len, type.width, type.scale, &lo, &hi)) return false;
+    ml_batch_put_decimal(b, col, lo, hi);
+    return true;
+  }
+  case ML_TYPE_DATE: {
+    int32_t days;
+    if (!is_str || !ml_conv_date(v->u.str, v->len, &days)) {
+      /* a full timestamp in a DATE column keeps its date part */
+      int64_t us;
+      bool off;
+      if (!is_str || !ml_conv_timestamp(v->u.str, v->len, true, &us, &off)) return false;
+      days = (int32_t)(us >= 0 ? us / 86400000000LL : -((-us + 86400000000LL - 1) / 86400000000LL));
+    }
+    ml_batch_put_i32(b, col, days);
+    return true;
+  }
+  case ML_TYPE_TIMESTAMP:
+  case ML_TYPE_TIMESTAMPTZ: {
+    int64_t us;
+    bool off;
+    if (!is_str || !ml_conv_timestamp(v->u.str, v->len, type.id == ML_TYPE_TIMESTAMP, &us, &off)) return false;
+    ml_batch_put_i64(b, col, us);
+    return true;
+  }
+  case ML_TYPE_TIME:
+  case ML_TYPE_TIMETZ: {
+    int64_t us;
+    int32_t off;
+    bool has_off;
+    if (!is_str || !ml_conv_time(v->u.str, v->len, &us, &off, &has_off)) return false;
+    if (type.id == ML_TYPE_TIME) ml_batch_put_i64(b, col, us);
+    else ml_batch_put_u64(b, col, ml_conv_timetz_bits(us, off));
+    return true;
+  }
+  case ML_TYPE_BLOB:
+    if (!is_str) return false;
+    if (opts && opts->base64) {
+      ml_buf_reset(scratch);
+      if (!ml_conv_base64_decode(v->u.str, v->len, scratch) || !ml_buf_ok(scratch)) return false;
+      ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
+    } else {
+      ml_batch_put_str(b, col, v->u.str, v->len);
+    }
+    return true;
+  case ML_TYPE_UUID:
+  case ML_TYPE_NULL:
+  case ML_TYPE_COUNT_:
+    break;
+  }
+  return false;
+}

@@ -1,0 +1,35 @@
+/* ml_value: one parsed JSON value into one typed column of a batch.
+ *
+ * The conversion rules (documented in docs/types.md) are deliberately
+ * forgiving where no information is lost (numeric strings into numbers,
+ * integers into VARCHAR as their text) and strict where it would be
+ * (fractions into BIGINT, out-of-range numbers): a value that does not fit is
+ * not written and the caller records a DESTINATION_TYPECAST_ERROR. */
+#ifndef ML_VALUE_H
+#define ML_VALUE_H
+
+#include <stdbool.h>
+
+#include "../json/ml_json.h"
+#include "ml_batch.h"
+#include "ml_types.h"
+
+typedef struct ml_value_opts {
+  bool base64;     /* BLOB column fed base64 text */
+} ml_value_opts;
+
+/* Writes v into column col of the current row.  JSON null writes NULL and
+ * counts as success.  Returns false when v does not fit the column type (the
+ * column is left NULL).  scratch is a reusable buffer for decoding. */
+bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
+                  ml_buf *scratch);
+
+/* The type an undeclared column gets from a value (see ml_type_widen):
+ * null NULL, true/false BOOLEAN, integer BIGINT, other numbers DOUBLE,
+ * string VARCHAR, object/array JSON. */
+ml_type ml_value_infer(const ml_json_val *v);
+
+/* Writes v as compact JSON text (strings quoted) into out (reset first). */
+void ml_value_json_text(const ml_json_val *v, ml_buf *out);
+
+#endif

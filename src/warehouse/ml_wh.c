@@ -1,0 +1,293 @@
+#include "ml_wh.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/ml_file.h"
+
+struct ml_wh {
+  duckdb_database db;
+  duckdb_connection conn;
+  bool in_tx;
+  char *path;
+};
+
+/* DuckDB reports a held file lock as an IO error whose text mentions the
+ * lock; we look for those words to tell users "another process" rather than a
+ * generic IO failure. */
+static bool is_lock_message(const char *msg) {
+  return msg && (strstr(msg, "Could not set lock") || strstr(msg, "Conflicting lock"));
+}
+
+static bool is_disk_message(const char *msg) {
+  return msg && (strstr(msg, "No space left") || strstr(msg, "Disk full") || strstr(msg, "disk is full") ||
+                 strstr(msg, "Read-only file system") || strstr(msg, "Permission denied"));
+}
+
+ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, ml_err *err) {
+  *out = NULL;
+  ml_wh_options none = {0};
+  if (!opts) opts = &none;
+  if (!path || !*path) return ml_err_set(err, ML_ERR_CONFIG, "no database path given");
+  if (opts->read_only && !ml_file_exists(path))
+    return ml_err_set(err, ML_ERR_IO, "no database file at %s", path);
+  if (opts->create_dirs && !opts->read_only) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+      *slash = '\0';
+      ml_status st = ml_file_mkdirs(dir, err);
+      if (st != ML_OK) return st;
+    }
+  }
+  ml_wh *wh = calloc(1, sizeof *wh);
+  if (!wh || !(wh->path = strdup(path))) {
+    free(wh);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory opening %s", path);
+  }
+  duckdb_config config = NULL;
+  if (duckdb_create_config(&config) != DuckDBSuccess) {
+    ml_wh_close(wh);
+    return ml_err_set(err, ML_ERR_NOMEM, "cannot create DuckDB config");
+  }
+  if (opts->read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
+  if (opts->threads) duckdb_set_config(config, "threads", opts->threads);
+  if (opts->memory_limit) duckdb_set_config(config, "memory_limit", opts->memory_limit);
+  /* Extensions that are not built in would be downloaded at run time; mallard
+   * must never reach the network, so autoloading stays off. */
+  duckdb_set_config(config, "autoinstall_known_extensions", "false");
+  duckdb_set_config(config, "autoload_known_extensions", "false");
+  char *open_err = NULL;
+  duckdb_state rc = duckdb_open_ext(path, &wh->db, config, &open_err);
+  duckdb_destroy_config(&config);
+  if (rc != DuckDBSuccess) {
+    ml_status code = is_lock_message(open_err) ? ML_ERR_LOCKED : ML_ERR_IO;
+    if (code == ML_ERR_LOCKED)
+      ml_err_set(err, code, "database file %s is locked: another process has it open for writing (%s)", path,
+                 open_err ? open_err : "");
+    else
+      ml_err_set(err, code, "cannot open database file %s: %s", path, open_err ? open_err : "unknown error");
+    duckdb_free(open_err);
+    wh->db = NULL;
+    ml_wh_close(wh);
+    return code;
+  }
+  if (duckdb_connect(wh->db, &wh->conn) != DuckDBSuccess) {
+    ml_wh_close(wh);
+    return ml_err_set(err, ML_ERR_DB, "cannot connect to database %s", path);
+  }
+  *out = wh;
+  return ML_OK;
+}
+
+void ml_wh_close(ml_wh *wh) {
+  if (!wh) return;
+  if (wh->in_tx) ml_wh_rollback(wh);
+  if (wh->conn) duckdb_disconnect(&wh->conn);
+  if (wh->db) duckdb_close(&wh->db);
+  free(wh->path);
+  free(wh);
+}
+
+duckdb_connection ml_wh_conn(ml_wh *wh) { return wh->conn; }
+const char *ml_wh_path(const ml_wh *wh) { return wh->path; }
+
+static ml_status result_error(duckdb_result *res, ml_err *err) {
+  const char *msg = duckdb_result_error(res);
+  ml_status code = is_disk_message(msg) ? ML_ERR_IO : ML_ERR_DB;
+  return ml_err_set(err, code, "%s", msg ? msg : "unknown DuckDB error");
+}
+
+ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
+  duckdb_result res;
+  if (duckdb_query(wh->conn, sql, &res) != DuckDBSuccess) {
+    ml_status st = result_error(&res, err);
+    duckdb_destroy_result(&res);
+    return st;
+  }
+  duckdb_destroy_result(&res);
+  return ML_OK;
+}
+
+ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) {
+  ml_buf sql = ML_BUF_INIT;
+  va_list ap;
+  va_start(ap, fmt);
+  char small[512];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  ml_status st;
+  if (n >= 0 && (size_t)n < sizeof small) {
+    st = ml_wh_exec(wh, small, err);
+  } else if (n >= 0 && ml_buf_reserve(&sql, (size_t)n)) {
+    vsnprintf(sql.data, (size_t)n + 1, fmt, ap2);
+    sql.len = (size_t)n;
+    st = ml_wh_exec(wh, sql.data, err);
+  } else {
+    st = ml_err_set(err, ML_ERR_NOMEM, "out of memory building SQL");
+  }
+  va_end(ap2);
+  ml_buf_free(&sql);
+  return st;
+}
+
+/* Runs sql and, when it returns a non-NULL first cell, hands the cell to
+ * take(); results here are tiny (one row), so the row-wise accessors are fine. */
+static ml_status query_first(ml_wh *wh, const char *sql, duckdb_result *res, bool *has_value, ml_err *err) {
+  *has_value = false;
+  if (duckdb_query(wh->conn, sql, res) != DuckDBSuccess) {
+    ml_status st = result_error(res, err);
+    duckdb_destroy_result(res);
+    return st;
+  }
+  *has_value = duckdb_row_count(res) > 0 && duckdb_column_count(res) > 0 && !duckdb_value_is_null(res, 0, 0);
+  return ML_OK;
+}
+
+ml_status ml_wh_query_i64(ml_wh *wh, const char *sql, int64_t *out, bool *found, ml_err *err) {
+  duckdb_result res;
+  ml_status st = query_first(wh, sql, &res, found, err);
+  if (st != ML_OK) return st;
+  if (*found) *out = duckdb_value_int64(&res, 0, 0);
+  duckdb_destroy_result(&res);
+  return ML_OK;
+}
+
+ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err) {
+  *out = NULL;
+  duckdb_result res;
+  bool found;
+  ml_status st = query_first(wh, sql, &res, &found, err);
+  if (st != ML_OK) return st;
+  if (found) {
+    char *s = duckdb_value_varchar(&res, 0, 0);
+    if (s) {
+      *out = strdup(s);
+      duckdb_free(s);
+    }
+    if (!*out) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  duckdb_destroy_result(&res);
+  return st;
+}
+
+ml_status ml_wh_begin(ml_wh *wh, ml_err *err) {
+  if (wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "a transaction is already open");
+  ml_status st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
+  if (st == ML_OK) wh->in_tx = true;
+  return st;
+}
+
+ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
+  if (!wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "no transaction to commit");
+  ml_status st = ml_wh_exec(wh, "COMMIT", err);
+  /* A failed COMMIT leaves DuckDB's transaction aborted: roll it back so the
+   * connection is usable and the caller knows nothing was committed. */
+  if (st != ML_OK) {
+    ml_err_prefix(err, "commit failed, nothing since the last commit was saved");
+    ml_wh_exec(wh, "ROLLBACK", NULL);
+  }
+  wh->in_tx = false;
+  return st;
+}
+
+void ml_wh_rollback(ml_wh *wh) {
+  if (!wh->in_tx) return;
+  ml_wh_exec(wh, "ROLLBACK", NULL);
+  wh->in_tx = false;
+}
+
+bool ml_wh_in_transaction(const ml_wh *wh) { return wh->in_tx; }
+
+void ml_sql_ident(ml_buf *b, const char *name) {
+  ml_buf_putc(b, '"');
+  for (const char *p = name; *p; p++) {
+    if (*p == '"') ml_buf_putc(b, '"');
+    ml_buf_putc(b, *p);
+  }
+  ml_buf_putc(b, '"');
+}
+
+void ml_sql_qualified(ml_buf *b, const char *schema, const char *table) {
+  ml_sql_ident(b, schema);
+  ml_buf_putc(b, '.');
+  ml_sql_ident(b, table);
+}
+
+void ml_sql_literal(ml_buf *b, const char *s, size_t n) {
+  ml_buf_putc(b, '\'');
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '\'') ml_buf_putc(b, '\'');
+    ml_buf_putc(b, s[i]);
+  }
+  ml_buf_putc(b, '\'');
+}
+
+void ml_wh_columns_free(ml_wh_column *cols, size_t n) {
+  for (size_t i = 0; i < n; i++) free(cols[i].name);
+  free(cols);
+}
+
+ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, ml_wh_column **cols, size_t *n,
+                              bool *exists, ml_err *err) {
+  *cols = NULL;
+  *n = 0;
+  *exists = false;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ");
+  ml_sql_literal(&q, schema, strlen(schema));
+  ml_buf_puts(&q, " AND table_name = ");
+  ml_sql_literal(&q, table, strlen(table));
+  int64_t found_tables = 0;
+  bool found = false;
+  ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(wh, q.data, &found_tables, &found, err)
+                               : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_buf_free(&q);
+  if (st != ML_OK || found_tables == 0) return st;
+
+  /* A zero-row query carries exact names and logical types (including the
+   * JSON alias, which information_schema renders only as text). */
+  ml_buf_puts(&q, "SELECT * FROM ");
+  ml_sql_qualified(&q, schema, table);
+  ml_buf_puts(&q, " LIMIT 0");
+  duckdb_result res;
+  if (!ml_buf_ok(&q)) {
+    ml_buf_free(&q);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  if (duckdb_query(wh->conn, q.data, &res) != DuckDBSuccess) {
+    st = result_error(&res, err);
+    ml_err_prefix(err, "cannot inspect table %s.%s", schema, table);
+    duckdb_destroy_result(&res);
+    ml_buf_free(&q);
+    return st;
+  }
+  ml_buf_free(&q);
+  idx_t count = duckdb_column_count(&res);
+  ml_wh_column *out = calloc(count ? count : 1, sizeof *out);
+  if (!out) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  for (idx_t c = 0; st == ML_OK && c < count; c++) {
+    out[c].name = strdup(duckdb_column_name(&res, c));
+    if (!out[c].name) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    duckdb_logical_type lt = duckdb_column_logical_type(&res, c);
+    out[c].known = ml_type_from_logical(lt, &out[c].type);
+    if (!out[c].known) out[c].type = ml_type_of(ML_TYPE_VARCHAR);
+    duckdb_destroy_logical_type(&lt);
+  }
+  duckdb_destroy_result(&res);
+  if (st != ML_OK) {
+    if (out) ml_wh_columns_free(out, count);
+    return st;
+  }
+  *cols = out;
+  *n = count;
+  *exists = true;
+  return ML_OK;
+}

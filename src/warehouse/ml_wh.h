@@ -1,0 +1,80 @@
+/* ml_wh: the warehouse, i.e. one DuckDB database file and one connection to
+ * it, with errors turned into ml_err messages a user can act on.
+ *
+ * Lifecycle: ml_wh_open -> (exec / begin / commit / rollback / ...) ->
+ * ml_wh_close.  One ml_wh is used by one thread at a time.  DuckDB allows one
+ * read-write process per file: opening a file another process holds fails
+ * with ML_ERR_LOCKED and a message naming the file and, when DuckDB says it,
+ * the other process. */
+#ifndef ML_WH_H
+#define ML_WH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <duckdb.h>
+
+#include "../engine/ml_types.h"
+#include "../util/ml_buf.h"
+#include "../util/ml_err.h"
+
+typedef struct ml_wh ml_wh;
+
+typedef struct ml_wh_options {
+  bool read_only;
+  bool create_dirs;      /* create the file's parent directories if missing */
+  const char *threads;   /* DuckDB "threads" setting, NULL = DuckDB's default */
+  const char *memory_limit; /* DuckDB "memory_limit", NULL = default */
+} ml_wh_options;
+
+/* Opens (creating if needed, unless read_only) the database at path.
+ * On success *out is a handle the caller closes with ml_wh_close. */
+ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, ml_err *err);
+/* Closes the connection and the database; NULL is fine.  Rolls back an open
+ * transaction. */
+void ml_wh_close(ml_wh *wh);
+
+/* Borrowed; valid until ml_wh_close. */
+duckdb_connection ml_wh_conn(ml_wh *wh);
+const char *ml_wh_path(const ml_wh *wh);
+
+/* Runs SQL that returns nothing of interest.  On failure ML_ERR_DB with
+ * DuckDB's message (and ML_ERR_IO when DuckDB reports a disk/IO problem such
+ * as a full disk). */
+ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err);
+ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs a query whose first row's first column is an integer; *found=false
+ * (and *out untouched) when there is no row or the value is NULL. */
+ml_status ml_wh_query_i64(ml_wh *wh, const char *sql, int64_t *out, bool *found, ml_err *err);
+/* Same for text: *out is malloc'd (caller frees) or NULL when no row / NULL. */
+ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err);
+
+ml_status ml_wh_begin(ml_wh *wh, ml_err *err);
+ml_status ml_wh_commit(ml_wh *wh, ml_err *err);
+/* Never fails from the caller's point of view (a failed rollback leaves the
+ * transaction aborted, which DuckDB discards). */
+void ml_wh_rollback(ml_wh *wh);
+bool ml_wh_in_transaction(const ml_wh *wh);
+
+/* A column of an existing table. name is malloc'd and owned by the array. */
+typedef struct ml_wh_column {
+  char *name;
+  ml_type type;
+  bool known; /* false when the DuckDB type is one mallard does not create */
+} ml_wh_column;
+
+/* Lists the columns of schema.table in table order.  *exists=false (and
+ * *cols=NULL, *n=0) when there is no such table.  Free with
+ * ml_wh_columns_free. */
+ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, ml_wh_column **cols, size_t *n,
+                              bool *exists, ml_err *err);
+void ml_wh_columns_free(ml_wh_column *cols, size_t n);
+
+/* SQL text helpers: append a double-quoted identifier ("" inside doubled),
+ * schema-qualified name, or a single-quoted string literal. */
+void ml_sql_ident(ml_buf *b, const char *name);
+void ml_sql_qualified(ml_buf *b, const char *schema, const char *table);
+void ml_sql_literal(ml_buf *b, const char *s, size_t n);
+
+#endif
