@@ -1,0 +1,559 @@
+#include "ml_astream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/ml_value.h"
+
+/* Metadata columns of every typed table, in this order at creation. */
+enum { META_RAW_ID, META_EXTRACTED_AT, META_META, META_GENERATION, META_COUNT };
+static const char *const meta_names[META_COUNT] = {"_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta",
+                                                   "_airbyte_generation_id"};
+static const ml_type_id meta_types[META_COUNT] = {ML_TYPE_UUID, ML_TYPE_TIMESTAMPTZ, ML_TYPE_JSON, ML_TYPE_BIGINT};
+
+/* One record field name the stream knows, and the load-table column it
+ * fills.  Declared fields come from the catalog; others were inferred from
+ * records during this run and may widen. */
+typedef struct field_slot {
+  char *key;
+  size_t key_len;
+  uint64_t hash;
+  long col;
+  bool declared;
+  bool base64;
+} field_slot;
+
+struct ml_astream {
+  const ml_stream_def *def;
+  ml_wh *wh;
+  ml_proto *log;
+  ml_table load;  /* where rows are appended */
+  ml_table final; /* append_dedup only: the merge target */
+  bool has_final;
+  ml_table raw; /* legacy raw table (load side) */
+  bool has_raw;
+  char *raw_final_name;
+  long meta_col[META_COUNT];
+  /* open-addressing map from field name to slot; size is a power of two */
+  field_slot *slots;
+  size_t n_slots, slot_cap;
+  /* per-record scratch: the slot of each data member */
+  field_slot **member_slot;
+  size_t member_cap;
+  ml_buf scratch, meta, changes;
+  uint64_t records, nulled;
+  uint64_t staged; /* append_dedup: rows in the staging table not merged yet */
+  char meta_plain[64];
+  size_t meta_plain_len;
+};
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static field_slot *slot_find(ml_astream *s, const char *key, size_t len, uint64_t h) {
+  if (!s->slot_cap) return NULL;
+  for (size_t i = h & (s->slot_cap - 1);; i = (i + 1) & (s->slot_cap - 1)) {
+    field_slot *f = &s->slots[i];
+    if (!f->key) return NULL;
+    if (f->hash == h && f->key_len == len && !memcmp(f->key, key, len)) return f;
+  }
+}
+
+static ml_status slot_add(ml_astream *s, const char *key, size_t len, long col, bool declared, bool base64,
+                          field_slot **out, ml_err *err) {
+  if ((s->n_slots + 1) * 2 > s->slot_cap) {
+    size_t cap = s->slot_cap ? s->slot_cap * 2 : 64;
+    field_slot *fresh = calloc(cap, sizeof *fresh);
+    if (!fresh) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->slot_cap; i++) {
+      if (!s->slots[i].key) continue;
+      size_t j = s->slots[i].hash & (cap - 1);
+      while (fresh[j].key) j = (j + 1) & (cap - 1);
+      fresh[j] = s->slots[i];
+    }
+    free(s->slots);
+    s->slots = fresh;
+    s->slot_cap = cap;
+  }
+  uint64_t h = fnv1a(key, len);
+  size_t i = h & (s->slot_cap - 1);
+  while (s->slots[i].key) i = (i + 1) & (s->slot_cap - 1);
+  char *copy = malloc(len + 1);
+  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  memcpy(copy, key, len);
+  copy[len] = '\0';
+  s->slots[i] = (field_slot){copy, len, h, col, declared, base64};
+  s->n_slots++;
+  if (out) *out = &s->slots[i];
+  return ML_OK;
+}
+
+static const char *load_prefix(ml_sync_mode mode) {
+  switch (mode) {
+  case ML_MODE_OVERWRITE: return "_mallard_tmp_";
+  case ML_MODE_APPEND_DEDUP: return "_mallard_stage_";
+  default: return "";
+  }
+}
+
+static char *concat(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  char *p = malloc(la + lb + 1);
+  if (!p) return NULL;
+  memcpy(p, a, la);
+  memcpy(p + la, b, lb + 1);
+  return p;
+}
+
+/* An overwrite that failed part-way left a temporary table whose rows were
+ * acknowledged (their STATE echoed).  When the platform retries the same
+ * sync (same sync_id and generation) it resends only what follows, so those
+ * rows must be kept; any other leftover is discarded. */
+static ml_status keep_previous_tmp(ml_astream *s, const char *table, bool *keep, ml_err *err) {
+  *keep = false;
+  if (s->def->sync_id == 0) return ML_OK;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_printf(&q,
+                "SELECT count(*) FROM (SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND "
+                "schema_name = ");
+  ml_sql_literal(&q, s->def->schema, strlen(s->def->schema));
+  ml_buf_puts(&q, " AND table_name = ");
+  ml_sql_literal(&q, table, strlen(table));
+  ml_buf_puts(&q, ")");
+  int64_t n = 0;
+  bool found = false;
+  ml_status st = ml_wh_query_i64(s->wh, q.data, &n, &found, err);
+  ml_buf_free(&q);
+  if (st != ML_OK || n == 0) return st;
+  ml_buf_puts(&q, "SELECT count(*) FROM ");
+  ml_sql_qualified(&q, s->def->schema, table);
+  ml_buf_printf(&q,
+                " WHERE _airbyte_generation_id IS DISTINCT FROM %lld OR "
+                "TRY_CAST(json_extract(_airbyte_meta, '$.sync_id') AS BIGINT) IS DISTINCT FROM %lld",
+                (long long)s->def->generation_id, (long long)s->def->sync_id);
+  int64_t foreign = 0;
+  st = ml_wh_query_i64(s->wh, q.data, &foreign, &found, err);
+  ml_buf_free(&q);
+  if (st == ML_OK) *keep = foreign == 0;
+  return st;
+}
+
+static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
+  const ml_stream_def *d = s->def;
+  size_t n = META_COUNT + d->n_fields;
+  ml_col *wanted = calloc(n, sizeof *wanted);
+  if (!wanted) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < META_COUNT; i++) {
+    wanted[i].name = (char *)meta_names[i];
+    wanted[i].type = ml_type_of(meta_types[i]);
+  }
+  for (size_t i = 0; i < d->n_fields; i++) {
+    wanted[META_COUNT + i].name = d->fields[i].column;
+    wanted[META_COUNT + i].type = d->fields[i].type;
+  }
+  char *load_name = concat(load_prefix(d->mode), d->table);
+  ml_status st = load_name ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  bool keep = true;
+  if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = keep_previous_tmp(s, load_name, &keep, err);
+  if (st == ML_OK) st = ml_table_init(&s->load, s->wh, d->schema, load_name, err);
+  bool kept_type = false;
+  if (st == ML_OK) st = ml_table_sync(&s->load, wanted, n, !keep, &kept_type, err);
+  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP) {
+    s->has_final = true;
+    st = ml_table_init(&s->final, s->wh, d->schema, d->table, err);
+    if (st == ML_OK) st = ml_table_sync(&s->final, wanted, n, false, NULL, err);
+    if (st == ML_OK) {
+      /* rows a failed run staged (and acknowledged) are merged at the first commit */
+      ml_buf q = ML_BUF_INIT;
+      ml_buf_puts(&q, "SELECT count(*) FROM ");
+      ml_table_sql_name(&s->load, &q);
+      int64_t left = 0;
+      bool found;
+      st = ml_wh_query_i64(s->wh, q.data, &left, &found, err);
+      s->staged = (uint64_t)left;
+      ml_buf_free(&q);
+    }
+  }
+  if (st == ML_OK && kept_type)
+    ml_proto_log(s->log, "WARN",
+                 "stream '%s': a column of table %s.%s already exists with another type; values are converted to "
+                 "the existing type (NULL where they do not fit)",
+                 d->name, d->schema, d->table);
+  if (st == ML_OK && raw_tables) {
+    s->has_raw = true;
+    s->raw_final_name = concat("_airbyte_raw_", d->table);
+    char *raw_load = s->raw_final_name ? concat(load_prefix(d->mode == ML_MODE_OVERWRITE ? d->mode : ML_MODE_APPEND),
+                                                s->raw_final_name)
+                                       : NULL;
+    ml_col raw_cols[3] = {{"_airbyte_ab_id", ml_type_of(ML_TYPE_VARCHAR)},
+                          {"_airbyte_emitted_at", ml_type_of(ML_TYPE_TIMESTAMPTZ)},
+                          {"_airbyte_data", ml_type_of(ML_TYPE_JSON)}};
+    st = raw_load ? ml_table_init(&s->raw, s->wh, d->schema, raw_load, err)
+                  : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK) st = ml_table_sync(&s->raw, raw_cols, 3, d->mode == ML_MODE_OVERWRITE && !keep, NULL, err);
+    free(raw_load);
+  }
+  free(load_name);
+  free(wanted);
+  if (st != ML_OK) return st;
+  for (size_t i = 0; i < META_COUNT; i++) s->meta_col[i] = ml_table_find(&s->load, meta_names[i]);
+  for (size_t i = 0; st == ML_OK && i < d->n_fields; i++) {
+    const ml_field *f = &d->fields[i];
+    st = slot_add(s, f->source, strlen(f->source), ml_table_find(&s->load, f->column), true, f->base64, NULL, err);
+  }
+  return st;
+}
+
+ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, bool raw_tables, ml_proto *log, ml_astream **out,
+                          ml_err *err) {
+  *out = NULL;
+  ml_astream *s = calloc(1, sizeof *s);
+  if (!s) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  s->def = def;
+  s->wh = wh;
+  s->log = log;
+  ml_buf_init(&s->scratch);
+  ml_buf_init(&s->meta);
+  ml_buf_init(&s->changes);
+  s->meta_plain_len = (size_t)snprintf(s->meta_plain, sizeof s->meta_plain, "{\"sync_id\":%lld,\"changes\":[]}",
+                                       (long long)def->sync_id);
+  ml_status st = open_tables(s, raw_tables, err);
+  if (st != ML_OK) {
+    ml_err_prefix(err, "stream '%s'", def->name);
+    ml_astream_free(s);
+    return st;
+  }
+  *out = s;
+  return ML_OK;
+}
+
+void ml_astream_free(ml_astream *s) {
+  if (!s) return;
+  ml_table_free(&s->load);
+  if (s->has_final) ml_table_free(&s->final);
+  if (s->has_raw) ml_table_free(&s->raw);
+  free(s->raw_final_name);
+  for (size_t i = 0; i < s->slot_cap; i++) free(s->slots[i].key);
+  free(s->slots);
+  free(s->member_slot);
+  ml_buf_free(&s->scratch);
+  ml_buf_free(&s->meta);
+  ml_buf_free(&s->changes);
+  free(s);
+}
+
+const ml_stream_def *ml_astream_def(const ml_astream *s) { return s->def; }
+uint64_t ml_astream_records(const ml_astream *s) { return s->records; }
+uint64_t ml_astream_nulled(const ml_astream *s) { return s->nulled; }
+unsigned ml_astream_schema_changes(const ml_astream *s) {
+  return s->load.schema_changes + (s->has_final ? s->final.schema_changes : 0);
+}
+
+/* A column name for a field that the catalog did not declare: its normalised
+ * form, unless a different field already owns that column, in which case a
+ * hash of the field name keeps the two apart. */
+static ml_status inferred_column_name(ml_astream *s, const char *key, size_t len, ml_buf *name, ml_err *err) {
+  ml_buf_reset(name);
+  if (!ml_name_normalize(key, len, name) || !ml_buf_ok(name))
+    return ml_err_set(err, ML_ERR_INPUT, "stream '%s': a record has a field with an empty name", s->def->name);
+  long at = ml_table_find(&s->load, name->data);
+  bool owned = false;
+  for (size_t i = 0; at >= 0 && i < s->slot_cap; i++)
+    if (s->slots[i].key && s->slots[i].col == at) owned = true;
+  bool meta = false;
+  for (size_t i = 0; i < META_COUNT; i++) meta |= !strcmp(name->data, meta_names[i]);
+  if (owned || meta) ml_buf_printf(name, "_%08llx", (unsigned long long)(fnv1a(key, len) >> 32));
+  return ML_OK;
+}
+
+/* Makes sure every member of `data` has a column that can hold it, before
+ * the row is started (DDL closes the batch). */
+static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err *err) {
+  if (data->len > s->member_cap) {
+    size_t cap = data->len * 2;
+    field_slot **m = realloc(s->member_slot, cap * sizeof *m);
+    if (!m) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    s->member_slot = m;
+    s->member_cap = cap;
+  }
+  for (size_t i = 0; i < data->len; i++) {
+    const ml_json_val *k = ml_json_key(data, i), *v = ml_json_member(data, i);
+    field_slot *f = slot_find(s, k->u.str, k->len, fnv1a(k->u.str, k->len));
+    s->member_slot[i] = f;
+    ml_type vt = ml_value_infer(v);
+    if (f && f->col < 0 && f->declared) continue; /* declared but column missing: never */
+    if (!f) {
+      if (vt.id == ML_TYPE_NULL) continue; /* no column for a field seen only as null */
+      ml_buf name = ML_BUF_INIT;
+      ml_status st = inferred_column_name(s, k->u.str, k->len, &name, err);
+      long col = st == ML_OK ? ml_table_find(&s->load, name.data) : -1;
+      if (st == ML_OK && col < 0) {
+        st = ml_table_add_column(&s->load, name.data, vt, err);
+        col = (long)s->load.n_cols - 1;
+        if (st == ML_OK)
+          ml_proto_log(s->log, "INFO", "stream '%s': new field '%s' stored in column %s (%s)", s->def->name,
+                       k->u.str, name.data, ml_type_sql(vt, (char[32]){0}));
+      }
+      if (st == ML_OK) st = slot_add(s, k->u.str, k->len, col, false, false, &f, err);
+      ml_buf_free(&name);
+      if (st != ML_OK) return st;
+      s->member_slot[i] = f;
+      /* slots may have moved: refresh earlier members' pointers */
+      for (size_t j = 0; j < i; j++) {
+        const ml_json_val *kj = ml_json_key(data, j);
+        s->member_slot[j] = slot_find(s, kj->u.str, kj->len, fnv1a(kj->u.str, kj->len));
+      }
+    }
+    if (!f->declared && vt.id != ML_TYPE_NULL) {
+      ml_type have = s->load.cols[f->col].type;
+      ml_type want = ml_type_widen(have, vt);
+      if (!ml_type_equal(have, want)) {
+        ml_status st = ml_table_widen(&s->load, (size_t)f->col, want, err);
+        if (st != ML_OK) return st;
+        ml_proto_log(s->log, "INFO", "stream '%s': column %s widened to %s", s->def->name, s->load.cols[f->col].name,
+                     ml_type_sql(want, (char[32]){0}));
+      }
+    }
+  }
+  return ML_OK;
+}
+
+static void add_change(ml_astream *s, const char *field, size_t len) {
+  ml_buf *c = &s->changes;
+  if (c->len) ml_buf_putc(c, ',');
+  ml_buf_puts(c, "{\"field\":");
+  ml_json_quote(c, field, len);
+  ml_buf_puts(c, ",\"change\":\"NULLED\",\"reason\":\"DESTINATION_TYPECAST_ERROR\"}");
+}
+
+ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emitted_at, const ml_json_val *source_meta,
+                            ml_ids *ids, ml_err *err) {
+  ml_status st = prepare_columns(s, data, err);
+  if (st != ML_OK) return st;
+  ml_batch *b;
+  if ((st = ml_table_batch(&s->load, &b, err)) != ML_OK) return st;
+  uint64_t lo;
+  int64_t hi;
+  ml_ids_next(ids, &lo, &hi);
+  ml_batch_put_i128(b, (size_t)s->meta_col[META_RAW_ID], lo, hi);
+  /* Old sources send seconds: anything before 1973 in milliseconds is taken
+   * as seconds. */
+  int64_t ms = emitted_at < 100000000000LL ? emitted_at * 1000 : emitted_at;
+  ml_batch_put_i64(b, (size_t)s->meta_col[META_EXTRACTED_AT], ms * 1000);
+  ml_batch_put_i64(b, (size_t)s->meta_col[META_GENERATION], s->def->generation_id);
+  ml_buf_reset(&s->changes);
+  ml_value_opts opts = {false};
+  for (size_t i = 0; i < data->len; i++) {
+    field_slot *f = s->member_slot[i];
+    if (!f || f->col < 0) continue;
+    opts.base64 = f->base64;
+    const ml_json_val *v = ml_json_member(data, i);
+    if (!ml_value_put(b, (size_t)f->col, s->load.cols[f->col].type, &opts, v, &s->scratch)) {
+      ml_batch_put_null(b, (size_t)f->col);
+      add_change(s, f->key, f->key_len);
+      s->nulled++;
+    }
+  }
+  const ml_json_val *src_changes = source_meta ? ml_json_get(source_meta, "changes") : NULL;
+  bool has_src = src_changes && src_changes->type == ML_JSON_ARRAY && src_changes->len > 0;
+  if (!s->changes.len && !has_src) {
+    ml_batch_put_str(b, (size_t)s->meta_col[META_META], s->meta_plain, s->meta_plain_len);
+  } else {
+    ml_buf_reset(&s->meta);
+    ml_buf_printf(&s->meta, "{\"sync_id\":%lld,\"changes\":[", (long long)s->def->sync_id);
+    if (has_src) {
+      for (size_t i = 0; i < src_changes->len; i++) {
+        if (i) ml_buf_putc(&s->meta, ',');
+        ml_jw w;
+        ml_jw_init(&w, &s->meta);
+        ml_jw_val(&w, &src_changes->u.items[i]);
+      }
+      if (s->changes.len) ml_buf_putc(&s->meta, ',');
+    }
+    if (s->changes.len) ml_buf_append(&s->meta, s->changes.data, s->changes.len);
+    ml_buf_puts(&s->meta, "]}");
+    if (!ml_buf_ok(&s->meta) || !ml_buf_ok(&s->changes)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    ml_batch_put_str(b, (size_t)s->meta_col[META_META], s->meta.data, s->meta.len);
+  }
+  if ((st = ml_batch_end_row(b, err)) != ML_OK) return st;
+  if (s->has_raw) {
+    ml_batch *rb;
+    if ((st = ml_table_batch(&s->raw, &rb, err)) != ML_OK) return st;
+    char id[37];
+    ml_ids_format(lo, hi, id);
+    ml_batch_put_str(rb, 0, id, 36);
+    ml_batch_put_i64(rb, 1, ms * 1000);
+    ml_batch_put_str(rb, 2, data->src, data->src_len);
+    if ((st = ml_batch_end_row(rb, err)) != ML_OK) return st;
+  }
+  s->records++;
+  if (s->def->mode == ML_MODE_APPEND_DEDUP) s->staged++;
+  return ML_OK;
+}
+
+/* The column of the final table behind a primary-key or cursor path. */
+static const char *path_column(const ml_astream *s, const ml_path *p, const char *what, ml_err *err) {
+  if (p->n != 1) {
+    ml_err_set(err, ML_ERR_CONFIG, "stream '%s': nested %s paths are not supported", s->def->name, what);
+    return NULL;
+  }
+  for (size_t i = 0; i < s->def->n_fields; i++)
+    if (!strcmp(s->def->fields[i].source, p->parts[0])) return s->def->fields[i].column;
+  ml_err_set(err, ML_ERR_CONFIG, "stream '%s': %s field '%s' is not in the stream's json_schema", s->def->name, what,
+             p->parts[0]);
+  return NULL;
+}
+
+static ml_status merge_staged(ml_astream *s, ml_err *err) {
+  ml_status st = ml_table_close_batch(&s->load, err);
+  if (st != ML_OK || s->staged == 0) return st;
+  /* both tables get every column either has, so one column list fits both */
+  for (size_t i = 0; st == ML_OK && i < s->load.n_cols; i++)
+    if (ml_table_find(&s->final, s->load.cols[i].name) < 0)
+      st = ml_table_add_column(&s->final, s->load.cols[i].name, s->load.cols[i].type, err);
+  for (size_t i = 0; st == ML_OK && i < s->final.n_cols; i++)
+    if (ml_table_find(&s->load, s->final.cols[i].name) < 0)
+      st = ml_table_add_column(&s->load, s->final.cols[i].name, s->final.cols[i].type, err);
+  if (st != ML_OK) return st;
+  const ml_stream_def *d = s->def;
+  if (d->n_primary_key == 0)
+    return ml_err_set(err, ML_ERR_CONFIG, "stream '%s': append_dedup needs a primary_key", d->name);
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "MERGE INTO ");
+  ml_table_sql_name(&s->final, &q);
+  ml_buf_puts(&q, " AS f USING (SELECT * FROM ");
+  ml_table_sql_name(&s->load, &q);
+  ml_buf_puts(&q, " QUALIFY row_number() OVER (PARTITION BY ");
+  ml_buf on = ML_BUF_INIT;
+  for (size_t i = 0; st == ML_OK && i < d->n_primary_key; i++) {
+    const char *col = path_column(s, &d->primary_key[i], "primary key", err);
+    if (!col) {
+      st = err ? err->code : ML_ERR_CONFIG;
+      break;
+    }
+    if (i) {
+      ml_buf_puts(&q, ", ");
+      ml_buf_puts(&on, " AND ");
+    }
+    ml_sql_ident(&q, col);
+    ml_buf_puts(&on, "f.");
+    ml_sql_ident(&on, col);
+    ml_buf_puts(&on, " IS NOT DISTINCT FROM s.");
+    ml_sql_ident(&on, col);
+  }
+  const char *cursor = NULL;
+  if (st == ML_OK && d->cursor.n > 0) {
+    cursor = path_column(s, &d->cursor, "cursor", err);
+    if (!cursor) st = err ? err->code : ML_ERR_CONFIG;
+  }
+  ml_buf_puts(&q, " ORDER BY ");
+  ml_buf newer = ML_BUF_INIT;
+  if (cursor) {
+    ml_sql_ident(&q, cursor);
+    ml_buf_puts(&q, " DESC NULLS LAST, ");
+    ml_buf_puts(&newer, " AND (f.");
+    ml_sql_ident(&newer, cursor);
+    ml_buf_puts(&newer, " IS NULL OR s.");
+    ml_sql_ident(&newer, cursor);
+    ml_buf_puts(&newer, " >= f.");
+    ml_sql_ident(&newer, cursor);
+    ml_buf_puts(&newer, ")");
+  }
+  ml_buf_puts(&q, "_airbyte_raw_id DESC) = 1) AS s ON ");
+  ml_buf_append(&q, on.data, on.len);
+  /* CDC sources mark deletions with _ab_cdc_deleted_at: the row goes away */
+  bool cdc = ml_table_find(&s->final, "_ab_cdc_deleted_at") >= 0;
+  if (cdc) {
+    ml_buf_puts(&q, " WHEN MATCHED AND s._ab_cdc_deleted_at IS NOT NULL");
+    if (newer.len) ml_buf_append(&q, newer.data, newer.len);
+    ml_buf_puts(&q, " THEN DELETE");
+  }
+  ml_buf_puts(&q, " WHEN MATCHED");
+  if (newer.len) ml_buf_append(&q, newer.data, newer.len);
+  ml_buf_puts(&q, " THEN UPDATE SET ");
+  for (size_t i = 0; i < s->final.n_cols; i++) {
+    if (i) ml_buf_puts(&q, ", ");
+    ml_sql_ident(&q, s->final.cols[i].name);
+    ml_buf_puts(&q, " = s.");
+    ml_sql_ident(&q, s->final.cols[i].name);
+  }
+  ml_buf_puts(&q, " WHEN NOT MATCHED");
+  if (cdc) ml_buf_puts(&q, " AND s._ab_cdc_deleted_at IS NULL");
+  ml_buf_puts(&q, " THEN INSERT (");
+  for (size_t i = 0; i < s->final.n_cols; i++) {
+    if (i) ml_buf_puts(&q, ", ");
+    ml_sql_ident(&q, s->final.cols[i].name);
+  }
+  ml_buf_puts(&q, ") VALUES (");
+  for (size_t i = 0; i < s->final.n_cols; i++) {
+    if (i) ml_buf_puts(&q, ", ");
+    ml_buf_puts(&q, "s.");
+    ml_sql_ident(&q, s->final.cols[i].name);
+  }
+  ml_buf_puts(&q, ")");
+  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) {
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "DELETE FROM ");
+    ml_table_sql_name(&s->load, &q);
+    st = ml_wh_exec(s->wh, q.data, err);
+  }
+  if (st != ML_OK) ml_err_prefix(err, "stream '%s': merging into %s.%s", d->name, d->schema, d->table);
+  else s->staged = 0;
+  ml_buf_free(&q);
+  ml_buf_free(&on);
+  ml_buf_free(&newer);
+  return st;
+}
+
+ml_status ml_astream_before_commit(ml_astream *s, ml_err *err) {
+  ml_status st = ml_table_flush(&s->load, err);
+  if (st == ML_OK && s->has_raw) st = ml_table_flush(&s->raw, err);
+  if (st == ML_OK && s->def->mode == ML_MODE_APPEND_DEDUP) st = merge_staged(s, err);
+  return st;
+}
+
+/* Puts the load table in the final table's place, in one transaction. */
+static ml_status swap_in(ml_wh *wh, ml_table *load, const char *final_name, ml_err *err) {
+  ml_status st = ml_table_close_batch(load, err);
+  if (st != ML_OK) return st;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "DROP TABLE IF EXISTS ");
+  ml_sql_qualified(&q, load->schema, final_name);
+  st = ml_wh_exec(wh, q.data, err);
+  if (st == ML_OK) {
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "ALTER TABLE ");
+    ml_table_sql_name(load, &q);
+    ml_buf_puts(&q, " RENAME TO ");
+    ml_sql_ident(&q, final_name);
+    st = ml_wh_exec(wh, q.data, err);
+  }
+  ml_buf_free(&q);
+  return st;
+}
+
+ml_status ml_astream_finish(ml_astream *s, ml_err *err) {
+  const ml_stream_def *d = s->def;
+  ml_status st = ML_OK;
+  if (d->mode == ML_MODE_OVERWRITE) {
+    st = swap_in(s->wh, &s->load, d->table, err);
+    if (st == ML_OK && s->has_raw) st = swap_in(s->wh, &s->raw, s->raw_final_name, err);
+  } else if (d->minimum_generation_id > 0) {
+    ml_buf q = ML_BUF_INIT;
+    ml_buf_puts(&q, "DELETE FROM ");
+    ml_sql_qualified(&q, d->schema, d->table);
+    ml_buf_printf(&q, " WHERE _airbyte_generation_id IS NULL OR _airbyte_generation_id < %lld",
+                  (long long)d->minimum_generation_id);
+    st = ml_wh_exec(s->wh, q.data, err);
+    ml_buf_free(&q);
+  }
+  if (st != ML_OK) ml_err_prefix(err, "stream '%s': finishing the sync", d->name);
+  return st;
+}

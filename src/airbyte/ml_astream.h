@@ -1,0 +1,51 @@
+/* ml_astream: one configured stream while `mallard write` runs: its tables
+ * (typed, and the legacy raw table when enabled), the map from record field
+ * names to columns, and what each sync mode does at commit and at the end.
+ *
+ * Where rows go, per destination_sync_mode:
+ *   append        the final table directly;
+ *   overwrite     a temporary table "_mallard_tmp_<table>" that replaces the
+ *                 final table in the last transaction (readers see the old
+ *                 table until then);
+ *   append_dedup  a staging table "_mallard_stage_<table>" merged into the
+ *                 final table at every commit (one row per primary key: the
+ *                 greatest cursor, ties to the later record), then emptied.
+ * All of it runs inside the destination's open transaction. */
+#ifndef ML_ASTREAM_H
+#define ML_ASTREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../engine/ml_ids.h"
+#include "../engine/ml_table.h"
+#include "../json/ml_json.h"
+#include "ml_catalog.h"
+#include "ml_proto.h"
+
+typedef struct ml_astream ml_astream;
+
+/* Creates the stream's runtime and its tables (CREATE/ALTER as needed) in
+ * the current transaction.  def and the warehouse are borrowed and must
+ * outlive the stream. */
+ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, bool raw_tables, ml_proto *log, ml_astream **out,
+                          ml_err *err);
+void ml_astream_free(ml_astream *s);
+
+/* Loads one RECORD's data object.  emitted_at is the record's emitted_at
+ * (ms; seconds are detected and scaled); source_meta is record.meta or NULL. */
+ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emitted_at, const ml_json_val *source_meta,
+                            ml_ids *ids, ml_err *err);
+
+/* Before COMMIT: flush batches and, for append_dedup, merge the staging rows. */
+ml_status ml_astream_before_commit(ml_astream *s, ml_err *err);
+/* In the last transaction of a sync in which the stream completed: replace
+ * the final table (overwrite) and drop older generations. */
+ml_status ml_astream_finish(ml_astream *s, ml_err *err);
+
+const ml_stream_def *ml_astream_def(const ml_astream *s);
+uint64_t ml_astream_records(const ml_astream *s);
+uint64_t ml_astream_nulled(const ml_astream *s);
+unsigned ml_astream_schema_changes(const ml_astream *s);
+
+#endif

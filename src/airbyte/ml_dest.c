@@ -1,0 +1,429 @@
+#include "ml_dest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/ml_ids.h"
+#include "../json/ml_json.h"
+#include "../warehouse/ml_wh.h"
+#include "ml_astream.h"
+
+#define PROGRESS_EVERY_MS 10000
+#define STATE_TABLE "_mallard_airbyte_state"
+
+typedef enum state_kind { STATE_STREAM, STATE_GLOBAL, STATE_LEGACY } state_kind;
+static const char *const state_kind_name[] = {"STREAM", "GLOBAL", "LEGACY"};
+
+/* A STATE received but not yet committed: what to echo, and what to store. */
+typedef struct pending_state {
+  char *echo;   /* the whole message line to print after COMMIT */
+  size_t echo_len;
+  char *stored; /* the "state" object as compact JSON */
+  state_kind kind;
+  char *ns, *name; /* STREAM only */
+} pending_state;
+
+typedef struct stream_run {
+  ml_astream *s;  /* NULL until the stream's tables are prepared */
+  uint64_t since_state;    /* records since this stream's last STATE */
+  uint64_t bytes;          /* input bytes of its records */
+  uint64_t logged_records; /* at the last progress line */
+  bool complete;           /* a STREAM_STATUS COMPLETE arrived */
+} stream_run;
+
+typedef struct ignored_stream {
+  char *key;
+  uint64_t count;
+} ignored_stream;
+
+struct ml_dest {
+  const ml_dest_config *cfg;
+  const ml_catalog *cat;
+  ml_proto *out;
+  ml_wh *wh;
+  ml_json_doc *doc;
+  ml_ids ids;
+  stream_run *runs;
+  pending_state *pending;
+  size_t n_pending, cap_pending;
+  ignored_stream *ignored;
+  size_t n_ignored;
+  uint64_t since_global_state; /* all records since the last GLOBAL/LEGACY state */
+  uint64_t records, bytes, commits, states;
+  bool statuses_seen;
+  long long start_ms, last_commit_ms, last_progress_ms, last_progress_records;
+  ml_buf scratch;
+};
+
+static void pending_clear(ml_dest *d) {
+  for (size_t i = 0; i < d->n_pending; i++) {
+    free(d->pending[i].echo);
+    free(d->pending[i].stored);
+    free(d->pending[i].ns);
+    free(d->pending[i].name);
+  }
+  d->n_pending = 0;
+}
+
+void ml_dest_free(ml_dest *d) {
+  if (!d) return;
+  if (d->runs)
+    for (size_t i = 0; i < d->cat->n_streams; i++) ml_astream_free(d->runs[i].s);
+  free(d->runs);
+  pending_clear(d);
+  free(d->pending);
+  for (size_t i = 0; i < d->n_ignored; i++) free(d->ignored[i].key);
+  free(d->ignored);
+  ml_json_doc_free(d->doc);
+  ml_wh_close(d->wh);
+  ml_buf_free(&d->scratch);
+  free(d);
+}
+
+void ml_dest_abort(ml_dest *d) {
+  if (d && d->wh) ml_wh_rollback(d->wh);
+}
+
+ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, ml_proto *out, ml_dest **dest,
+                       ml_err *err) {
+  *dest = NULL;
+  ml_dest *d = calloc(1, sizeof *d);
+  if (!d) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  d->cfg = config;
+  d->cat = catalog;
+  d->out = out;
+  ml_buf_init(&d->scratch);
+  ml_ids_init(&d->ids);
+  d->start_ms = d->last_commit_ms = d->last_progress_ms = ml_proto_now_ms();
+  d->runs = calloc(catalog->n_streams ? catalog->n_streams : 1, sizeof *d->runs);
+  d->doc = ml_json_doc_new();
+  if (!d->runs || !d->doc) {
+    ml_dest_free(d);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  ml_wh_options opts = {.create_dirs = true};
+  ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
+  if (st == ML_OK) st = ml_wh_begin(d->wh, err);
+  if (st == ML_OK)
+    st = ml_wh_exec(d->wh,
+                    "CREATE TABLE IF NOT EXISTS main." STATE_TABLE " (kind VARCHAR NOT NULL, namespace VARCHAR, "
+                    "name VARCHAR, state JSON, sync_id BIGINT, committed_at TIMESTAMPTZ)",
+                    err);
+  for (size_t i = 0; st == ML_OK && i < catalog->n_streams; i++)
+    st = ml_astream_open(d->wh, &catalog->streams[i], config->raw_tables, out, &d->runs[i].s, err);
+  /* the tables exist (and a leftover staging table is merged) before any record */
+  for (size_t i = 0; st == ML_OK && i < catalog->n_streams; i++) st = ml_astream_before_commit(d->runs[i].s, err);
+  if (st == ML_OK) st = ml_wh_commit(d->wh, err);
+  if (st != ML_OK) {
+    ml_dest_free(d);
+    return st;
+  }
+  *dest = d;
+  return ML_OK;
+}
+
+static ml_status ensure_tx(ml_dest *d, ml_err *err) {
+  return ml_wh_in_transaction(d->wh) ? ML_OK : ml_wh_begin(d->wh, err);
+}
+
+static ml_status store_states(ml_dest *d, ml_err *err) {
+  ml_buf *q = &d->scratch;
+  ml_status st = ML_OK;
+  for (size_t i = 0; st == ML_OK && i < d->n_pending; i++) {
+    pending_state *p = &d->pending[i];
+    ml_buf_reset(q);
+    ml_buf_puts(q, "DELETE FROM main." STATE_TABLE " WHERE kind = ");
+    ml_sql_literal(q, state_kind_name[p->kind], strlen(state_kind_name[p->kind]));
+    ml_buf_puts(q, " AND namespace IS NOT DISTINCT FROM ");
+    if (p->ns) ml_sql_literal(q, p->ns, strlen(p->ns));
+    else ml_buf_puts(q, "NULL");
+    ml_buf_puts(q, " AND name IS NOT DISTINCT FROM ");
+    if (p->name) ml_sql_literal(q, p->name, strlen(p->name));
+    else ml_buf_puts(q, "NULL");
+    ml_buf_puts(q, "; INSERT INTO main." STATE_TABLE " VALUES (");
+    ml_sql_literal(q, state_kind_name[p->kind], strlen(state_kind_name[p->kind]));
+    ml_buf_puts(q, ", ");
+    if (p->ns) ml_sql_literal(q, p->ns, strlen(p->ns));
+    else ml_buf_puts(q, "NULL");
+    ml_buf_puts(q, ", ");
+    if (p->name) ml_sql_literal(q, p->name, strlen(p->name));
+    else ml_buf_puts(q, "NULL");
+    ml_buf_puts(q, ", ");
+    ml_sql_literal(q, p->stored, strlen(p->stored));
+    ml_buf_printf(q, ", %lld, now())", d->cat->n_streams ? (long long)d->cat->streams[0].sync_id : 0LL);
+    st = ml_buf_ok(q) ? ml_wh_exec(d->wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  return st;
+}
+
+/* Flushes every stream, stores and commits the pending states, then echoes
+ * them: an echoed STATE always describes committed data. */
+static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
+  ml_status st = ensure_tx(d, err);
+  for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) st = ml_astream_before_commit(d->runs[i].s, err);
+  if (st == ML_OK && finishing) {
+    for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) {
+      const ml_stream_def *def = &d->cat->streams[i];
+      if (!d->statuses_seen || d->runs[i].complete) {
+        st = ml_astream_finish(d->runs[i].s, err);
+      } else if (def->mode == ML_MODE_OVERWRITE || def->minimum_generation_id > 0) {
+        ml_proto_log(d->out, "WARN",
+                     "stream '%s' did not report COMPLETE: its table was not replaced and older generations were "
+                     "kept; the rows loaded so far stay for the next attempt",
+                     def->name);
+      }
+    }
+  }
+  if (st == ML_OK) st = store_states(d, err);
+  if (st == ML_OK) st = ml_wh_commit(d->wh, err);
+  if (st != ML_OK) {
+    ml_wh_rollback(d->wh);
+    return st;
+  }
+  d->commits++;
+  for (size_t i = 0; i < d->n_pending; i++) ml_proto_emit(d->out, d->pending[i].echo, d->pending[i].echo_len);
+  pending_clear(d);
+  d->last_commit_ms = ml_proto_now_ms();
+  return ml_proto_flush(d->out, err);
+}
+
+static stream_run *find_run(ml_dest *d, const char *ns, const char *name) {
+  const ml_stream_def *def = ml_catalog_find(d->cat, ns, name);
+  return def ? &d->runs[def - d->cat->streams] : NULL;
+}
+
+static void note_ignored(ml_dest *d, const char *ns, const char *name) {
+  char key[512];
+  snprintf(key, sizeof key, "%s%s%s", ns ? ns : "", ns ? "." : "", name);
+  for (size_t i = 0; i < d->n_ignored; i++)
+    if (!strcmp(d->ignored[i].key, key)) {
+      d->ignored[i].count++;
+      return;
+    }
+  ml_proto_log(d->out, "WARN", "ignoring records of stream '%s': it is not in the configured catalog", key);
+  ignored_stream *grown = realloc(d->ignored, (d->n_ignored + 1) * sizeof *grown);
+  if (!grown) return;
+  d->ignored = grown;
+  d->ignored[d->n_ignored].key = strdup(key);
+  d->ignored[d->n_ignored].count = 1;
+  if (d->ignored[d->n_ignored].key) d->n_ignored++;
+}
+
+static const char *opt_str(const ml_json_val *obj, const char *key) {
+  const ml_json_val *v = ml_json_get(obj, key);
+  return v && v->type == ML_JSON_STRING && v->len > 0 ? v->u.str : NULL;
+}
+
+static ml_status on_record(ml_dest *d, const ml_json_val *msg, size_t line_len, ml_err *err) {
+  const ml_json_val *rec = ml_json_get(msg, "record");
+  if (!rec || rec->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "RECORD message has no \"record\" object");
+  const char *name = ml_json_get_str(rec, "stream");
+  if (!name) return ml_err_set(err, ML_ERR_INPUT, "RECORD has no \"stream\" name");
+  const char *ns = opt_str(rec, "namespace");
+  const ml_json_val *data = ml_json_get(rec, "data");
+  if (!data || data->type != ML_JSON_OBJECT)
+    return ml_err_set(err, ML_ERR_INPUT, "RECORD of stream '%s' has no \"data\" object", name);
+  stream_run *run = find_run(d, ns, name);
+  if (!run) {
+    note_ignored(d, ns, name);
+    return ML_OK;
+  }
+  const ml_json_val *at = ml_json_get(rec, "emitted_at");
+  int64_t emitted = at && at->type == ML_JSON_NUMBER ? (at->flags & ML_JSON_NUM_INT ? at->i : (int64_t)at->d)
+                                                      : ml_proto_now_ms();
+  ml_status st = ensure_tx(d, err);
+  if (st == ML_OK) st = ml_astream_record(run->s, data, emitted, ml_json_get(rec, "meta"), &d->ids, err);
+  if (st != ML_OK) return st;
+  run->since_state++;
+  run->bytes += line_len;
+  d->since_global_state++;
+  d->records++;
+  d->bytes += line_len;
+  return ML_OK;
+}
+
+/* The STATE message as received plus destinationStats.recordCount. */
+static ml_status build_echo(ml_dest *d, const ml_json_val *msg, const ml_json_val *state, uint64_t count,
+                            pending_state *p, ml_err *err) {
+  ml_buf echo = ML_BUF_INIT, stored = ML_BUF_INIT;
+  ml_jw w;
+  ml_jw_init(&w, &echo);
+  ml_jw_obj_begin(&w);
+  for (size_t i = 0; i < msg->len; i++) {
+    const ml_json_val *k = ml_json_key(msg, i);
+    ml_jw_keyn(&w, k->u.str, k->len);
+    if (strcmp(k->u.str, "state") != 0) {
+      ml_jw_val(&w, ml_json_member(msg, i));
+      continue;
+    }
+    ml_jw_obj_begin(&w);
+    for (size_t j = 0; j < state->len; j++) {
+      const ml_json_val *sk = ml_json_key(state, j);
+      if (!strcmp(sk->u.str, "destinationStats")) continue;
+      ml_jw_keyn(&w, sk->u.str, sk->len);
+      ml_jw_val(&w, ml_json_member(state, j));
+    }
+    ml_jw_key(&w, "destinationStats");
+    ml_jw_obj_begin(&w);
+    ml_jw_key(&w, "recordCount");
+    ml_jw_double(&w, (double)count);
+    ml_jw_obj_end(&w);
+    ml_jw_obj_end(&w);
+  }
+  ml_jw_obj_end(&w);
+  ml_jw sw;
+  ml_jw_init(&sw, &stored);
+  ml_jw_val(&sw, state);
+  if (!ml_jw_done(&w) || !ml_jw_done(&sw)) {
+    ml_buf_free(&echo);
+    ml_buf_free(&stored);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory echoing a STATE");
+  }
+  (void)d;
+  p->echo_len = echo.len;
+  p->echo = ml_buf_steal(&echo);
+  p->stored = ml_buf_steal(&stored);
+  return ML_OK;
+}
+
+static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
+  const ml_json_val *state = ml_json_get(msg, "state");
+  if (!state || state->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "STATE message has no \"state\" object");
+  pending_state p = {0};
+  const char *type = ml_json_get_str(state, "type");
+  uint64_t count;
+  if (type && !strcmp(type, "STREAM")) {
+    const ml_json_val *s = ml_json_get(state, "stream");
+    const ml_json_val *desc = s ? ml_json_get(s, "stream_descriptor") : NULL;
+    const char *name = desc ? ml_json_get_str(desc, "name") : NULL;
+    if (!name) return ml_err_set(err, ML_ERR_INPUT, "STREAM state has no stream.stream_descriptor.name");
+    const char *ns = opt_str(desc, "namespace");
+    stream_run *run = find_run(d, ns, name);
+    count = run ? run->since_state : 0;
+    if (run) run->since_state = 0;
+    p.kind = STATE_STREAM;
+    p.name = strdup(name);
+    p.ns = ns ? strdup(ns) : NULL;
+  } else {
+    p.kind = type && !strcmp(type, "GLOBAL") ? STATE_GLOBAL : STATE_LEGACY;
+    if (type && p.kind == STATE_LEGACY && strcmp(type, "LEGACY") != 0)
+      return ml_err_set(err, ML_ERR_INPUT, "STATE has unknown type '%s' (expected STREAM, GLOBAL or LEGACY)", type);
+    count = d->since_global_state;
+    d->since_global_state = 0;
+    for (size_t i = 0; i < d->cat->n_streams; i++) d->runs[i].since_state = 0;
+  }
+  ml_status st = build_echo(d, msg, state, count, &p, err);
+  if (st == ML_OK && d->n_pending == d->cap_pending) {
+    size_t cap = d->cap_pending ? d->cap_pending * 2 : 16;
+    pending_state *grown = realloc(d->pending, cap * sizeof *grown);
+    if (!grown) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    else {
+      d->pending = grown;
+      d->cap_pending = cap;
+    }
+  }
+  if (st != ML_OK) {
+    free(p.echo);
+    free(p.stored);
+    free(p.ns);
+    free(p.name);
+    return st;
+  }
+  d->pending[d->n_pending++] = p;
+  d->states++;
+  if (ml_proto_now_ms() - d->last_commit_ms >= d->cfg->commit_interval_ms) return commit(d, false, err);
+  return ML_OK;
+}
+
+static void on_trace(ml_dest *d, const ml_json_val *msg) {
+  const ml_json_val *trace = ml_json_get(msg, "trace");
+  const char *type = trace ? ml_json_get_str(trace, "type") : NULL;
+  if (!type || strcmp(type, "STREAM_STATUS") != 0) return;
+  const ml_json_val *ss = ml_json_get(trace, "stream_status");
+  const ml_json_val *desc = ss ? ml_json_get(ss, "stream_descriptor") : NULL;
+  const char *name = desc ? ml_json_get_str(desc, "name") : NULL;
+  const char *status = ss ? ml_json_get_str(ss, "status") : NULL;
+  if (!name || !status) return;
+  d->statuses_seen = true;
+  stream_run *run = find_run(d, opt_str(desc, "namespace"), name);
+  if (run && !strcmp(status, "COMPLETE")) run->complete = true;
+}
+
+static void log_progress(ml_dest *d, long long now) {
+  double secs = (double)(now - d->start_ms) / 1000.0;
+  for (size_t i = 0; i < d->cat->n_streams; i++) {
+    stream_run *r = &d->runs[i];
+    uint64_t n = ml_astream_records(r->s);
+    if (n == r->logged_records) continue;
+    r->logged_records = n;
+    ml_proto_log(d->out, "INFO", "progress: stream '%s': %llu records, %.1f MB, %.0f records/s",
+                 d->cat->streams[i].name, (unsigned long long)n, (double)r->bytes / 1e6,
+                 secs > 0 ? (double)n / secs : 0.0);
+  }
+  d->last_progress_ms = now;
+}
+
+ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, ml_err *err) {
+  size_t i = 0;
+  while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+  if (i == len) return ML_OK;
+  const ml_json_val *msg;
+  ml_status st = ml_json_parse(d->doc, line, len, &msg, err);
+  if (st != ML_OK) {
+    if (err) err->line = lineno;
+    return ml_err_prefix(err, "input line %zu is not valid JSON (column %zu)", lineno, err ? err->column : 0);
+  }
+  if (msg->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "input line %zu: a message must be a JSON object", lineno);
+  const char *type = ml_json_get_str(msg, "type");
+  if (!type) return ml_err_set(err, ML_ERR_INPUT, "input line %zu: message has no \"type\"", lineno);
+  if (!strcmp(type, "RECORD")) st = on_record(d, msg, len, err);
+  else if (!strcmp(type, "STATE")) st = on_state(d, msg, err);
+  else if (!strcmp(type, "TRACE")) on_trace(d, msg);
+  /* LOG, CONTROL and any other type are not addressed to the destination */
+  if (st != ML_OK) {
+    if (err) err->line = lineno;
+    ml_err_prefix(err, "input line %zu", lineno);
+    return st;
+  }
+  if ((d->records & 4095) == 0) {
+    long long now = ml_proto_now_ms();
+    if (now - d->last_progress_ms >= PROGRESS_EVERY_MS) log_progress(d, now);
+  }
+  return ML_OK;
+}
+
+ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err) {
+  long long now = ml_proto_now_ms();
+  *wait_ms = -1;
+  if (now - d->last_progress_ms >= PROGRESS_EVERY_MS && d->records) log_progress(d, now);
+  if (d->n_pending) {
+    long long due = d->last_commit_ms + d->cfg->commit_interval_ms;
+    if (now >= due) return commit(d, false, err);
+    *wait_ms = (int)(due - now);
+  }
+  return ML_OK;
+}
+
+ml_status ml_dest_finish(ml_dest *d, ml_err *err) {
+  ml_status st = commit(d, true, err);
+  if (st != ML_OK) return st;
+  long long now = ml_proto_now_ms();
+  log_progress(d, now);
+  double secs = (double)(now - d->start_ms) / 1000.0;
+  for (size_t i = 0; i < d->cat->n_streams; i++) {
+    const ml_astream *s = d->runs[i].s;
+    ml_proto_log(d->out, "INFO", "stream '%s' -> %s.%s (%s): %llu records, %llu values NULLed, %u schema changes",
+                 d->cat->streams[i].name, d->cat->streams[i].schema, d->cat->streams[i].table,
+                 ml_sync_mode_name(d->cat->streams[i].mode), (unsigned long long)ml_astream_records(s),
+                 (unsigned long long)ml_astream_nulled(s), ml_astream_schema_changes(s));
+  }
+  for (size_t i = 0; i < d->n_ignored; i++)
+    ml_proto_log(d->out, "WARN", "ignored %llu records of stream '%s' (not in the configured catalog)",
+                 (unsigned long long)d->ignored[i].count, d->ignored[i].key);
+  ml_proto_log(d->out, "INFO",
+               "sync complete: %llu records (%.1f MB) in %.2f s, %.0f records/s; %llu states, %llu commits",
+               (unsigned long long)d->records, (double)d->bytes / 1e6, secs, secs > 0 ? (double)d->records / secs : 0.0,
+               (unsigned long long)d->states, (unsigned long long)d->commits);
+  return ml_proto_flush(d->out, err);
+}

@@ -1,0 +1,235 @@
+/* mallard spec | check | write: the Airbyte destination commands. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "airbyte/ml_catalog.h"
+#include "airbyte/ml_dest.h"
+#include "airbyte/ml_proto.h"
+#include "ml_cli.h"
+#include "warehouse/ml_wh.h"
+
+/* Set by the signal handler, read by the input loop: the one piece of global
+ * state a signal handler needs. */
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static const char *flag_value(int argc, char **argv, const char *flag) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], flag)) return argv[i + 1];
+  return NULL;
+}
+
+/* Checks that every argument is a known flag with a value. */
+static bool args_ok(int argc, char **argv, const char *const *flags, ml_proto *p) {
+  for (int i = 1; i < argc; i++) {
+    bool known = false;
+    for (const char *const *f = flags; *f; f++) known |= !strcmp(argv[i], *f);
+    if (!known || i + 1 >= argc) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "mallard %s: %s '%s'", argv[0], known ? "missing value after" : "unknown argument",
+               argv[i]);
+      ml_proto_trace_error(p, "config_error", msg, NULL);
+      fprintf(stderr, "%s\n", msg);
+      return false;
+    }
+    i++;
+  }
+  return true;
+}
+
+static bool wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+  return false;
+}
+
+int ml_cmd_spec(int argc, char **argv) {
+  if (wants_help(argc, argv)) {
+    printf("usage: mallard spec\nPrints the destination's SPEC message (the config's JSON schema).\n");
+    return ML_EXIT_OK;
+  }
+  ml_proto p;
+  ml_proto_init(&p, stdout);
+  ml_proto_spec(&p);
+  int rc = ml_proto_flush(&p, NULL) == ML_OK ? ML_EXIT_OK : ML_EXIT_FAILED;
+  ml_proto_free(&p);
+  return rc;
+}
+
+static const char *env_local_root(void) { return getenv("MALLARD_LOCAL_ROOT"); }
+
+int ml_cmd_check(int argc, char **argv) {
+  if (wants_help(argc, argv)) {
+    printf("usage: mallard check --config FILE\n"
+           "Validates the config and that the database file can be opened and written.\n"
+           "Prints one CONNECTION_STATUS message; exits 0 whether it SUCCEEDED or FAILED.\n");
+    return ML_EXIT_OK;
+  }
+  ml_proto p;
+  ml_proto_init(&p, stdout);
+  static const char *const flags[] = {"--config", NULL};
+  if (!args_ok(argc, argv, flags, &p)) {
+    ml_proto_free(&p);
+    return ML_EXIT_USAGE;
+  }
+  const char *config_path = flag_value(argc, argv, "--config");
+  ml_err err;
+  ml_err_clear(&err);
+  ml_dest_config cfg = {0};
+  ml_wh *wh = NULL;
+  ml_status st = config_path ? ml_dest_config_load(config_path, env_local_root(), &cfg, &err)
+                             : ml_err_set(&err, ML_ERR_CONFIG, "no config given: use --config FILE");
+  if (st == ML_OK) {
+    ml_wh_options opts = {.create_dirs = true};
+    st = ml_wh_open(cfg.destination_path, &opts, &wh, &err);
+  }
+  /* prove we can write: a table created and dropped inside a transaction
+   * that is rolled back leaves the file as it was */
+  if (st == ML_OK) st = ml_wh_begin(wh, &err);
+  if (st == ML_OK) st = ml_wh_execf(wh, &err, "CREATE SCHEMA IF NOT EXISTS \"%s\"", cfg.schema);
+  if (st == ML_OK) st = ml_wh_exec(wh, "CREATE TABLE _mallard_check (x INTEGER); INSERT INTO _mallard_check VALUES (1)", &err);
+  if (wh) ml_wh_rollback(wh);
+  if (st == ML_OK) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "database file %s is writable", cfg.destination_path);
+    ml_proto_connection_status(&p, true, msg);
+  } else {
+    ml_proto_connection_status(&p, false, err.msg);
+  }
+  ml_wh_close(wh);
+  ml_dest_config_free(&cfg);
+  int rc = ml_proto_flush(&p, NULL) == ML_OK ? ML_EXIT_OK : ML_EXIT_FAILED;
+  ml_proto_free(&p);
+  return rc;
+}
+
+/* Reads stdin in large blocks and hands complete lines to the destination;
+ * while no input is waiting it lets the destination commit grouped states. */
+static ml_status pump_input(ml_dest *d, ml_err *err) {
+  size_t cap = 1 << 20, len = 0, lineno = 0;
+  char *buf = malloc(cap);
+  if (!buf) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = ML_OK;
+  bool eof = false;
+  while (st == ML_OK && !eof) {
+    if (stop_signal) break;
+    int wait_ms = -1;
+    st = ml_dest_tick(d, &wait_ms, err);
+    if (st != ML_OK) break;
+    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+    int pr = poll(&pfd, 1, wait_ms < 0 ? 10000 : wait_ms);
+    if (pr < 0 && errno != EINTR) {
+      st = ml_err_set(err, ML_ERR_IO, "cannot wait for standard input: %s", strerror(errno));
+      break;
+    }
+    if (pr <= 0) continue;
+    if (len == cap) {
+      char *grown = realloc(buf, cap * 2);
+      if (!grown) {
+        st = ml_err_set(err, ML_ERR_NOMEM, "out of memory: an input line is longer than %zu bytes", cap);
+        break;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+    ssize_t got = read(STDIN_FILENO, buf + len, cap - len);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      st = ml_err_set(err, ML_ERR_IO, "cannot read standard input: %s", strerror(errno));
+      break;
+    }
+    if (got == 0) {
+      eof = true;
+      if (len > 0) { /* a last line without newline */
+        lineno++;
+        st = ml_dest_line(d, buf, len, lineno, err);
+        if (st != ML_OK && err && err->code == ML_ERR_INPUT)
+          ml_err_prefix(err, "input ended in the middle of a line");
+        len = 0;
+      }
+      break;
+    }
+    len += (size_t)got;
+    size_t start = 0;
+    for (;;) {
+      char *nl = memchr(buf + start, '\n', len - start);
+      if (!nl) break;
+      lineno++;
+      st = ml_dest_line(d, buf + start, (size_t)(nl - (buf + start)), lineno, err);
+      start = (size_t)(nl - buf) + 1;
+      if (st != ML_OK || stop_signal) break;
+    }
+    memmove(buf, buf + start, len - start);
+    len -= start;
+  }
+  free(buf);
+  return st;
+}
+
+int ml_cmd_write(int argc, char **argv) {
+  if (wants_help(argc, argv)) {
+    printf("usage: mallard write --config FILE --catalog FILE < messages.jsonl\n"
+           "Loads Airbyte messages from standard input into DuckDB; echoes each STATE after it is committed.\n");
+    return ML_EXIT_OK;
+  }
+  ml_proto p;
+  ml_proto_init(&p, stdout);
+  static const char *const flags[] = {"--config", "--catalog", NULL};
+  if (!args_ok(argc, argv, flags, &p)) {
+    ml_proto_free(&p);
+    return ML_EXIT_USAGE;
+  }
+  const char *config_path = flag_value(argc, argv, "--config");
+  const char *catalog_path = flag_value(argc, argv, "--catalog");
+  ml_err err;
+  ml_err_clear(&err);
+  ml_dest_config cfg = {0};
+  ml_catalog cat = {0};
+  ml_dest *d = NULL;
+  int rc = ML_EXIT_OK;
+  ml_status st = ML_OK;
+  if (!config_path || !catalog_path)
+    st = ml_err_set(&err, ML_ERR_CONFIG, "mallard write needs --config FILE and --catalog FILE");
+  if (st == ML_OK) st = ml_dest_config_load(config_path, env_local_root(), &cfg, &err);
+  if (st == ML_OK) st = ml_catalog_load(catalog_path, cfg.schema, &cat, &err);
+  if (st == ML_OK) st = ml_dest_open(&cfg, &cat, &p, &d, &err);
+  if (st == ML_OK) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    st = pump_input(d, &err);
+    if (st == ML_OK && stop_signal) {
+      ml_dest_abort(d);
+      char msg[256];
+      snprintf(msg, sizeof msg,
+               "stopped by %s: records after the last echoed STATE were not committed and must be sent again",
+               stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+      ml_proto_trace_error(&p, "transient_error", msg, NULL);
+      fprintf(stderr, "mallard write: %s\n", msg);
+      rc = stop_signal == SIGINT ? ML_EXIT_SIGINT : ML_EXIT_SIGTERM;
+    } else if (st == ML_OK) {
+      st = ml_dest_finish(d, &err);
+    }
+  }
+  if (st != ML_OK) {
+    if (d) ml_dest_abort(d);
+    const char *type = st == ML_ERR_CONFIG ? "config_error" : st == ML_ERR_LOCKED ? "transient_error" : "system_error";
+    ml_proto_trace_error(&p, type, err.msg, NULL);
+    ml_proto_flush(&p, NULL);
+    fprintf(stderr, "mallard write: %s\n", err.msg);
+    rc = st == ML_ERR_LOCKED ? ML_EXIT_LOCKED : ML_EXIT_FAILED;
+  }
+  ml_dest_free(d);
+  ml_catalog_free(&cat);
+  ml_dest_config_free(&cfg);
+  ml_proto_free(&p);
+  return rc;
+}
