@@ -19,8 +19,10 @@
 
 /* Airbyte SQL-destination normalisation: lower-case ASCII letters, every other
  * character outside [a-z0-9_] (each UTF-8 character, not each byte) becomes
- * '_', and a leading digit gets a '_' prefix.  Appends to out.  Returns false
- * for an empty name (the caller reports it). */
+ * '_', and a leading digit gets a '_' prefix.  A byte that is not valid UTF-8
+ * counts as one character.  A name of only such characters is still a name
+ * ("-" -> "_").  Appends to out.  Returns false for an empty name (the caller
+ * reports it). */
 bool ml_name_normalize(const char *name, size_t len, ml_buf *out);
 
 /* Gives each of n source names a distinct normalised name.  A name that no
@@ -31,8 +33,9 @@ bool ml_name_normalize(const char *name, size_t len, ml_buf *out);
  * colliding: further hex digits).  The result does not depend on the order of
  * the names.  Names in `reserved` (may be NULL/0) are treated as already
  * taken by someone else (e.g. the _airbyte_* metadata columns).
- * out[i] receives a malloc'd string the caller frees.  Fails on an empty or
- * all-invalid name (ML_ERR_CONFIG naming it) or on out of memory. */
+ * out[i] receives a malloc'd string the caller frees.  Fails on an empty
+ * name or a name given twice (ML_ERR_CONFIG naming it) or on out of memory;
+ * on failure every out[i] is NULL. */
 ml_status ml_names_assign(const char *const *names, size_t n, const char *const *reserved, size_t n_reserved,
                           char **out, ml_err *err);
 
@@ -40,7 +43,7 @@ ml_status ml_names_assign(const char *const *names, size_t n, const char *const 
 
 typedef struct ml_dest_config {
   char *destination_path; /* resolved file system path of the DuckDB file */
-  char *schema;           /* default schema for streams without namespace ("main") */
+  char *schema;           /* default schema for streams without namespace ("main"), normalised like a namespace */
   char *local_root;       /* the directory that "/local" stands for */
   bool raw_tables;        /* also write legacy _airbyte_raw_<stream> tables */
   int64_t commit_interval_ms; /* group STATE commits at most this often (default 1000; 0 = commit at every STATE) */
@@ -51,7 +54,8 @@ typedef struct ml_dest_config {
  *    path under /local; a path that does not start with /local is placed under
  *    it; ".." that escapes /local is an error. "/local" is replaced by
  *    local_root.  "md:" (MotherDuck) paths are rejected with a clear message.
- *  schema (string, default "main", ^[A-Za-z0-9_]*$, empty means main)
+ *  schema (string, default "main", ^[A-Za-z0-9_]*$, empty means main; stored
+ *    normalised: "Analytics" -> "analytics", "2024" -> "_2024")
  *  local_root (string): default: the MALLARD_LOCAL_ROOT environment variable if
  *    set, else "/local" when that directory exists (inside Airbyte's
  *    container), else "/tmp/airbyte_local" (what Airbyte mounts as /local).
@@ -65,8 +69,10 @@ ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_loc
 ml_status ml_dest_config_load(const char *path, const char *env_local_root, ml_dest_config *out, ml_err *err);
 void ml_dest_config_free(ml_dest_config *c);
 
-/* The SPEC message body: {"documentationUrl"?: no URL, "connectionSpecification": {JSON schema of the
- * config above}, "supportsIncremental": true, "supported_destination_sync_modes": [...]}.
+/* The SPEC message body: {"connectionSpecification": {draft-07 JSON schema of the config above},
+ * "supportsIncremental": true, "supportsNormalization": false, "supportsDBT": false,
+ * "supported_destination_sync_modes": ["overwrite","append","append_dedup"]}; no URL anywhere
+ * (no documentationUrl, no "$schema").
  * Appended to out as one compact JSON object (the caller wraps it in a message). */
 void ml_dest_spec_json(ml_buf *out);
 
@@ -96,12 +102,12 @@ typedef struct ml_field {
 typedef struct ml_stream_def {
   char *name;       /* as in the catalog */
   char *ns;         /* namespace, NULL when absent */
-  char *schema;     /* DuckDB schema: normalised namespace, or the config's schema */
+  char *schema;     /* DuckDB schema: normalised namespace, or the (normalised) default schema */
   char *table;      /* distinct normalised table name within the schema */
   ml_sync_mode mode;
   ml_field *fields; /* declared properties in catalog order */
   size_t n_fields;
-  ml_path *primary_key; /* may be empty */
+  ml_path *primary_key; /* may be empty (NULL, 0) */
   size_t n_primary_key;
   ml_path cursor;       /* n == 0 when none */
   int64_t generation_id;
@@ -124,13 +130,22 @@ typedef struct ml_catalog {
  *  base64 BLOB; v1 {"$ref": "WellKnownTypes.json#/definitions/T"} (with or
  *  without '/' after '#') for T in String, BinaryData(BLOB), Boolean, Date,
  *  TimestampWithTimezone, TimestampWithoutTimezone, TimeWithTimezone,
- *  TimeWithoutTimezone, Number, Integer.
- * Stream schema/table names are normalised and made distinct (per schema);
- * field columns are made distinct per stream and never take the names of the
+ *  TimeWithoutTimezone, Number, Integer; another $ref JSON.  A schema of
+ *  `true` or {} is JSON; an airbyte_type without "type" is honoured.
+ * Stream schema/table names are normalised and made distinct (per schema;
+ * the default schema is normalised too, so "Main" and namespace "main" are one
+ * schema).  The table suffix hashes the stream name, or "<namespace>.<name>"
+ * when namespaces that normalise alike bring the same name into one schema.
+ * Field columns are made distinct per stream and never take the names of the
  * metadata columns (_airbyte_raw_id, _airbyte_extracted_at, _airbyte_meta,
- * _airbyte_generation_id).  Errors (ML_ERR_CONFIG): not JSON, no "streams",
- * a stream without name or json_schema, an unknown destination_sync_mode,
- * append_dedup without primary_key, the same (namespace, name) twice. */
+ * _airbyte_generation_id).  A property key given twice is one field (the last
+ * definition).  An empty primary_key / cursor_field falls back to the stream's
+ * source_defined_primary_key / default_cursor_field.  Unknown keys are
+ * ignored.  Errors (ML_ERR_CONFIG, naming the stream): not JSON, no "streams",
+ * a stream without name or json_schema, an empty property name, an unknown
+ * destination_sync_mode, append_dedup without primary_key, malformed
+ * primary_key/cursor_field/generation ids, the same (namespace, name) twice.
+ * On failure *out is empty (nothing to free). */
 ml_status ml_catalog_parse(const char *text, size_t len, const char *default_schema, ml_catalog *out, ml_err *err);
 ml_status ml_catalog_load(const char *path, const char *default_schema, ml_catalog *out, ml_err *err);
 void ml_catalog_free(ml_catalog *c);

@@ -1,0 +1,148 @@
+/* mallard-gen: a deterministic generator of Airbyte message streams, for the
+ * demo, the benchmarks and the crash tests.
+ *
+ *   mallard-gen --records N [--streams S] [--state-every K] [--seed X]
+ *               [--mode append|overwrite|append_dedup] [--key-space M]
+ *               [--catalog FILE] [--namespace NS] [--stream-status]
+ *
+ * Writes RECORD and STATE messages to stdout (and the configured catalog to
+ * FILE).  Records are spread round-robin over S streams named users, orders,
+ * events, stream_3...; each record has: id (integer), name and email
+ * (strings), age (integer), score (number), active (boolean), updated_at
+ * (date-time string), tags (array of strings) and address (nested object).
+ * With --key-space M the ids repeat modulo M (for append_dedup); updated_at
+ * grows with the record number, so the last record of a key wins.
+ * The same arguments always give the same bytes. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gen_opts {
+  uint64_t records, streams, state_every, seed, key_space;
+  const char *mode, *catalog, *ns;
+  bool stream_status;
+} gen_opts;
+
+static uint64_t next_rand(uint64_t *s) {
+  /* splitmix64: tiny, fast and good enough for test data */
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+static const char *stream_name(uint64_t i, char *buf, size_t n) {
+  static const char *const names[] = {"users", "orders", "events"};
+  if (i < 3) return names[i];
+  snprintf(buf, n, "stream_%" PRIu64, i);
+  return buf;
+}
+
+static int write_catalog(const gen_opts *o) {
+  FILE *f = fopen(o->catalog, "w");
+  if (!f) {
+    perror(o->catalog);
+    return 1;
+  }
+  fprintf(f, "{\"streams\":[\n");
+  for (uint64_t s = 0; s < o->streams; s++) {
+    char buf[32];
+    fprintf(f,
+            "%s{\"stream\":{\"name\":\"%s\",%s%s%s\"json_schema\":{\"type\":\"object\",\"properties\":{"
+            "\"id\":{\"type\":\"integer\"},\"name\":{\"type\":\"string\"},\"email\":{\"type\":[\"null\",\"string\"]},"
+            "\"age\":{\"type\":\"integer\"},\"score\":{\"type\":\"number\"},\"active\":{\"type\":\"boolean\"},"
+            "\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+            "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+            "\"address\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},\"zip\":{\"type\":\"string\"}}}}},"
+            "\"supported_sync_modes\":[\"full_refresh\",\"incremental\"]},"
+            "\"sync_mode\":\"incremental\",\"destination_sync_mode\":\"%s\","
+            "\"primary_key\":[[\"id\"]],\"cursor_field\":[\"updated_at\"],"
+            "\"generation_id\":1,\"minimum_generation_id\":0,\"sync_id\":1}\n",
+            s ? "," : "", stream_name(s, buf, sizeof buf), o->ns ? "\"namespace\":\"" : "", o->ns ? o->ns : "",
+            o->ns ? "\"," : "", o->mode);
+  }
+  fprintf(f, "]}\n");
+  return fclose(f) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  gen_opts o = {.records = 1000, .streams = 1, .state_every = 10000, .seed = 42, .mode = "append"};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--stream-status")) {
+      o.stream_status = true;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "mallard-gen: %s needs a value (see the comment at the top of bench/gen.c)\n", a);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--records")) o.records = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--streams")) o.streams = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--state-every")) o.state_every = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--key-space")) o.key_space = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--mode")) o.mode = v;
+    else if (!strcmp(a, "--catalog")) o.catalog = v;
+    else if (!strcmp(a, "--namespace")) o.ns = v;
+    else {
+      fprintf(stderr, "mallard-gen: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (o.streams == 0) o.streams = 1;
+  if (o.catalog && write_catalog(&o) != 0) return 1;
+  static char out[1 << 16];
+  setvbuf(stdout, out, _IOFBF, sizeof out);
+  static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
+  static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};
+  static const char *const tag[] = {"new", "vip", "churn-risk", "beta", "trial", "partner"};
+  uint64_t rng = o.seed;
+  const int64_t base_ms = 1700000000000LL;
+  uint64_t since_state = 0;
+  char buf[32];
+  for (uint64_t n = 0; n < o.records; n++) {
+    uint64_t s = n % o.streams;
+    uint64_t id = o.key_space ? (n / o.streams) % o.key_space + 1 : n / o.streams + 1;
+    uint64_t r = next_rand(&rng);
+    int64_t ts = base_ms / 1000 + (int64_t)n;
+    int64_t days = ts / 86400, secs = ts % 86400;
+    /* civil date from days since epoch (2023-11-14 + n seconds) */
+    int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    const char *nm = first[r % 8];
+    printf("{\"type\":\"RECORD\",\"record\":{\"stream\":\"%s\",%s%s%s\"emitted_at\":%" PRId64 ",\"data\":{"
+           "\"id\":%" PRIu64 ",\"name\":\"%s %" PRIu64 "\",\"email\":\"%s.%" PRIu64 "@example.com\",\"age\":%" PRIu64
+           ",\"score\":%" PRIu64 ".%02" PRIu64 ",\"active\":%s,"
+           "\"updated_at\":\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64 "Z\","
+           "\"tags\":[\"%s\",\"%s\"],\"address\":{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}}}}\n",
+           stream_name(s, buf, sizeof buf), o.ns ? "\"namespace\":\"" : "", o.ns ? o.ns : "", o.ns ? "\"," : "",
+           base_ms + (int64_t)n, id, nm, id, nm, id, 18 + (r >> 8) % 70, (r >> 16) % 1000, (r >> 24) % 100,
+           (r >> 32) & 1 ? "true" : "false", y, m, d, secs / 3600, secs / 60 % 60, secs % 60, tag[(r >> 40) % 6],
+           tag[(r >> 44) % 6], city[(r >> 48) % 8], (r >> 52) % 100000);
+    if (o.state_every && ++since_state == o.state_every) {
+      since_state = 0;
+      printf("{\"type\":\"STATE\",\"state\":{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"position\":%" PRIu64
+             "}}}}\n",
+             n + 1);
+    }
+  }
+  if (o.stream_status)
+    for (uint64_t s = 0; s < o.streams; s++)
+      printf("{\"type\":\"TRACE\",\"trace\":{\"type\":\"STREAM_STATUS\",\"emitted_at\":%" PRId64
+             ",\"stream_status\":{\"stream_descriptor\":{\"name\":\"%s\"%s%s%s},\"status\":\"COMPLETE\"}}}\n",
+             base_ms, stream_name(s, buf, sizeof buf), o.ns ? ",\"namespace\":\"" : "", o.ns ? o.ns : "",
+             o.ns ? "\"" : "");
+  if (o.state_every && since_state)
+    printf("{\"type\":\"STATE\",\"state\":{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"position\":%" PRIu64
+           "}}}}\n",
+           o.records);
+  return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,365 @@
+/* ml_config: the destination's config file and its SPEC (see ml_catalog.h). */
+#include "ml_catalog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../json/ml_json.h"
+#include "../util/ml_file.h"
+
+#define SCHEMA_PATTERN "^[A-Za-z0-9_]*$"
+#define DEFAULT_COMMIT_INTERVAL_MS 1000
+
+void ml_dest_config_free(ml_dest_config *c) {
+  if (!c) return;
+  free(c->destination_path);
+  free(c->schema);
+  free(c->local_root);
+  memset(c, 0, sizeof *c);
+}
+
+/* ---- typed member access ---- */
+
+static bool is_null(const ml_json_val *v) { return !v || v->type == ML_JSON_NULL; }
+
+/* A string member: NULL (not an error) when absent or null. */
+static ml_status get_str(const ml_json_val *root, const char *key, const ml_json_val **out, ml_err *err) {
+  const ml_json_val *v = ml_json_get(root, key);
+  *out = NULL;
+  if (is_null(v)) return ML_OK;
+  if (v->type != ML_JSON_STRING) return ml_err_set(err, ML_ERR_CONFIG, "config key \"%s\" must be a string", key);
+  /* The value becomes a C string (a path, a schema name). */
+  if (memchr(v->u.str, '\0', v->len))
+    return ml_err_set(err, ML_ERR_CONFIG, "config key \"%s\" contains a NUL character", key);
+  *out = v;
+  return ML_OK;
+}
+
+static char *dup_n(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (p) {
+    memcpy(p, s, n);
+    p[n] = '\0';
+  }
+  return p;
+}
+
+/* ---- destination_path ---- */
+
+typedef struct seg {
+  const char *p;
+  size_t n;
+} seg;
+
+/* Maps destination_path into local_root the way Airbyte's DuckDB destination
+ * does inside its container, but lexically (no file system access, so a
+ * symlink cannot change the answer and the file need not exist yet):
+ * "/local/x" and "x" and "/x" all mean <local_root>/x; ".." may not climb out
+ * of /local. */
+static ml_status resolve_destination(const char *dest, const char *root, char **out, ml_err *err) {
+  size_t dn = strlen(dest);
+  bool under_local = strncmp(dest, "/local", 6) == 0 && (dest[6] == '/' || dest[6] == '\0');
+  ml_buf virt = ML_BUF_INIT;
+  ml_buf res = ML_BUF_INIT;
+  seg *segs = NULL;
+  ml_status st = ML_OK;
+
+  if (dest[dn - 1] == '/') {
+    return ml_err_set(err, ML_ERR_CONFIG,
+                      "destination_path \"%s\" ends with '/': it names a directory, not a database file", dest);
+  }
+  /* The path as it would read inside the container. */
+  if (!under_local) ml_buf_puts(&virt, dest[0] == '/' ? "/local" : "/local/");
+  ml_buf_puts(&virt, dest);
+  segs = malloc((virt.len / 2 + 2) * sizeof *segs);
+  if (!ml_buf_ok(&virt) || !segs) goto nomem;
+
+  size_t depth = 0;
+  for (const char *p = virt.data; *p;) {
+    while (*p == '/') p++;
+    const char *q = p;
+    while (*q && *q != '/') q++;
+    size_t n = (size_t)(q - p);
+    if (n == 0 || (n == 1 && p[0] == '.')) {
+      /* nothing: "//" or "." */
+    } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+      if (depth) depth--; /* ".." at the root stays at the root, as in POSIX */
+    } else {
+      segs[depth].p = p;
+      segs[depth].n = n;
+      depth++;
+    }
+    p = q;
+  }
+  if (depth == 0 || segs[0].n != 5 || memcmp(segs[0].p, "local", 5) != 0) {
+    st = ml_err_set(err, ML_ERR_CONFIG, "destination_path \"%s\" escapes /local", dest);
+    goto done;
+  }
+  if (depth == 1) {
+    st = ml_err_set(err, ML_ERR_CONFIG,
+                    "destination_path \"%s\" is the /local directory itself; name a database file in it, "
+                    "e.g. /local/destination.duckdb",
+                    dest);
+    goto done;
+  }
+
+  size_t rn = strlen(root);
+  while (rn > 1 && root[rn - 1] == '/') rn--;
+  if (!(rn == 1 && root[0] == '/')) ml_buf_append(&res, root, rn); /* "/" + "/x" would give "//x" */
+  for (size_t i = 1; i < depth; i++) {
+    ml_buf_putc(&res, '/');
+    ml_buf_append(&res, segs[i].p, segs[i].n);
+  }
+  if (!(*out = ml_buf_steal(&res))) goto nomem;
+  goto done;
+
+nomem:
+  st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+done:
+  free(segs);
+  ml_buf_free(&virt);
+  ml_buf_free(&res);
+  return st;
+}
+
+static bool is_dir(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_local_root, ml_dest_config *out,
+                               ml_err *err) {
+  memset(out, 0, sizeof *out);
+  out->commit_interval_ms = DEFAULT_COMMIT_INTERVAL_MS;
+  ml_json_doc *doc = ml_json_doc_new();
+  if (!doc) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  const ml_json_val *root = NULL, *v = NULL;
+  ml_status st = ml_json_parse(doc, text, len, &root, err);
+  if (st != ML_OK) {
+    if (st != ML_ERR_NOMEM) {
+      ml_err_prefix(err, "config is not valid JSON (line %zu, column %zu)", err ? err->line : 0,
+                    err ? err->column : 0);
+      if (err) err->code = ML_ERR_CONFIG;
+      st = ML_ERR_CONFIG;
+    }
+    goto done;
+  }
+  if (root->type != ML_JSON_OBJECT) {
+    st = ml_err_set(err, ML_ERR_CONFIG, "config must be a JSON object");
+    goto done;
+  }
+
+  /* local_root first: destination_path is resolved against it. */
+  if ((st = get_str(root, "local_root", &v, err)) != ML_OK) goto done;
+  if (v && v->len == 0) {
+    st = ml_err_set(err, ML_ERR_CONFIG, "config key \"local_root\" must not be empty");
+    goto done;
+  }
+  if (v)
+    out->local_root = dup_n(v->u.str, v->len);
+  else if (env_local_root && *env_local_root)
+    out->local_root = strdup(env_local_root);
+  else
+    out->local_root = strdup(is_dir("/local") ? "/local" : "/tmp/airbyte_local");
+  if (!out->local_root) goto nomem;
+
+  if ((st = get_str(root, "destination_path", &v, err)) != ML_OK) goto done;
+  if (!v) {
+    st = ml_err_set(err, ML_ERR_CONFIG, "config is missing required key \"destination_path\"");
+    goto done;
+  }
+  if (v->len == 0) {
+    st = ml_err_set(err, ML_ERR_CONFIG, "config key \"destination_path\" must not be empty");
+    goto done;
+  }
+  /* Not echoed: a MotherDuck path may carry a token. */
+  if (v->len >= 3 && memcmp(v->u.str, "md:", 3) == 0) {
+    st = ml_err_set(err, ML_ERR_CONFIG,
+                    "config key \"destination_path\": MotherDuck (md:) databases are not supported; "
+                    "give a local file path such as /local/destination.duckdb");
+    goto done;
+  }
+  if ((st = resolve_destination(v->u.str, out->local_root, &out->destination_path, err)) != ML_OK) goto done;
+
+  if ((st = get_str(root, "schema", &v, err)) != ML_OK) goto done;
+  if (v && v->len) {
+    for (size_t i = 0; i < v->len; i++) {
+      char c = v->u.str[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+        st = ml_err_set(err, ML_ERR_CONFIG, "config key \"schema\" must match %s (got \"%.200s\")", SCHEMA_PATTERN,
+                        v->u.str);
+        goto done;
+      }
+    }
+    /* Stored normalised, like a namespace: lower case (DuckDB matches names
+     * case-insensitively anyway) and "_" before a leading digit. */
+    ml_buf b = ML_BUF_INIT;
+    ml_name_normalize(v->u.str, v->len, &b);
+    if (!(out->schema = ml_buf_steal(&b))) goto nomem;
+  } else if (!(out->schema = strdup("main"))) {
+    goto nomem;
+  }
+
+  v = ml_json_get(root, "raw_tables");
+  if (!is_null(v)) {
+    if (v->type != ML_JSON_TRUE && v->type != ML_JSON_FALSE) {
+      st = ml_err_set(err, ML_ERR_CONFIG, "config key \"raw_tables\" must be a boolean");
+      goto done;
+    }
+    out->raw_tables = v->type == ML_JSON_TRUE;
+  }
+
+  v = ml_json_get(root, "commit_interval_ms");
+  if (!is_null(v)) {
+    if (v->type != ML_JSON_NUMBER || !(v->flags & ML_JSON_NUM_INT)) {
+      st = ml_err_set(err, ML_ERR_CONFIG, "config key \"commit_interval_ms\" must be an integer");
+      goto done;
+    }
+    if (v->i < 0) {
+      st = ml_err_set(err, ML_ERR_CONFIG, "config key \"commit_interval_ms\" must be >= 0 (got %lld)",
+                      (long long)v->i);
+      goto done;
+    }
+    out->commit_interval_ms = v->i;
+  }
+  goto done;
+
+nomem:
+  st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+done:
+  ml_json_doc_free(doc);
+  if (st != ML_OK) ml_dest_config_free(out);
+  return st;
+}
+
+ml_status ml_dest_config_load(const char *path, const char *env_local_root, ml_dest_config *out, ml_err *err) {
+  char *text = NULL;
+  size_t len = 0;
+  memset(out, 0, sizeof *out);
+  ml_status st = ml_file_read(path, &text, &len, err);
+  if (st != ML_OK) return st;
+  st = ml_dest_config_parse(text, len, env_local_root, out, err);
+  if (st != ML_OK) ml_err_prefix(err, "config %s", path);
+  free(text);
+  return st;
+}
+
+/* ---- SPEC ---- */
+
+static void spec_prop_head(ml_jw *w, const char *key, const char *type, const char *title, const char *desc,
+                           int order) {
+  ml_jw_key(w, key);
+  ml_jw_obj_begin(w);
+  ml_jw_key(w, "type");
+  ml_jw_str(w, type);
+  ml_jw_key(w, "title");
+  ml_jw_str(w, title);
+  ml_jw_key(w, "description");
+  ml_jw_str(w, desc);
+  ml_jw_key(w, "order");
+  ml_jw_int(w, order);
+}
+
+static void spec_str_examples(ml_jw *w, const char *a, const char *b) {
+  ml_jw_key(w, "examples");
+  ml_jw_arr_begin(w);
+  ml_jw_str(w, a);
+  if (b) ml_jw_str(w, b);
+  ml_jw_arr_end(w);
+}
+
+void ml_dest_spec_json(ml_buf *out) {
+  ml_jw w;
+  ml_jw_init(&w, out);
+  ml_jw_obj_begin(&w);
+  /* No documentationUrl and no "$schema" URL: the schema is plain draft-07
+   * and the connector's documentation ships with it (docs/types.md). */
+  ml_jw_key(&w, "connectionSpecification");
+  ml_jw_obj_begin(&w);
+  ml_jw_key(&w, "title");
+  ml_jw_str(&w, "DuckDB Destination Spec (mallard)");
+  ml_jw_key(&w, "type");
+  ml_jw_str(&w, "object");
+  ml_jw_key(&w, "required");
+  ml_jw_arr_begin(&w);
+  ml_jw_str(&w, "destination_path");
+  ml_jw_arr_end(&w);
+  ml_jw_key(&w, "additionalProperties");
+  ml_jw_bool(&w, true);
+  ml_jw_key(&w, "properties");
+  ml_jw_obj_begin(&w);
+
+  spec_prop_head(&w, "destination_path", "string", "Destination DB",
+                 "Path to the DuckDB database file. It lives under /local, which Airbyte mounts from "
+                 "/tmp/airbyte_local on the host (see local_root); a path that does not start with /local is "
+                 "placed under it, and a path whose '..' climbs out of /local is rejected. MotherDuck (md:) "
+                 "paths are not supported.",
+                 0);
+  spec_str_examples(&w, "/local/destination.duckdb", "destination.duckdb");
+  ml_jw_obj_end(&w);
+
+  spec_prop_head(&w, "schema", "string", "Destination Schema",
+                 "Database schema for streams that have no namespace (streams with a namespace go to a schema "
+                 "named after it). Letters, digits and '_'; stored in lower case. Empty means main.",
+                 1);
+  ml_jw_key(&w, "default");
+  ml_jw_str(&w, "main");
+  ml_jw_key(&w, "pattern");
+  ml_jw_str(&w, SCHEMA_PATTERN);
+  spec_str_examples(&w, "main", "airbyte");
+  ml_jw_obj_end(&w);
+
+  spec_prop_head(&w, "local_root", "string", "Local root",
+                 "The directory on this machine that /local stands for. Default: the MALLARD_LOCAL_ROOT "
+                 "environment variable if set, else /local if that directory exists (inside Airbyte's "
+                 "container), else /tmp/airbyte_local. A relative path is relative to the working directory.",
+                 2);
+  spec_str_examples(&w, "/tmp/airbyte_local", "/data/duckdb");
+  ml_jw_obj_end(&w);
+
+  spec_prop_head(&w, "raw_tables", "boolean", "Write raw tables",
+                 "Also write the legacy _airbyte_raw_<stream> tables (_airbyte_ab_id, _airbyte_emitted_at, "
+                 "_airbyte_data) that the original Python DuckDB destination wrote.",
+                 3);
+  ml_jw_key(&w, "default");
+  ml_jw_bool(&w, false);
+  ml_jw_key(&w, "examples");
+  ml_jw_arr_begin(&w);
+  ml_jw_bool(&w, false);
+  ml_jw_arr_end(&w);
+  ml_jw_obj_end(&w);
+
+  spec_prop_head(&w, "commit_interval_ms", "integer", "Commit interval (ms)",
+                 "Group the commits that STATE messages ask for to at most one per this many milliseconds; a "
+                 "STATE is echoed only after its commit. 0 commits at every STATE.",
+                 4);
+  ml_jw_key(&w, "default");
+  ml_jw_int(&w, DEFAULT_COMMIT_INTERVAL_MS);
+  ml_jw_key(&w, "minimum");
+  ml_jw_int(&w, 0);
+  ml_jw_key(&w, "examples");
+  ml_jw_arr_begin(&w);
+  ml_jw_int(&w, DEFAULT_COMMIT_INTERVAL_MS);
+  ml_jw_int(&w, 0);
+  ml_jw_arr_end(&w);
+  ml_jw_obj_end(&w);
+
+  ml_jw_obj_end(&w); /* properties */
+  ml_jw_obj_end(&w); /* connectionSpecification */
+
+  ml_jw_key(&w, "supportsIncremental");
+  ml_jw_bool(&w, true);
+  ml_jw_key(&w, "supportsNormalization");
+  ml_jw_bool(&w, false);
+  ml_jw_key(&w, "supportsDBT");
+  ml_jw_bool(&w, false);
+  ml_jw_key(&w, "supported_destination_sync_modes");
+  ml_jw_arr_begin(&w);
+  ml_jw_str(&w, "overwrite");
+  ml_jw_str(&w, "append");
+  ml_jw_str(&w, "append_dedup");
+  ml_jw_arr_end(&w);
+  ml_jw_obj_end(&w);
+}
