@@ -1,0 +1,40 @@
+# Helpers for end-to-end tests; sourced by tests/e2e/test_*.sh.
+# ctest sets MALLARD (the binary), FIXTURES, SRC and BUILD.
+set -euo pipefail
+: "${MALLARD:?run through ctest, or set MALLARD to the mallard binary}"
+: "${FIXTURES:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)}"
+GEN="${GEN:-$(dirname "$MALLARD")/mallard-gen}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mallard-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export MALLARD_LOCAL_ROOT="$WORK/local"
+FAILS=0
+PASSES=0
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { PASSES=$((PASSES + 1)); }
+
+# assert_eq NAME EXPECTED ACTUAL
+assert_eq() {
+  if [ "$2" == "$3" ]; then pass; else fail "$1"$'\n'"  expected: $2"$'\n'"  actual:   $3"; fi
+}
+# assert_contains NAME NEEDLE HAYSTACK
+assert_contains() {
+  if [[ "$3" == *"$2"* ]]; then pass; else fail "$1: '$2' not found in:"$'\n'"$3"; fi
+}
+# q DB SQL: the result as JSON lines
+q() { "$MALLARD" query "$1" "$2" --json; }
+# q1 DB SQL: the single value of a one-row one-column result, as JSON text
+q1() { "$MALLARD" query "$1" "$2" --json | sed -E 's/^\{"[^"]*":(.*)\}$/\1/'; }
+
+# config NAME -> path of a config whose database is $WORK/local/NAME.duckdb
+config() {
+  local f="$WORK/$1.config.json"
+  printf '{"destination_path":"/local/%s.duckdb"%s}\n' "$1" "${2:-}" > "$f"
+  echo "$f"
+}
+db() { echo "$WORK/local/$1.duckdb"; }
+
+finish() {
+  echo "$PASSES passed, $FAILS failed"
+  [ "$FAILS" -eq 0 ]
+}

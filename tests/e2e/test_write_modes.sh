@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Sync modes, generations, schema evolution and typecast errors of mallard write.
+source "$(dirname "$0")/lib.sh"
+
+catalog() { # NAME MODE [extra stream fields] [properties]
+  local props=${4:-'"id":{"type":"integer"},"name":{"type":"string"},"updated_at":{"type":"integer"}'}
+  printf '{"streams":[{"stream":{"name":"items","namespace":"Shop","json_schema":{"type":"object","properties":{%s}}},"destination_sync_mode":"%s","primary_key":[["id"]],"cursor_field":["updated_at"]%s}]}\n' \
+    "$props" "$2" "${3:-}" > "$WORK/$1.catalog.json"
+  echo "$WORK/$1.catalog.json"
+}
+rec() { printf '{"type":"RECORD","record":{"namespace":"Shop","stream":"items","emitted_at":1700000000000,"data":%s}}\n' "$1"; }
+state() { printf '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"items","namespace":"Shop"},"stream_state":{"pos":%s}}}}\n' "$1"; }
+
+# --- append_dedup: one row per key, greatest cursor, ties to the later record
+cfg=$(config dedup); cat_=$(catalog dedup append_dedup)
+{ rec '{"id":1,"name":"a1","updated_at":5}'; rec '{"id":1,"name":"a2","updated_at":3}'; rec '{"id":2,"name":"b1","updated_at":1}'
+  state 1; rec '{"id":2,"name":"b2","updated_at":1}'; rec '{"id":3,"name":"c1","updated_at":null}'; state 2; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" > "$WORK/out1"
+assert_eq "dedup: namespace becomes the schema, greatest cursor wins, tie goes to the later record" \
+  '{"id":1,"name":"a1","updated_at":5}
+{"id":2,"name":"b2","updated_at":1}
+{"id":3,"name":"c1","updated_at":null}' "$(q "$(db dedup)" 'SELECT id, name, updated_at FROM shop.items ORDER BY id')"
+assert_eq "dedup: per-stream states echoed with their record counts" \
+  '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"items","namespace":"Shop"},"stream_state":{"pos":1}},"destinationStats":{"recordCount":3}}}
+{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"items","namespace":"Shop"},"stream_state":{"pos":2}},"destinationStats":{"recordCount":2}}}' \
+  "$(grep '"STATE"' "$WORK/out1")"
+{ rec '{"id":1,"name":"a3","updated_at":4}'; rec '{"id":3,"name":"c2","updated_at":0}'; rec '{"id":4,"name":"d1","updated_at":9}'; state 3; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: rerun keeps one row per key, older cursor does not replace" \
+  '{"id":1,"name":"a1"}
+{"id":2,"name":"b2"}
+{"id":3,"name":"c2"}
+{"id":4,"name":"d1"}' "$(q "$(db dedup)" 'SELECT id, name FROM shop.items ORDER BY id')"
+assert_eq "dedup: staging table is empty after the sync" "0" "$(q1 "$(db dedup)" 'SELECT count(*) FROM shop._mallard_stage_items')"
+
+# the generator's larger stream: 3000 records over 100 keys
+cfg=$(config dedup_gen)
+"$GEN" --records 3000 --key-space 100 --state-every 250 --mode append_dedup --catalog "$WORK/gen.catalog.json" \
+  | "$MALLARD" write --config "$cfg" --catalog "$WORK/gen.catalog.json" >/dev/null
+assert_eq "dedup: 100 keys, each holding its last record" '{"n":100,"keys":100,"min_ts":"2023-11-14 22:13:20+00","max_ts":"2023-11-14 23:03:19+00"}' \
+  "$(q "$(db dedup_gen)" "SET TimeZone='UTC'; SELECT count(*) n, count(DISTINCT id) keys, (min(updated_at) - INTERVAL 2900 SECOND)::VARCHAR min_ts, max(updated_at)::VARCHAR max_ts FROM users")"
+
+# --- overwrite: the new table replaces the old one at the end -----------------
+cfg=$(config over); cat_=$(catalog over overwrite)
+{ rec '{"id":1,"name":"old"}'; rec '{"id":2,"name":"old"}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":7,"name":"new"}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "overwrite: only the new rows" '{"id":7,"name":"new"}' "$(q "$(db over)" 'SELECT id, name FROM shop.items')"
+# a sync whose stream did not report COMPLETE (while statuses are in use) keeps the old table
+{ rec '{"id":8,"name":"partial"}'; state 2
+  echo '{"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":1,"stream_status":{"stream_descriptor":{"name":"items","namespace":"Shop"},"status":"INCOMPLETE"}}}'; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" > "$WORK/out2"
+assert_eq "overwrite: incomplete stream keeps the old table" '{"id":7,"name":"new"}' "$(q "$(db over)" 'SELECT id, name FROM shop.items')"
+assert_contains "overwrite: incomplete stream is reported" "did not report COMPLETE" "$(cat "$WORK/out2")"
+{ rec '{"id":9,"name":"complete"}'; state 3
+  echo '{"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":1,"stream_status":{"stream_descriptor":{"name":"items","namespace":"Shop"},"status":"COMPLETE"}}}'; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "overwrite: COMPLETE stream replaces" '{"id":9,"name":"complete"}' "$(q "$(db over)" 'SELECT id, name FROM shop.items')"
+
+# --- generations: minimum_generation_id removes older generations at the end -
+cfg=$(config gens)
+cat_=$(catalog gens1 append ',"generation_id":1,"minimum_generation_id":0,"sync_id":10')
+{ rec '{"id":1,"name":"gen1"}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+cat_=$(catalog gens2 append ',"generation_id":2,"minimum_generation_id":2,"sync_id":11')
+{ rec '{"id":2,"name":"gen2"}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "generations: rows of older generations removed" '{"id":2,"name":"gen2","_airbyte_generation_id":2,"sync":11}' \
+  "$(q "$(db gens)" "SELECT id, name, _airbyte_generation_id, (_airbyte_meta->>'sync_id')::INT AS sync FROM shop.items")"
+
+# --- schema evolution and typecast errors -------------------------------------
+cfg=$(config evolve); cat_=$(catalog evolve append)
+{ rec '{"id":1,"name":"x","extra":5,"Extra Info":{"a":[1,2]}}'; rec '{"id":"2","name":"y","extra":"five"}'
+  rec '{"id":"three","name":7,"updated_at":1.5}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" > "$WORK/out3"
+assert_eq "evolve: undeclared fields become columns, widened BIGINT -> VARCHAR" \
+  '{"id":1,"name":"x","extra":"5","extra_info":{"a":[1,2]}}
+{"id":2,"name":"y","extra":"five","extra_info":null}
+{"id":null,"name":"7","extra":null,"extra_info":null}' \
+  "$(q "$(db evolve)" 'SELECT id, name, extra, extra_info FROM shop.items ORDER BY _airbyte_raw_id')"
+assert_eq "evolve: column types" "BIGINT VARCHAR BIGINT VARCHAR JSON" \
+  "$(q1 "$(db evolve)" "SELECT string_agg(data_type, ' ' ORDER BY column_index) FROM duckdb_columns() WHERE table_name='items' AND column_name NOT LIKE '_airbyte%'" | tr -d '"')"
+assert_eq "typecast: values that do not fit are NULLed and recorded" \
+  '{"sync_id":0,"changes":[{"field":"id","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"},{"field":"updated_at","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}]}' \
+  "$(q1 "$(db evolve)" "SELECT _airbyte_meta FROM shop.items WHERE name = '7'")"
+assert_contains "evolve: new columns are logged" "new field 'Extra Info' stored in column extra_info" "$(cat "$WORK/out3")"
+# source-side changes in record.meta are kept, ours appended
+{ printf '{"type":"RECORD","record":{"namespace":"Shop","stream":"items","emitted_at":1700000000,"data":{"id":"bad"},"meta":{"changes":[{"field":"name","change":"TRUNCATED","reason":"SOURCE_FIELD_SIZE_LIMITATION"}]}}}\n'; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "meta: source changes kept, emitted_at in seconds scaled" \
+  '{"m":{"sync_id":0,"changes":[{"field":"name","change":"TRUNCATED","reason":"SOURCE_FIELD_SIZE_LIMITATION"},{"field":"id","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}]},"t":"2023-11-14 22:13:20+00"}' \
+  "$(q "$(db evolve)" "SET TimeZone='UTC'; SELECT _airbyte_meta AS m, _airbyte_extracted_at::VARCHAR AS t FROM shop.items WHERE _airbyte_meta->'changes'->0->>'change' = 'TRUNCATED'")"
+
+# --- legacy raw tables ---------------------------------------------------------
+cfg=$(config raw ',"raw_tables":true'); cat_=$(catalog raw append)
+{ rec '{"id":1,"name":"r"}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "raw: legacy _airbyte_raw_ table with the record JSON" '{"n":1,"d":{"id":1,"name":"r"},"idlen":36}' \
+  "$(q "$(db raw)" "SELECT count(*) n, min(_airbyte_data) d, min(length(_airbyte_ab_id)) idlen FROM shop._airbyte_raw_items")"
+assert_eq "raw: same id as the typed row" "1" \
+  "$(q1 "$(db raw)" "SELECT count(*) FROM shop._airbyte_raw_items r JOIN shop.items t ON r._airbyte_ab_id = t._airbyte_raw_id::VARCHAR")"
+finish
