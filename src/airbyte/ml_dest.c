@@ -371,8 +371,14 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
   const ml_json_val *msg;
   ml_status st = ml_json_parse(d->doc, line, len, &msg, err);
   if (st != ML_OK) {
-    if (err) err->line = lineno;
-    return ml_err_prefix(err, "input line %zu is not valid JSON (column %zu)", lineno, err ? err->column : 0);
+    if (!err) return st;
+    /* the parser counts lines within this one line; say which input line */
+    const char *detail = err->msg;
+    if (!strncmp(detail, "line ", 5) && strstr(detail, ": ")) detail = strstr(detail, ": ") + 2;
+    char copy[sizeof err->msg];
+    snprintf(copy, sizeof copy, "%s", detail);
+    err->line = lineno;
+    return ml_err_set(err, st, "input line %zu, column %zu is not valid JSON: %s", lineno, err->column, copy);
   }
   if (msg->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "input line %zu: a message must be a JSON object", lineno);
   const char *type = ml_json_get_str(msg, "type");

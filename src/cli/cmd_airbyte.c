@@ -197,6 +197,8 @@ int ml_cmd_write(int argc, char **argv) {
     st = ml_err_set(&err, ML_ERR_CONFIG, "mallard write needs --config FILE and --catalog FILE");
   if (st == ML_OK) st = ml_dest_config_load(config_path, env_local_root(), &cfg, &err);
   if (st == ML_OK) st = ml_catalog_load(catalog_path, cfg.schema, &cat, &err);
+  /* an unreadable config or catalog is the user's to fix, like an invalid one */
+  if (st == ML_ERR_IO) st = ML_ERR_CONFIG;
   if (st == ML_OK) st = ml_dest_open(&cfg, &cat, &p, &d, &err);
   if (st == ML_OK) {
     struct sigaction sa;

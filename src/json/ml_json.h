@@ -83,8 +83,11 @@ void ml_json_doc_free(ml_json_doc *doc);
  * On success sets *root and returns ML_OK.  On failure returns ML_ERR_INPUT
  * (or ML_ERR_NOMEM / ML_ERR_LIMIT) and fills err: line and column (1-based,
  * column in bytes, counted from the start of text) and offset of the first
- * offending byte, and a message such as "expected ',' or '}' after object
- * member" or "invalid UTF-8 byte 0xC3 in string". */
+ * offending byte (for invalid UTF-8: the first byte of the bad sequence), and
+ * a message that carries the position too, such as "line 1, column 17:
+ * expected ',' or '}' after object member, found 'x'" or "line 3, column 9:
+ * invalid UTF-8 byte 0xC3 in string (truncated multi-byte sequence)".
+ * Nesting deeper than ML_JSON_MAX_DEPTH gives ML_ERR_LIMIT. */
 ml_status ml_json_parse(ml_json_doc *doc, const char *text, size_t len, const ml_json_val **root,
                         ml_err *err);
 
@@ -101,7 +104,9 @@ static inline const ml_json_val *ml_json_key(const ml_json_val *obj, size_t i) {
 static inline const ml_json_val *ml_json_member(const ml_json_val *obj, size_t i) { return &obj->u.items[2 * i + 1]; }
 
 /* Structural equality: same type, same strings, numbers equal by value (1.0 == 1),
- * objects equal as maps (member order ignored), arrays element-wise.  No recursion. */
+ * objects equal as maps (member order ignored), arrays element-wise.  No recursion.
+ * Numbers compare as exact decimals, not doubles (0 == -0 == 0e5, but
+ * 9007199254740993 != 9007199254740992); with duplicate keys the last wins. */
 bool ml_json_equal(const ml_json_val *a, const ml_json_val *b);
 
 /* ---- writer ----
@@ -109,7 +114,9 @@ bool ml_json_equal(const ml_json_val *a, const ml_json_val *b);
  * Output is always valid JSON: strings are escaped (control characters as
  * \u00XX, '"' and '\\'), invalid UTF-8 in input strings is replaced by U+FFFD,
  * non-finite doubles are written as null.  Misuse (a value where a key is
- * needed, unbalanced end) sets `bad` and the writer stops writing. */
+ * needed, unbalanced end, a second top-level value, begin nested more than 255
+ * levels deep) sets `bad` and the writer stops writing.  ml_jw_val's inner
+ * structure does not count toward the 255 levels. */
 typedef struct ml_jw {
   ml_buf *out;     /* not owned */
   uint32_t depth;  /* current nesting */
@@ -138,14 +145,18 @@ void ml_jw_null(ml_jw *w);
 void ml_jw_raw(ml_jw *w, const char *json, size_t n);
 /* Writes a parsed value compactly (numbers as their source text); no recursion. */
 void ml_jw_val(ml_jw *w, const ml_json_val *v);
-/* True when nothing went wrong (no misuse, no out-of-memory, all closed). */
+/* True when nothing went wrong (no misuse, no out-of-memory, all closed) and
+ * one complete value was written. */
 bool ml_jw_done(const ml_jw *w);
 
-/* Appends s[0..n) to out as a quoted JSON string (the escaping rules above). */
+/* Appends s[0..n) to out as a quoted JSON string (the escaping rules above;
+ * \b \f \n \r \t for those controls; each maximal ill-formed UTF-8
+ * subpart becomes one U+FFFD, as Unicode recommends). */
 void ml_json_quote(ml_buf *out, const char *s, size_t n);
 
 /* Checks that s[0..n) is valid UTF-8 (RFC 3629). Returns true when valid;
- * otherwise false with *bad_offset set to the first invalid byte. */
+ * otherwise false with *bad_offset (may be NULL) set to the first byte of the
+ * first invalid sequence. */
 bool ml_utf8_valid(const char *s, size_t n, size_t *bad_offset);
 
 #endif
