@@ -1,6 +1,9 @@
 # Helpers for end-to-end tests; sourced by tests/e2e/test_*.sh.
 # ctest sets MALLARD (the binary), FIXTURES, SRC and BUILD.
 set -euo pipefail
+# a command that fails outside an assertion stops the test: say which one
+trap '[[ $- == *e* ]] && echo "ERROR: test stopped at ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
+[ -n "${E2E_TRACE:-}" ] && set -x
 : "${MALLARD:?run through ctest, or set MALLARD to the mallard binary}"
 : "${FIXTURES:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)}"
 GEN="${GEN:-$(dirname "$MALLARD")/mallard-gen}"
@@ -25,6 +28,23 @@ assert_contains() {
 q() { "$MALLARD" query "$1" "$2" --json; }
 # q1 DB SQL: the single value of a one-row one-column result, as JSON text
 q1() { "$MALLARD" query "$1" "$2" --json | sed -E 's/^\{"[^"]*":(.*)\}$/\1/'; }
+
+# hold_lock DB: starts a process that keeps DB open for writing (a long
+# query) and returns once the file lock is taken; HOLDER is its pid.  Polls
+# /proc/locks rather than opening the file, which would race with the holder.
+hold_lock() {
+  local inode
+  inode=$(stat -c %i "$1")
+  timeout 120 "$MALLARD" query --write "$1" "SELECT count(*) FROM range(20000000000)" >/dev/null 2>&1 &
+  HOLDER=$!
+  for _ in $(seq 1 200); do
+    grep -q ":$inode " /proc/locks && return 0
+    sleep 0.05
+  done
+  echo "hold_lock: the lock on $1 was never taken" >&2
+  return 1
+}
+release_lock() { kill "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; }
 
 # config NAME -> path of a config whose database is $WORK/local/NAME.duckdb
 config() {

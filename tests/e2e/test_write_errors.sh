@@ -98,17 +98,12 @@ set -e
 assert_eq "unwritable: write exits 1" "1" "$rc"
 
 # --- a database file locked by another process ---------------------------------------------
-"$MALLARD" query --write "$(db errs)" "SELECT count(*) FROM range(20000000000)" >/dev/null 2>&1 &
-holder=$!
-for _ in $(seq 1 100); do
-  if ! "$MALLARD" query "$(db errs)" "SELECT 1" >/dev/null 2>&1; then break; fi
-  sleep 0.1
-done
+hold_lock "$(db errs)"
 set +e
 out=$(rec y | "$MALLARD" write --config "$cfg" --catalog "$CAT" 2>/dev/null); rc=$?
 cout=$("$MALLARD" check --config "$cfg")
 set -e
-kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+release_lock
 assert_eq "locked: exit 3" "3" "$rc"
 assert_contains "locked: says another process has it" "is locked: another process has it open for writing" "$out"
 assert_contains "locked: check FAILED" '"status":"FAILED"' "$cout"
