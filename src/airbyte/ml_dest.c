@@ -22,6 +22,7 @@ typedef struct pending_state {
   char *stored; /* the "state" object as compact JSON */
   state_kind kind;
   char *ns, *name; /* STREAM only */
+  int64_t sync_id; /* the stream's (STREAM) or the catalog's first stream's */
 } pending_state;
 
 typedef struct stream_run {
@@ -102,7 +103,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
     ml_dest_free(d);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
-  ml_wh_options opts = {.create_dirs = true};
+  ml_wh_options opts = {.create_dirs = true, .background_append = true};
   ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
   if (st == ML_OK) st = ml_wh_begin(d->wh, err);
   if (st == ML_OK)
@@ -151,7 +152,7 @@ static ml_status store_states(ml_dest *d, ml_err *err) {
     else ml_buf_puts(q, "NULL");
     ml_buf_puts(q, ", ");
     ml_sql_literal(q, p->stored, strlen(p->stored));
-    ml_buf_printf(q, ", %lld, now())", d->cat->n_streams ? (long long)d->cat->streams[0].sync_id : 0LL);
+    ml_buf_printf(q, ", %lld, now())", (long long)p->sync_id);
     st = ml_buf_ok(q) ? ml_wh_exec(d->wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
   return st;
@@ -302,6 +303,7 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
     stream_run *run = find_run(d, ns, name);
     count = run ? run->since_state : 0;
     if (run) run->since_state = 0;
+    if (run) p.sync_id = d->cat->streams[run - d->runs].sync_id;
     p.kind = STATE_STREAM;
     p.name = strdup(name);
     p.ns = ns ? strdup(ns) : NULL;
@@ -311,6 +313,7 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
       return ml_err_set(err, ML_ERR_INPUT, "STATE has unknown type '%s' (expected STREAM, GLOBAL or LEGACY)", type);
     count = d->since_global_state;
     d->since_global_state = 0;
+    p.sync_id = d->cat->n_streams ? d->cat->streams[0].sync_id : 0;
     for (size_t i = 0; i < d->cat->n_streams; i++) d->runs[i].since_state = 0;
   }
   ml_status st = build_echo(d, msg, state, count, &p, err);

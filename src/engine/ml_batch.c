@@ -4,6 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../warehouse/ml_loader.h"
+
+/* With a background loader, full chunks are appended on the loader thread
+ * while the next one fills: a few chunks circulate between the two. */
+#define CHUNKS_IN_FLIGHT 16
+
 typedef struct batch_col {
   ml_type type;
   duckdb_vector vec;
@@ -13,7 +19,10 @@ typedef struct batch_col {
 
 struct ml_batch {
   duckdb_appender app;
-  duckdb_data_chunk chunk;
+  duckdb_data_chunk chunk; /* the one being filled */
+  ml_loader *loader;       /* borrowed from the warehouse; NULL: append inline */
+  duckdb_data_chunk pool[CHUNKS_IN_FLIGHT];
+  bool pool_free[CHUNKS_IN_FLIGHT]; /* guarded by the loader's lock */
   size_t n_cols;
   batch_col *cols;
   idx_t row;      /* current row within the chunk */
@@ -75,10 +84,18 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
     b->cols[c].type = types[c];
     lts[c] = duckdb_appender_column_type(b->app, c);
   }
-  b->chunk = duckdb_create_data_chunk(lts, n);
+  b->loader = ml_wh_loader(wh);
+  size_t n_chunks = b->loader ? CHUNKS_IN_FLIGHT : 1;
+  bool made = true;
+  for (size_t i = 0; i < n_chunks; i++) {
+    b->pool[i] = duckdb_create_data_chunk(lts, n);
+    b->pool_free[i] = i > 0;
+    made &= b->pool[i] != NULL;
+  }
+  b->chunk = b->pool[0];
   for (size_t c = 0; c < n; c++) duckdb_destroy_logical_type(&lts[c]);
   free(lts);
-  if (!b->chunk) {
+  if (!made) {
     ml_batch_close(b);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory creating a data chunk");
   }
@@ -89,7 +106,10 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
 
 void ml_batch_close(ml_batch *b) {
   if (!b) return;
-  if (b->chunk) duckdb_destroy_data_chunk(&b->chunk);
+  /* chunks still queued refer to this batch */
+  if (b->loader) ml_loader_wait(b->loader, NULL);
+  for (size_t i = 0; i < CHUNKS_IN_FLIGHT; i++)
+    if (b->pool[i]) duckdb_destroy_data_chunk(&b->pool[i]);
   if (b->app) duckdb_appender_destroy(&b->app);
   free(b->cols);
   free(b->table);
@@ -150,9 +170,54 @@ void ml_batch_put_null(ml_batch *b, size_t col) {
   c->validity[b->row >> 6] &= ~((uint64_t)1 << (b->row & 63));
 }
 
+static size_t pool_index(const ml_batch *b, duckdb_data_chunk chunk) {
+  size_t i = 0;
+  while (i < CHUNKS_IN_FLIGHT - 1 && b->pool[i] != chunk) i++;
+  return i;
+}
+
+/* Loader-thread side: append one chunk, then hand it back empty. */
+static ml_status release_chunk(void *a, void *c, ml_err *err) {
+  ml_batch *b = a;
+  duckdb_data_chunk chunk = c;
+  (void)err;
+  duckdb_data_chunk_reset(chunk);
+  ml_loader_lock(b->loader);
+  b->pool_free[pool_index(b, chunk)] = true;
+  ml_loader_unlock(b->loader);
+  return ML_OK;
+}
+
+static ml_status append_job(void *a, void *c, ml_err *err) {
+  ml_batch *b = a;
+  ml_status st = ML_OK;
+  if (duckdb_append_data_chunk(b->app, (duckdb_data_chunk)c) != DuckDBSuccess) {
+    duckdb_error_data ed = duckdb_appender_error_data(b->app);
+    st = ml_err_set(err, ML_ERR_DB, "cannot append rows to %s: %s", b->table, ed ? duckdb_error_data_message(ed) : "?");
+    if (ed) duckdb_destroy_error_data(&ed);
+  }
+  release_chunk(a, c, NULL);
+  return st;
+}
+
 static ml_status append_chunk(ml_batch *b, ml_err *err) {
   if (b->row == 0) return ML_OK;
   duckdb_data_chunk_set_size(b->chunk, b->row);
+  if (b->loader) {
+    ml_loader_submit(b->loader, append_job, release_chunk, b, b->chunk);
+    ml_loader_lock(b->loader);
+    size_t next;
+    for (;;) {
+      for (next = 0; next < CHUNKS_IN_FLIGHT && !b->pool_free[next]; next++) continue;
+      if (next < CHUNKS_IN_FLIGHT) break;
+      ml_loader_wait_progress(b->loader);
+    }
+    b->pool_free[next] = false;
+    ml_loader_unlock(b->loader);
+    b->chunk = b->pool[next];
+    chunk_prepare(b);
+    return ML_OK;
+  }
   if (duckdb_append_data_chunk(b->app, b->chunk) != DuckDBSuccess) {
     duckdb_error_data ed = duckdb_appender_error_data(b->app);
     ml_err_set(err, ML_ERR_DB, "cannot append rows to %s: %s", b->table, ed ? duckdb_error_data_message(ed) : "?");
@@ -173,6 +238,7 @@ ml_status ml_batch_end_row(ml_batch *b, ml_err *err) {
 
 ml_status ml_batch_flush(ml_batch *b, ml_err *err) {
   ml_status st = append_chunk(b, err);
+  if (st == ML_OK && b->loader) st = ml_loader_wait(b->loader, err);
   if (st != ML_OK) return st;
   if (duckdb_appender_flush(b->app) != DuckDBSuccess) {
     duckdb_error_data ed = duckdb_appender_error_data(b->app);

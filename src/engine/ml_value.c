@@ -16,6 +16,16 @@ ml_type ml_value_infer(const ml_json_val *v) {
   }
 }
 
+/* A parsed container's source text is valid JSON already; when it holds no
+ * whitespace at all it is also compact, and copying it is far cheaper than
+ * writing the value again (this is the common case for machine-made JSON). */
+static bool source_is_compact(const ml_json_val *v) {
+  const unsigned char *p = (const unsigned char *)v->src;
+  for (size_t i = 0; i < v->src_len; i++)
+    if (p[i] <= ' ') return false;
+  return v->src != NULL;
+}
+
 void ml_value_json_text(const ml_json_val *v, ml_buf *out) {
   ml_buf_reset(out);
   ml_jw w;
@@ -31,6 +41,10 @@ static void put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *s
   case ML_JSON_TRUE: ml_batch_put_str(b, col, "true", 4); return;
   case ML_JSON_FALSE: ml_batch_put_str(b, col, "false", 5); return;
   default:
+    if (source_is_compact(v)) {
+      ml_batch_put_str(b, col, v->src, v->src_len);
+      return;
+    }
     ml_value_json_text(v, scratch);
     ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
     return;
@@ -50,7 +64,9 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
     put_as_text(b, col, v, scratch);
     return true;
   case ML_TYPE_JSON:
-    if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) {
+    if ((v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY) && source_is_compact(v)) {
+      ml_batch_put_str(b, col, v->src, v->src_len);
+    } else if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) {
       ml_value_json_text(v, scratch);
       ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
     } else {

@@ -8,13 +8,19 @@
 #include <string.h>
 
 #include "../util/ml_file.h"
+#include "ml_loader.h"
 
 struct ml_wh {
   duckdb_database db;
   duckdb_connection conn;
   bool in_tx;
   char *path;
+  ml_loader *loader;
 };
+
+ml_loader *ml_wh_loader(ml_wh *wh) { return wh->loader; }
+
+ml_status ml_wh_sync(ml_wh *wh, ml_err *err) { return wh->loader ? ml_loader_wait(wh->loader, err) : ML_OK; }
 
 /* DuckDB reports a held file lock as an IO error whose text mentions the
  * lock; we look for those words to tell users "another process" rather than a
@@ -81,12 +87,24 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     ml_wh_close(wh);
     return ml_err_set(err, ML_ERR_DB, "cannot connect to database %s", path);
   }
+  if (opts->background_append) {
+    ml_status st = ml_loader_start(&wh->loader, err);
+    if (st != ML_OK) {
+      ml_wh_close(wh);
+      return st;
+    }
+  }
   *out = wh;
   return ML_OK;
 }
 
 void ml_wh_close(ml_wh *wh) {
   if (!wh) return;
+  if (wh->loader) {
+    ml_loader_wait(wh->loader, NULL);
+    ml_loader_stop(wh->loader);
+    wh->loader = NULL;
+  }
   if (wh->in_tx) ml_wh_rollback(wh);
   if (wh->conn) duckdb_disconnect(&wh->conn);
   if (wh->db) duckdb_close(&wh->db);
@@ -104,6 +122,8 @@ static ml_status result_error(duckdb_result *res, ml_err *err) {
 }
 
 ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
+  ml_status synced = ml_wh_sync(wh, err);
+  if (synced != ML_OK) return synced;
   duckdb_result res;
   if (duckdb_query(wh->conn, sql, &res) != DuckDBSuccess) {
     ml_status st = result_error(&res, err);
@@ -142,6 +162,8 @@ ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) {
  * take(); results here are tiny (one row), so the row-wise accessors are fine. */
 static ml_status query_first(ml_wh *wh, const char *sql, duckdb_result *res, bool *has_value, ml_err *err) {
   *has_value = false;
+  ml_status synced = ml_wh_sync(wh, err);
+  if (synced != ML_OK) return synced;
   if (duckdb_query(wh->conn, sql, res) != DuckDBSuccess) {
     ml_status st = result_error(res, err);
     duckdb_destroy_result(res);
@@ -200,6 +222,7 @@ ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
 
 void ml_wh_rollback(ml_wh *wh) {
   if (!wh->in_tx) return;
+  ml_wh_sync(wh, NULL);
   ml_wh_exec(wh, "ROLLBACK", NULL);
   wh->in_tx = false;
 }
@@ -252,6 +275,7 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, 
   ml_buf_free(&q);
   if (st != ML_OK || found_tables == 0) return st;
 
+  if ((st = ml_wh_sync(wh, err)) != ML_OK) return st;
   /* A zero-row query carries exact names and logical types (including the
    * JSON alias, which information_schema renders only as text). */
   ml_buf_puts(&q, "SELECT * FROM ");

@@ -26,6 +26,7 @@ typedef struct ml_wh_options {
   bool create_dirs;      /* create the file's parent directories if missing */
   const char *threads;   /* DuckDB "threads" setting, NULL = DuckDB's default */
   const char *memory_limit; /* DuckDB "memory_limit", NULL = default */
+  bool background_append; /* append data chunks on a second thread (ml_loader) */
 } ml_wh_options;
 
 /* Opens (creating if needed, unless read_only) the database at path.
@@ -35,8 +36,14 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
  * transaction. */
 void ml_wh_close(ml_wh *wh);
 
-/* Borrowed; valid until ml_wh_close. */
+/* Borrowed; valid until ml_wh_close.  With background_append, call
+ * ml_wh_sync before using the connection directly. */
 duckdb_connection ml_wh_conn(ml_wh *wh);
+/* The background appender thread, or NULL without background_append. */
+struct ml_loader *ml_wh_loader(ml_wh *wh);
+/* Waits until background appends are done; reports the first that failed.
+ * Every ml_wh function that reaches DuckDB does this first. */
+ml_status ml_wh_sync(ml_wh *wh, ml_err *err);
 const char *ml_wh_path(const ml_wh *wh);
 
 /* Runs SQL that returns nothing of interest.  On failure ML_ERR_DB with

@@ -1,0 +1,114 @@
+#include "ml_loader.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUEUE_SLOTS 64
+
+typedef struct job {
+  ml_loader_fn fn, cancel;
+  void *a, *b;
+} job;
+
+struct ml_loader {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t has_work;  /* queue became non-empty or stopping */
+  pthread_cond_t progress;  /* a job finished or a slot freed */
+  job queue[QUEUE_SLOTS];
+  size_t head, count;
+  bool busy, stopping, failed;
+  ml_err first_error;
+};
+
+static void *loader_main(void *arg) {
+  ml_loader *l = arg;
+  pthread_mutex_lock(&l->mu);
+  for (;;) {
+    while (l->count == 0 && !l->stopping) pthread_cond_wait(&l->has_work, &l->mu);
+    if (l->count == 0 && l->stopping) break;
+    job j = l->queue[l->head];
+    l->head = (l->head + 1) % QUEUE_SLOTS;
+    l->count--;
+    l->busy = true;
+    bool skip = l->failed;
+    pthread_mutex_unlock(&l->mu);
+    ml_err err;
+    ml_err_clear(&err);
+    ml_status st = ML_OK;
+    if (skip) {
+      if (j.cancel) j.cancel(j.a, j.b, &err);
+    } else {
+      st = j.fn(j.a, j.b, &err);
+    }
+    pthread_mutex_lock(&l->mu);
+    if (st != ML_OK && !l->failed) {
+      l->failed = true;
+      l->first_error = err;
+    }
+    l->busy = false;
+    pthread_cond_broadcast(&l->progress);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+ml_status ml_loader_start(ml_loader **out, ml_err *err) {
+  *out = NULL;
+  ml_loader *l = calloc(1, sizeof *l);
+  if (!l) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->has_work, NULL);
+  pthread_cond_init(&l->progress, NULL);
+  if (pthread_create(&l->thread, NULL, loader_main, l) != 0) {
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->has_work);
+    pthread_cond_destroy(&l->progress);
+    free(l);
+    return ml_err_set(err, ML_ERR_NOMEM, "cannot start the loader thread");
+  }
+  *out = l;
+  return ML_OK;
+}
+
+void ml_loader_stop(ml_loader *l) {
+  if (!l) return;
+  pthread_mutex_lock(&l->mu);
+  l->stopping = true;
+  pthread_cond_signal(&l->has_work);
+  pthread_mutex_unlock(&l->mu);
+  pthread_join(l->thread, NULL);
+  pthread_mutex_destroy(&l->mu);
+  pthread_cond_destroy(&l->has_work);
+  pthread_cond_destroy(&l->progress);
+  free(l);
+}
+
+void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void *b) {
+  pthread_mutex_lock(&l->mu);
+  while (l->count == QUEUE_SLOTS) pthread_cond_wait(&l->progress, &l->mu);
+  l->queue[(l->head + l->count) % QUEUE_SLOTS] = (job){fn, cancel, a, b};
+  l->count++;
+  pthread_cond_signal(&l->has_work);
+  pthread_mutex_unlock(&l->mu);
+}
+
+ml_status ml_loader_wait(ml_loader *l, ml_err *err) {
+  pthread_mutex_lock(&l->mu);
+  while (l->count > 0 || l->busy) pthread_cond_wait(&l->progress, &l->mu);
+  ml_status st = ML_OK;
+  if (l->failed) {
+    st = l->first_error.code ? l->first_error.code : ML_ERR_DB;
+    if (err) *err = l->first_error;
+    l->failed = false;
+    ml_err_clear(&l->first_error);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return st;
+}
+
+void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
+void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }
+void ml_loader_wait_progress(ml_loader *l) { pthread_cond_wait(&l->progress, &l->mu); }

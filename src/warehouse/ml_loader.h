@@ -1,0 +1,40 @@
+/* ml_loader: a background thread that appends finished data chunks to DuckDB
+ * while the caller parses the next records, so that parsing and DuckDB's
+ * own work overlap on two cores.
+ *
+ * Protocol: only the loader thread touches the connection between
+ * ml_loader_submit calls; everything else that uses the connection (SQL,
+ * appender flush, commit) first calls ml_loader_wait, which returns when the
+ * queue is empty and the thread idle.  ml_wh does this itself in every call
+ * that reaches DuckDB, so users of ml_wh need not think about it.
+ *
+ * Lifecycle: ml_loader_start -> submit / wait ... -> ml_loader_stop. */
+#ifndef ML_LOADER_H
+#define ML_LOADER_H
+
+#include "../util/ml_err.h"
+
+typedef struct ml_loader ml_loader;
+
+/* A job runs on the loader thread; it returns ML_OK or an error it fills. */
+typedef ml_status (*ml_loader_fn)(void *a, void *b, ml_err *err);
+
+ml_status ml_loader_start(ml_loader **out, ml_err *err);
+/* Waits for queued jobs, then joins the thread.  NULL is fine. */
+void ml_loader_stop(ml_loader *l);
+
+/* Queues fn(a, b); blocks while the queue is full.  After a job failed, new
+ * jobs are not run (their `cancel` is called instead, may be NULL) and the
+ * error is reported by the next ml_loader_wait. */
+void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void *b);
+/* Waits until every queued job ran; returns (and clears) the first error. */
+ml_status ml_loader_wait(ml_loader *l, ml_err *err);
+
+/* A mutex/condition pair callers use to hand objects back and forth with
+ * jobs (the loader's own lock, so one lock orders everything). */
+void ml_loader_lock(ml_loader *l);
+void ml_loader_unlock(ml_loader *l);
+/* Waits on the loader's "something finished" condition; lock must be held. */
+void ml_loader_wait_progress(ml_loader *l);
+
+#endif
