@@ -4,6 +4,7 @@
  *   mallard-gen --records N [--streams S] [--state-every K] [--seed X]
  *               [--mode append|overwrite|append_dedup] [--key-space M]
  *               [--catalog FILE] [--namespace NS] [--stream-status]
+ *               [--start I] [--sync-id N]
  *
  * Writes RECORD and STATE messages to stdout (and the configured catalog to
  * FILE).  Records are spread round-robin over S streams named users, orders,
@@ -12,7 +13,9 @@
  * (date-time string), tags (array of strings) and address (nested object).
  * With --key-space M the ids repeat modulo M (for append_dedup); updated_at
  * grows with the record number, so the last record of a key wins.
- * The same arguments always give the same bytes. */
+ * The same arguments always give the same bytes, and --start I gives exactly
+ * the tail of the full stream from record I on (what a source resumes with
+ * after the STATE at position I). */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,7 +24,7 @@
 #include <string.h>
 
 typedef struct gen_opts {
-  uint64_t records, streams, state_every, seed, key_space;
+  uint64_t records, streams, state_every, seed, key_space, start, sync_id;
   const char *mode, *catalog, *ns;
   bool stream_status;
 } gen_opts;
@@ -60,16 +63,16 @@ static int write_catalog(const gen_opts *o) {
             "\"supported_sync_modes\":[\"full_refresh\",\"incremental\"]},"
             "\"sync_mode\":\"incremental\",\"destination_sync_mode\":\"%s\","
             "\"primary_key\":[[\"id\"]],\"cursor_field\":[\"updated_at\"],"
-            "\"generation_id\":1,\"minimum_generation_id\":0,\"sync_id\":1}\n",
+            "\"generation_id\":1,\"minimum_generation_id\":0,\"sync_id\":%" PRIu64 "}\n",
             s ? "," : "", stream_name(s, buf, sizeof buf), o->ns ? "\"namespace\":\"" : "", o->ns ? o->ns : "",
-            o->ns ? "\"," : "", o->mode);
+            o->ns ? "\"," : "", o->mode, o->sync_id);
   }
   fprintf(f, "]}\n");
   return fclose(f) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
-  gen_opts o = {.records = 1000, .streams = 1, .state_every = 10000, .seed = 42, .mode = "append"};
+  gen_opts o = {.records = 1000, .streams = 1, .state_every = 10000, .seed = 42, .mode = "append", .sync_id = 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -88,6 +91,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--key-space")) o.key_space = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--mode")) o.mode = v;
+    else if (!strcmp(a, "--start")) o.start = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--sync-id")) o.sync_id = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--catalog")) o.catalog = v;
     else if (!strcmp(a, "--namespace")) o.ns = v;
     else {
@@ -104,9 +109,9 @@ int main(int argc, char **argv) {
   static const char *const tag[] = {"new", "vip", "churn-risk", "beta", "trial", "partner"};
   uint64_t rng = o.seed;
   const int64_t base_ms = 1700000000000LL;
-  uint64_t since_state = 0;
   char buf[32];
-  for (uint64_t n = 0; n < o.records; n++) {
+  for (uint64_t n = 0; n < o.start && n < o.records; n++) next_rand(&rng);
+  for (uint64_t n = o.start; n < o.records; n++) {
     uint64_t s = n % o.streams;
     uint64_t id = o.key_space ? (n / o.streams) % o.key_space + 1 : n / o.streams + 1;
     uint64_t r = next_rand(&rng);
@@ -127,8 +132,7 @@ int main(int argc, char **argv) {
            base_ms + (int64_t)n, id, nm, id, nm, id, 18 + (r >> 8) % 70, (r >> 16) % 1000, (r >> 24) % 100,
            (r >> 32) & 1 ? "true" : "false", y, m, d, secs / 3600, secs / 60 % 60, secs % 60, tag[(r >> 40) % 6],
            tag[(r >> 44) % 6], city[(r >> 48) % 8], (r >> 52) % 100000);
-    if (o.state_every && ++since_state == o.state_every) {
-      since_state = 0;
+    if (o.state_every && (n + 1) % o.state_every == 0) {
       printf("{\"type\":\"STATE\",\"state\":{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"position\":%" PRIu64
              "}}}}\n",
              n + 1);
@@ -140,7 +144,7 @@ int main(int argc, char **argv) {
              ",\"stream_status\":{\"stream_descriptor\":{\"name\":\"%s\"%s%s%s},\"status\":\"COMPLETE\"}}}\n",
              base_ms, stream_name(s, buf, sizeof buf), o.ns ? ",\"namespace\":\"" : "", o.ns ? o.ns : "",
              o.ns ? "\"" : "");
-  if (o.state_every && since_state)
+  if (o.state_every && o.records % o.state_every != 0 && o.start < o.records)
     printf("{\"type\":\"STATE\",\"state\":{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"position\":%" PRIu64
            "}}}}\n",
            o.records);

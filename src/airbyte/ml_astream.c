@@ -161,6 +161,26 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   ml_status st = load_name ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   bool keep = true;
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = keep_previous_tmp(s, load_name, &keep, err);
+  if (st == ML_OK && d->mode == ML_MODE_OVERWRITE && !keep) {
+    /* The table may already have been swapped in by this very sync, killed
+     * before its last STATEs were echoed: the platform resends the tail, which
+     * is dropped as already loaded, so the new table must start from the
+     * swapped-in one, not empty. */
+    bool swapped = false;
+    st = keep_previous_tmp(s, d->table, &swapped, err);
+    if (st == ML_OK && swapped) {
+      ml_buf q = ML_BUF_INIT;
+      ml_buf_puts(&q, "DROP TABLE IF EXISTS ");
+      ml_sql_qualified(&q, d->schema, load_name);
+      ml_buf_puts(&q, "; CREATE TABLE ");
+      ml_sql_qualified(&q, d->schema, load_name);
+      ml_buf_puts(&q, " AS FROM ");
+      ml_sql_qualified(&q, d->schema, d->table);
+      st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+      ml_buf_free(&q);
+      keep = true;
+    }
+  }
   if (st == ML_OK) st = ml_table_init(&s->load, s->wh, d->schema, load_name, err);
   bool kept_type = false;
   if (st == ML_OK) st = ml_table_sync(&s->load, wanted, n, !keep, &kept_type, err);
@@ -555,5 +575,39 @@ ml_status ml_astream_finish(ml_astream *s, ml_err *err) {
     ml_buf_free(&q);
   }
   if (st != ML_OK) ml_err_prefix(err, "stream '%s': finishing the sync", d->name);
+  return st;
+}
+
+static ml_status drop_from(ml_astream *s, ml_table *t, const char *id_col, bool text_id, uint64_t lo, int64_t hi,
+                           uint64_t *dropped, ml_err *err) {
+  ml_status st = ml_table_close_batch(t, err);
+  if (st != ML_OK) return st;
+  char id[37];
+  ml_ids_format(lo, hi, id);
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "DELETE FROM ");
+  ml_table_sql_name(t, &q);
+  ml_buf_printf(&q, " WHERE %s >= '%s'%s", id_col, id, text_id ? "" : "::UUID");
+  duckdb_result res;
+  if ((st = ml_wh_sync(s->wh, err)) != ML_OK) {
+    ml_buf_free(&q);
+    return st;
+  }
+  if (duckdb_query(ml_wh_conn(s->wh), q.data, &res) != DuckDBSuccess) {
+    st = ml_err_set(err, ML_ERR_DB, "stream '%s': removing resent rows: %s", s->def->name, duckdb_result_error(&res));
+  } else if (dropped) {
+    *dropped += (uint64_t)duckdb_rows_changed(&res);
+  }
+  duckdb_destroy_result(&res);
+  ml_buf_free(&q);
+  return st;
+}
+
+ml_status ml_astream_drop_run_rows(ml_astream *s, uint64_t first_lo, int64_t first_hi, uint64_t *dropped, ml_err *err) {
+  if (s->def->mode == ML_MODE_APPEND_DEDUP) return ML_OK;
+  ml_status st = drop_from(s, &s->load, "_airbyte_raw_id", false, first_lo, first_hi, dropped, err);
+  /* raw ids are text in the legacy table; same-run ids share a prefix and
+   * grow in their hex digits, so text order is id order */
+  if (st == ML_OK && s->has_raw) st = drop_from(s, &s->raw, "_airbyte_ab_id", true, first_lo, first_hi, NULL, err);
   return st;
 }

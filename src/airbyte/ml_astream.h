@@ -43,6 +43,13 @@ ml_status ml_astream_before_commit(ml_astream *s, ml_err *err);
  * the final table (overwrite) and drop older generations. */
 ml_status ml_astream_finish(ml_astream *s, ml_err *err);
 
+/* Removes the rows this run loaded into the stream's tables so far (ids at
+ * or after first_lo/first_hi, the run's first _airbyte_raw_id), because the
+ * platform sent them again after a crash and they are already committed.
+ * append_dedup streams keep them: merging a record twice changes nothing,
+ * and a merged row may have replaced an older one that must stay replaced. */
+ml_status ml_astream_drop_run_rows(ml_astream *s, uint64_t first_lo, int64_t first_hi, uint64_t *dropped, ml_err *err);
+
 const ml_stream_def *ml_astream_def(const ml_astream *s);
 uint64_t ml_astream_records(const ml_astream *s);
 uint64_t ml_astream_nulled(const ml_astream *s);

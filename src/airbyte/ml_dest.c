@@ -1,5 +1,6 @@
 #include "ml_dest.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #define PROGRESS_EVERY_MS 10000
 #define STATE_TABLE "_mallard_airbyte_state"
+#define STATE_LOG "_mallard_airbyte_state_log"
 
 typedef enum state_kind { STATE_STREAM, STATE_GLOBAL, STATE_LEGACY } state_kind;
 static const char *const state_kind_name[] = {"STREAM", "GLOBAL", "LEGACY"};
@@ -23,6 +25,7 @@ typedef struct pending_state {
   state_kind kind;
   char *ns, *name; /* STREAM only */
   int64_t sync_id; /* the stream's (STREAM) or the catalog's first stream's */
+  uint64_t hash;   /* identifies (kind, stream, state) in the state log */
 } pending_state;
 
 typedef struct stream_run {
@@ -31,6 +34,7 @@ typedef struct stream_run {
   uint64_t bytes;          /* input bytes of its records */
   uint64_t logged_records; /* at the last progress line */
   bool complete;           /* a STREAM_STATUS COMPLETE arrived */
+  bool replaying;          /* may still be receiving records resent after a crash */
 } stream_run;
 
 typedef struct ignored_stream {
@@ -51,8 +55,20 @@ struct ml_dest {
   ignored_stream *ignored;
   size_t n_ignored;
   uint64_t since_global_state; /* all records since the last GLOBAL/LEGACY state */
+  uint64_t since_any_state;    /* records since the last STATE of any kind */
   uint64_t records, bytes, commits, states;
   bool statuses_seen;
+  /* Resent-after-crash detection (see on_state): hashes of the states
+   * committed earlier in this sync, sorted, and this run's first row id. */
+  uint64_t *log, n_log;
+  bool replaying_global;
+  uint64_t first_lo;
+  int64_t first_hi;
+  uint64_t resent_dropped;
+  /* Fault injection for the crash tests (docs/reliability.md):
+   * MALLARD_FAULT=kill_after_commit:N kills the process with SIGKILL right
+   * after the N-th commit returned, before its states are echoed. */
+  uint64_t kill_after_commit;
   long long start_ms, last_commit_ms, last_progress_ms, last_progress_records;
   ml_buf scratch;
 };
@@ -76,6 +92,7 @@ void ml_dest_free(ml_dest *d) {
   free(d->pending);
   for (size_t i = 0; i < d->n_ignored; i++) free(d->ignored[i].key);
   free(d->ignored);
+  free(d->log);
   ml_json_doc_free(d->doc);
   ml_wh_close(d->wh);
   ml_buf_free(&d->scratch);
@@ -84,6 +101,66 @@ void ml_dest_free(ml_dest *d) {
 
 void ml_dest_abort(ml_dest *d) {
   if (d && d->wh) ml_wh_rollback(d->wh);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The state log remembers every STATE committed during a sync (identified by
+ * the platform's sync_id).  When the platform retries a sync after a crash it
+ * resends what follows the last STATE it saw echoed; if mallard had committed
+ * more than that before dying, the resent records are already in the tables.
+ * Only syncs with a sync_id take part: without one, running the same input
+ * twice on purpose must load it twice. */
+static ml_status load_state_log(ml_dest *d, ml_err *err) {
+  int64_t sync_id = d->cat->n_streams ? d->cat->streams[0].sync_id : 0;
+  ml_status st = ml_wh_exec(d->wh,
+                            "CREATE TABLE IF NOT EXISTS main." STATE_LOG " (sync_id BIGINT NOT NULL, "
+                            "state_hash UBIGINT NOT NULL, committed_at TIMESTAMPTZ)",
+                            err);
+  if (st == ML_OK) st = ml_wh_execf(d->wh, err, "DELETE FROM main." STATE_LOG " WHERE sync_id <> %lld", (long long)sync_id);
+  if (st != ML_OK || sync_id == 0) return st;
+  duckdb_result res;
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT state_hash FROM main." STATE_LOG " WHERE sync_id = %lld", (long long)sync_id);
+  if ((st = ml_wh_sync(d->wh, err)) != ML_OK) return st;
+  if (duckdb_query(ml_wh_conn(d->wh), sql, &res) != DuckDBSuccess) {
+    st = ml_err_set(err, ML_ERR_DB, "reading the state log: %s", duckdb_result_error(&res));
+    duckdb_destroy_result(&res);
+    return st;
+  }
+  idx_t rows = duckdb_row_count(&res);
+  d->log = malloc((rows ? rows : 1) * sizeof *d->log);
+  if (!d->log) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  for (idx_t r = 0; st == ML_OK && r < rows; r++) d->log[r] = duckdb_value_uint64(&res, 0, r);
+  duckdb_destroy_result(&res);
+  if (st != ML_OK) return st;
+  d->n_log = rows;
+  qsort(d->log, rows, sizeof *d->log, cmp_u64);
+  d->replaying_global = rows > 0;
+  for (size_t i = 0; i < d->cat->n_streams; i++) d->runs[i].replaying = rows > 0;
+  if (rows > 0)
+    ml_proto_log(d->out, "INFO",
+                 "sync %lld was interrupted before: %llu committed states are known; records resent before them "
+                 "are not loaded twice",
+                 (long long)sync_id, (unsigned long long)rows);
+  return ML_OK;
+}
+
+static bool in_state_log(const ml_dest *d, uint64_t h) {
+  return d->n_log && bsearch(&h, d->log, d->n_log, sizeof h, cmp_u64) != NULL;
+}
+
+static uint64_t state_hash(const pending_state *p) {
+  uint64_t h = 1469598103934665603ULL;
+  const char *parts[4] = {state_kind_name[p->kind], p->ns ? p->ns : "", p->name ? p->name : "", p->stored};
+  for (int k = 0; k < 4; k++) {
+    for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++) h = (h ^ *c) * 1099511628211ULL;
+    h = (h ^ 0xFF) * 1099511628211ULL; /* separator: no byte of UTF-8 text is 0xFF */
+  }
+  return h;
 }
 
 ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, ml_proto *out, ml_dest **dest,
@@ -96,6 +173,8 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
   d->out = out;
   ml_buf_init(&d->scratch);
   ml_ids_init(&d->ids);
+  const char *fault = getenv("MALLARD_FAULT");
+  if (fault && !strncmp(fault, "kill_after_commit:", 18)) d->kill_after_commit = strtoull(fault + 18, NULL, 10);
   d->start_ms = d->last_commit_ms = d->last_progress_ms = ml_proto_now_ms();
   d->runs = calloc(catalog->n_streams ? catalog->n_streams : 1, sizeof *d->runs);
   d->doc = ml_json_doc_new();
@@ -111,8 +190,10 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
                     "CREATE TABLE IF NOT EXISTS main." STATE_TABLE " (kind VARCHAR NOT NULL, namespace VARCHAR, "
                     "name VARCHAR, state JSON, sync_id BIGINT, committed_at TIMESTAMPTZ)",
                     err);
+  if (st == ML_OK) st = load_state_log(d, err);
   for (size_t i = 0; st == ML_OK && i < catalog->n_streams; i++)
     st = ml_astream_open(d->wh, &catalog->streams[i], config->raw_tables, out, &d->runs[i].s, err);
+  ml_ids_next(&d->ids, &d->first_lo, &d->first_hi);
   /* the tables exist (and a leftover staging table is merged) before any record */
   for (size_t i = 0; st == ML_OK && i < catalog->n_streams; i++) st = ml_astream_before_commit(d->runs[i].s, err);
   if (st == ML_OK) st = ml_wh_commit(d->wh, err);
@@ -153,6 +234,9 @@ static ml_status store_states(ml_dest *d, ml_err *err) {
     ml_buf_puts(q, ", ");
     ml_sql_literal(q, p->stored, strlen(p->stored));
     ml_buf_printf(q, ", %lld, now())", (long long)p->sync_id);
+    if (p->sync_id != 0)
+      ml_buf_printf(q, "; INSERT INTO main." STATE_LOG " VALUES (%lld, %llu, now())", (long long)p->sync_id,
+                    (unsigned long long)p->hash);
     st = ml_buf_ok(q) ? ml_wh_exec(d->wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
   return st;
@@ -183,6 +267,7 @@ static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
     return st;
   }
   d->commits++;
+  if (d->kill_after_commit && d->commits == d->kill_after_commit) raise(SIGKILL);
   for (size_t i = 0; i < d->n_pending; i++) ml_proto_emit(d->out, d->pending[i].echo, d->pending[i].echo_len);
   pending_clear(d);
   d->last_commit_ms = ml_proto_now_ms();
@@ -239,6 +324,7 @@ static ml_status on_record(ml_dest *d, const ml_json_val *msg, size_t line_len, 
   run->since_state++;
   run->bytes += line_len;
   d->since_global_state++;
+  d->since_any_state++;
   d->records++;
   d->bytes += line_len;
   return ML_OK;
@@ -288,6 +374,38 @@ static ml_status build_echo(ml_dest *d, const ml_json_val *msg, const ml_json_va
   return ML_OK;
 }
 
+/* A STATE that was already committed before a crash: the records of its
+ * scope received so far in this run are copies of committed ones. */
+static ml_status drop_resent(ml_dest *d, const pending_state *p, ml_err *err) {
+  if (p->sync_id == 0 || !d->n_log) return ML_OK;
+  stream_run *only = p->kind == STATE_STREAM ? find_run(d, p->ns, p->name) : NULL;
+  bool replaying = only ? only->replaying : d->replaying_global;
+  if (p->kind == STATE_STREAM && !only) return ML_OK;
+  if (!replaying) return ML_OK;
+  if (!in_state_log(d, p->hash)) {
+    /* the first state not committed before: from here on everything is new */
+    if (only) only->replaying = false;
+    else {
+      d->replaying_global = false;
+      for (size_t i = 0; i < d->cat->n_streams; i++) d->runs[i].replaying = false;
+    }
+    return ML_OK;
+  }
+  ml_status st = ensure_tx(d, err);
+  uint64_t dropped = 0;
+  for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++)
+    if (!only || only == &d->runs[i])
+      st = ml_astream_drop_run_rows(d->runs[i].s, d->first_lo, d->first_hi, &dropped, err);
+  if (st == ML_OK && dropped) {
+    d->resent_dropped += dropped;
+    ml_proto_log(d->out, "INFO",
+                 "a %s state that was committed before the restart arrived again: %llu resent records were already "
+                 "loaded and are not kept twice",
+                 state_kind_name[p->kind], (unsigned long long)dropped);
+  }
+  return st;
+}
+
 static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
   const ml_json_val *state = ml_json_get(msg, "state");
   if (!state || state->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "STATE message has no \"state\" object");
@@ -317,6 +435,10 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
     for (size_t i = 0; i < d->cat->n_streams; i++) d->runs[i].since_state = 0;
   }
   ml_status st = build_echo(d, msg, state, count, &p, err);
+  if (st == ML_OK) {
+    p.hash = state_hash(&p);
+    st = drop_resent(d, &p, err);
+  }
   if (st == ML_OK && d->n_pending == d->cap_pending) {
     size_t cap = d->cap_pending ? d->cap_pending * 2 : 16;
     pending_state *grown = realloc(d->pending, cap * sizeof *grown);
@@ -335,6 +457,7 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
   }
   d->pending[d->n_pending++] = p;
   d->states++;
+  d->since_any_state = 0;
   if (ml_proto_now_ms() - d->last_commit_ms >= d->cfg->commit_interval_ms) return commit(d, false, err);
   return ML_OK;
 }
@@ -406,7 +529,11 @@ ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err) {
   long long now = ml_proto_now_ms();
   *wait_ms = -1;
   if (now - d->last_progress_ms >= PROGRESS_EVERY_MS && d->records) log_progress(d, now);
-  if (d->n_pending) {
+  /* Records that arrived after the newest pending STATE are in the same
+   * transaction, and committing them without their STATE would load them
+   * twice when the platform resends them after a crash: then the pending
+   * states wait for the next STATE or the end of input. */
+  if (d->n_pending && d->since_any_state == 0) {
     long long due = d->last_commit_ms + d->cfg->commit_interval_ms;
     if (now >= due) return commit(d, false, err);
     *wait_ms = (int)(due - now);

@@ -1,6 +1,6 @@
 # Helpers for end-to-end tests; sourced by tests/e2e/test_*.sh.
 # ctest sets MALLARD (the binary), FIXTURES, SRC and BUILD.
-set -euo pipefail
+set -Eeuo pipefail
 # a command that fails outside an assertion stops the test: say which one
 trap '[[ $- == *e* ]] && echo "ERROR: test stopped at ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 [ -n "${E2E_TRACE:-}" ] && set -x

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Crash harness: mallard write is killed with SIGKILL at random moments and
+# restarted the way the Airbyte platform retries a sync (same sync_id, the
+# records after the last echoed STATE sent again).  The final tables must
+# hold every record exactly once.  CRASH_KILLS sets the number of random kills
+# per mode (CI: a few; `CRASH_KILLS=200 bash tests/e2e/test_crash.sh` is the
+# long form documented in docs/reliability.md).
+source "$(dirname "$0")/lib.sh"
+KILLS=${CRASH_KILLS:-4}
+N=${CRASH_RECORDS:-30000}
+K=1000
+RANDOM=${CRASH_SEED:-7}
+
+# run_until_done MODE NAME CONFIG: kills then a final run; prints nothing
+last_ack() { { grep '"STATE"' "$1" || true; } | tail -n 1 | sed -E 's/.*"position":([0-9]+).*/\1/'; }
+sync_mode() {
+  local mode=$1 name=$2 cfg=$3 first_ack=$4 pos=0 kills=0 rc ack
+  "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --catalog "$WORK/$name.cat.json" >/dev/null
+  # 1. a deterministic kill between a commit and the echo of its states
+  set +e
+  "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --start "$pos" \
+    | MALLARD_FAULT=kill_after_commit:3 "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out" 2>/dev/null
+  rc=$?
+  set -e
+  assert_eq "$name: fault injection killed the run" "137" "$rc"
+  ack=$(last_ack "$WORK/out"); pos=${ack:-$pos}
+  [ -n "$first_ack" ] && assert_eq "$name: the states of the killed commit were not echoed" "$first_ack" "$pos"
+  [ "$pos" -lt "$N" ] && pass || fail "$name: the killed run acknowledged everything"
+  # 2. random kills
+  while [ "$kills" -lt "$KILLS" ]; do
+    "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --start "$pos" \
+      | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out" 2>/dev/null &
+    local pid=$!
+    sleep "0.$(printf '%03d' $((RANDOM % 600)))"
+    kill -9 "$(pgrep -P "$$" -x mallard | head -n 1)" 2>/dev/null || true
+    set +e; wait "$pid"; rc=$?; set -e
+    ack=$(last_ack "$WORK/out"); pos=${ack:-$pos}
+    kills=$((kills + 1))
+    [ "$rc" -eq 0 ] && return 0 # it finished before the kill: the sync is done
+  done
+  # 3. the run that finishes (unless the last one echoed every STATE already)
+  [ "$pos" -ge "$N" ] && { pass; return 0; }
+  "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --start "$pos" \
+    | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out"
+  assert_eq "$name: the last state echoed" "$N" "$(last_ack "$WORK/out")"
+}
+
+for mode in append overwrite append_dedup; do
+  cfg=$(config "crash_$mode" ',"commit_interval_ms":0')
+  if [ "$mode" = overwrite ]; then
+    # an older complete sync whose table must stay readable until the new one is done
+    "$GEN" --records 10 --state-every 5 --mode overwrite --sync-id 41 --catalog "$WORK/old.cat.json" \
+      | "$MALLARD" write --config "$cfg" --catalog "$WORK/old.cat.json" >/dev/null
+  fi
+  sync_mode "$mode" "$mode" "$cfg" 2000
+  assert_eq "$mode: every record exactly once" "{\"n\":$N,\"ids\":$N,\"min\":1,\"max\":$N}" \
+    "$(q "$(db "crash_$mode")" 'SELECT count(*) AS n, count(DISTINCT id) AS ids, min(id) AS min, max(id) AS max FROM users')"
+done
+# commits grouped by time: the states of one commit are acknowledged together
+cfg=$(config crash_grouped ',"commit_interval_ms":50')
+sync_mode append grouped "$cfg" ""
+assert_eq "grouped commits: every record exactly once" "{\"n\":$N,\"ids\":$N}" \
+  "$(q "$(db crash_grouped)" 'SELECT count(*) AS n, count(DISTINCT id) AS ids FROM users')"
+finish
