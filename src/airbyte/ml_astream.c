@@ -330,7 +330,7 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
         s->member_slot[j] = slot_find(s, kj->u.str, kj->len, fnv1a(kj->u.str, kj->len));
       }
     }
-    if (!f->declared && vt.id != ML_TYPE_NULL) {
+    if (!f->declared && vt.id != ML_TYPE_NULL && s->load.cols[f->col].type.id != ML_TYPE_NULL) {
       ml_type have = s->load.cols[f->col].type;
       ml_type want = ml_type_widen(have, vt);
       if (!ml_type_equal(have, want)) {

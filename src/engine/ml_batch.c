@@ -18,6 +18,7 @@ typedef struct batch_col {
 } batch_col;
 
 struct ml_batch {
+  ml_wh *wh; /* borrowed */
   duckdb_appender app;
   duckdb_data_chunk chunk; /* the one being filled */
   ml_loader *loader;       /* borrowed from the warehouse; NULL: append inline */
@@ -58,6 +59,7 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
   snprintf(b->table, tl, "%s.%s", schema, table);
+  b->wh = wh;
   b->n_cols = n;
   b->capacity = duckdb_vector_size();
   if (duckdb_appender_create(ml_wh_conn(wh), schema, table, &b->app) != DuckDBSuccess) {
@@ -110,7 +112,14 @@ void ml_batch_close(ml_batch *b) {
   if (b->loader) ml_loader_wait(b->loader, NULL);
   for (size_t i = 0; i < CHUNKS_IN_FLIGHT; i++)
     if (b->pool[i]) duckdb_destroy_data_chunk(&b->pool[i]);
-  if (b->app) duckdb_appender_destroy(&b->app);
+  if (b->app) {
+    /* Destroying an appender flushes the rows it holds (DuckDB 1.4 has no
+     * way to drop them).  Outside a transaction that would commit them on
+     * their own, so they are flushed into one that is rolled back. */
+    bool discard = !ml_wh_in_transaction(b->wh) && ml_wh_begin(b->wh, NULL) == ML_OK;
+    duckdb_appender_destroy(&b->app);
+    if (discard) ml_wh_rollback(b->wh);
+  }
   free(b->cols);
   free(b->table);
   free(b);

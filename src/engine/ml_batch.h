@@ -29,8 +29,10 @@ typedef struct ml_batch ml_batch;
  * in order (n of them).  The batch keeps a copy of types. */
 ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const ml_type *types, size_t n,
                         ml_batch **out, ml_err *err);
-/* Destroys the appender without flushing (call ml_batch_flush first to keep
- * the rows).  NULL is fine. */
+/* Destroys the batch.  Rows not flushed are dropped when no transaction is
+ * open; inside a transaction, rows already handed to the appender (every
+ * full chunk) go into that transaction, so a caller that wants them gone
+ * rolls it back.  Call ml_batch_flush first to keep the rows.  NULL is fine. */
 void ml_batch_close(ml_batch *b);
 
 size_t ml_batch_columns(const ml_batch *b);

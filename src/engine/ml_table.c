@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *name, ml_err *err) {
   memset(t, 0, sizeof *t);
@@ -51,8 +52,9 @@ static ml_status push_col(ml_table *t, const char *name, ml_type type, ml_err *e
 }
 
 long ml_table_find(const ml_table *t, const char *name) {
+  /* DuckDB resolves identifiers without regard to (ASCII) case */
   for (size_t i = 0; i < t->n_cols; i++)
-    if (!strcmp(t->cols[i].name, name)) return (long)i;
+    if (!strcasecmp(t->cols[i].name, name)) return (long)i;
   return -1;
 }
 
@@ -106,14 +108,16 @@ ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replac
     st = exec_buf(t, &sql, err);
     for (size_t i = 0; st == ML_OK && i < n; i++) st = push_col(t, wanted[i].name, wanted[i].type, err);
   } else if (st == ML_OK) {
-    for (size_t i = 0; st == ML_OK && i < n_existing; i++) st = push_col(t, existing[i].name, existing[i].type, err);
+    /* a column of a type mallard does not create is never written: NULL type */
+    for (size_t i = 0; st == ML_OK && i < n_existing; i++)
+      st = push_col(t, existing[i].name, existing[i].known ? existing[i].type : ml_type_of(ML_TYPE_NULL), err);
     for (size_t i = 0; st == ML_OK && i < n; i++) {
       long at = ml_table_find(t, wanted[i].name);
       if (at < 0) {
         st = ml_table_add_column(t, wanted[i].name, wanted[i].type, err);
       } else if (!ml_type_equal(t->cols[at].type, wanted[i].type)) {
         ml_type merged = ml_type_widen(t->cols[at].type, wanted[i].type);
-        if (ml_type_equal(merged, wanted[i].type) && existing[at].known)
+        if (ml_type_equal(merged, wanted[i].type) && existing[at].known && t->cols[at].type.id != ML_TYPE_NULL)
           st = ml_table_widen(t, (size_t)at, wanted[i].type, err);
         else if (kept_type)
           *kept_type = true;

@@ -19,7 +19,7 @@
 
 typedef struct ml_col {
   char *name; /* owned */
-  ml_type type;
+  ml_type type; /* ML_TYPE_NULL: an existing column of a type mallard does not write */
 } ml_col;
 
 typedef struct ml_table {

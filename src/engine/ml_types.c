@@ -84,11 +84,17 @@ bool ml_type_from_logical(duckdb_logical_type lt, ml_type *out) {
 }
 
 ml_type ml_type_widen(ml_type seen, ml_type value) {
+  /* A lattice: NULL < BOOLEAN, BIGINT < DOUBLE < ... < JSON < VARCHAR.
+   * VARCHAR holds anything as text (objects as their JSON text); JSON holds
+   * any JSON value, so numbers and booleans that mix become JSON; existing
+   * text is not necessarily JSON, so VARCHAR never becomes JSON. */
   if (seen.id == ML_TYPE_NULL) return value;
   if (value.id == ML_TYPE_NULL || ml_type_equal(seen, value)) return seen;
-  if (seen.id == ML_TYPE_JSON || value.id == ML_TYPE_JSON) return ml_type_of(ML_TYPE_JSON);
+  if (seen.id == ML_TYPE_VARCHAR || value.id == ML_TYPE_VARCHAR) return ml_type_of(ML_TYPE_VARCHAR);
   bool seen_num = seen.id == ML_TYPE_BIGINT || seen.id == ML_TYPE_DOUBLE;
   bool value_num = value.id == ML_TYPE_BIGINT || value.id == ML_TYPE_DOUBLE;
   if (seen_num && value_num) return ml_type_of(ML_TYPE_DOUBLE);
-  return ml_type_of(ML_TYPE_VARCHAR);
+  bool seen_json_ok = seen_num || seen.id == ML_TYPE_BOOLEAN || seen.id == ML_TYPE_JSON;
+  bool value_json_ok = value_num || value.id == ML_TYPE_BOOLEAN || value.id == ML_TYPE_JSON;
+  return ml_type_of(seen_json_ok && value_json_ok ? ML_TYPE_JSON : ML_TYPE_VARCHAR);
 }

@@ -60,8 +60,9 @@ bool ml_type_from_logical(duckdb_logical_type lt, ml_type *out);
 /* Inference for columns no schema declared: `seen` is the type inferred so far
  * (ML_TYPE_NULL at first), `value` the type of the next non-null value;
  * returns the narrowest type that holds both without loss:
- *   BOOLEAN, BIGINT, DOUBLE, VARCHAR, JSON, and BIGINT+DOUBLE=DOUBLE,
- *   any two different scalars = VARCHAR, anything with JSON = JSON. */
+ *   BIGINT+DOUBLE = DOUBLE; booleans, numbers and JSON mixed = JSON (a JSON
+ *   column holds them all); anything with VARCHAR = VARCHAR.  Other types
+ *   (DATE, ...) with anything different = VARCHAR. */
 ml_type ml_type_widen(ml_type seen, ml_type value);
 
 #endif

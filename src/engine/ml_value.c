@@ -5,6 +5,27 @@
 
 #include "../convert/ml_conv.h"
 
+/* 32 hex digits, with the usual dashes or without any. */
+static bool parse_uuid(const char *s, size_t n, uint8_t out[16]) {
+  if (n != 36 && n != 32) return false;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+      if (s[i] != '-') return false;
+      continue;
+    }
+    int c = (unsigned char)s[i], d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else return false;
+    if (k % 2 == 0) out[k / 2] = (uint8_t)(d << 4);
+    else out[k / 2] |= (uint8_t)d;
+    k++;
+  }
+  return k == 32;
+}
+
 ml_type ml_value_infer(const ml_json_val *v) {
   switch (v->type) {
   case ML_JSON_NULL: return ml_type_of(ML_TYPE_NULL);
@@ -113,7 +134,7 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
       return false;
     }
     if (type.id == ML_TYPE_FLOAT) {
-      if (isfinite(x) && fabs(x) > 3.4028234663852886e38) return false;
+      if (isfinite(x) && isinf((float)x)) return false;
       ml_batch_put_f32(b, col, (float)x);
     } else {
       ml_batch_put_f64(b, col, x);
@@ -167,7 +188,15 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
       ml_batch_put_str(b, col, v->u.str, v->len);
     }
     return true;
-  case ML_TYPE_UUID:
+  case ML_TYPE_UUID: {
+    uint8_t bytes[16];
+    if (!is_str || !parse_uuid(v->u.str, v->len, bytes)) return false;
+    uint64_t lo;
+    int64_t hi;
+    ml_uuid_to_duckdb(bytes, &lo, &hi);
+    ml_batch_put_i128(b, col, lo, hi);
+    return true;
+  }
   case ML_TYPE_NULL:
   case ML_TYPE_COUNT_:
     break;

@@ -14,6 +14,7 @@ struct ml_wh {
   duckdb_database db;
   duckdb_connection conn;
   bool in_tx;
+  bool tx_failed; /* a statement failed in the open transaction */
   char *path;
   ml_loader *loader;
 };
@@ -128,6 +129,7 @@ ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
   if (duckdb_query(wh->conn, sql, &res) != DuckDBSuccess) {
     ml_status st = result_error(&res, err);
     duckdb_destroy_result(&res);
+    if (wh->in_tx) wh->tx_failed = true;
     return st;
   }
   duckdb_destroy_result(&res);
@@ -203,13 +205,19 @@ ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err) 
 ml_status ml_wh_begin(ml_wh *wh, ml_err *err) {
   if (wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "a transaction is already open");
   ml_status st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
-  if (st == ML_OK) wh->in_tx = true;
+  if (st == ML_OK) {
+    wh->in_tx = true;
+    wh->tx_failed = false;
+  }
   return st;
 }
 
 ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
   if (!wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "no transaction to commit");
-  ml_status st = ml_wh_exec(wh, "COMMIT", err);
+  /* DuckDB discards a transaction in which a statement failed, yet answers
+   * its COMMIT with success: say what really happened */
+  ml_status st = wh->tx_failed ? ml_err_set(err, ML_ERR_STATE, "a statement in this transaction failed")
+                               : ml_wh_exec(wh, "COMMIT", err);
   /* A failed COMMIT leaves DuckDB's transaction aborted: roll it back so the
    * connection is usable and the caller knows nothing was committed. */
   if (st != ML_OK) {
