@@ -1,13 +1,234 @@
-/* mallard debug | init | reset: the connector SDK's local runner. */
+/* mallard debug | init | reset: the connector SDK's local runner.
+ *
+ *   mallard debug [DIR] [--configuration F] [--state JSON|F]
+ *   mallard init DIR [--template NAME]
+ *   mallard reset [DIR] [--yes]
+ *
+ * docs/sdk.md describes them for users. */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "../sdk/ml_runner.h"
+#include "../sdk/ml_templates.h"
+#include "../util/ml_file.h"
+#include "../warehouse/ml_wh.h"
 #include "ml_cli.h"
 
-static int not_yet(const char *name) {
-  fprintf(stderr, "mallard %s: not available in this build yet\n", name);
+/* Set by the signal handler, read by the SDK between operations: the one
+ * piece of global state a signal handler needs. */
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "mallard %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see 'mallard %s --help')\n", cmd);
   return ML_EXIT_USAGE;
 }
 
-int ml_cmd_debug(int argc, char **argv) { (void)argc; (void)argv; return not_yet("debug"); }
-int ml_cmd_init(int argc, char **argv) { (void)argc; (void)argv; return not_yet("init"); }
-int ml_cmd_reset(int argc, char **argv) { (void)argc; (void)argv; return not_yet("reset"); }
+/* ---- debug ------------------------------------------------------------------------- */
+
+static void debug_help(FILE *f) {
+  fprintf(f,
+          "usage: mallard debug [DIR] [--configuration FILE] [--state JSON|FILE]\n\n"
+          "Builds the connector in DIR (default: the current directory) -- its .c files, linked with the\n"
+          "pkg-config packages listed in DIR/requirements.txt -- and runs it.  Its operations go to\n"
+          "DIR/files/warehouse.db (DuckDB, schema tester); the state is saved to DIR/files/state.json at\n"
+          "each checkpoint.\n\n"
+          "  --configuration FILE  configuration (default DIR/configuration.json): a JSON object of strings\n"
+          "  --state JSON|FILE     start from this state instead of DIR/files/state.json\n\n"
+          "Exit status: 0 Sync SUCCEEDED, 1 Sync FAILED, 2 usage, 3 warehouse locked, 130/143 interrupted.\n");
+}
+
+int ml_cmd_debug(int argc, char **argv) {
+  const char *dir = NULL, *config = NULL, *state = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      debug_help(stdout);
+      return ML_EXIT_OK;
+    } else if (!strcmp(a, "--configuration") || !strcmp(a, "--state")) {
+      if (i + 1 >= argc) return usage_error("debug", "%s needs a value", a);
+      if (!strcmp(a, "--state")) state = argv[++i];
+      else config = argv[++i];
+    } else if (!strncmp(a, "--configuration=", 16)) {
+      config = a + 16;
+    } else if (!strncmp(a, "--state=", 8)) {
+      state = a + 8;
+    } else if (a[0] == '-' && a[1]) {
+      return usage_error("debug", "unknown option %s", a);
+    } else if (!dir) {
+      dir = a;
+    } else {
+      return usage_error("debug", "unexpected argument %s", a);
+    }
+  }
+  if (!dir) dir = ".";
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "mallard debug: %s is not a directory\n", dir);
+    return ML_EXIT_USAGE;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  ml_runner_opts o = {dir, config, state, &stop_signal, stdout, isatty(STDERR_FILENO) ? stderr : NULL};
+  bool aborted = false;
+  ml_err err;
+  ml_err_clear(&err);
+  ml_status rc = ml_runner_debug(&o, &aborted, &err);
+  if (rc == ML_OK) return ML_EXIT_OK;
+  if (aborted) return stop_signal == SIGTERM ? ML_EXIT_SIGTERM : ML_EXIT_SIGINT;
+  if (rc == ML_ERR_LOCKED) return ML_EXIT_LOCKED;
+  return ML_EXIT_FAILED;
+}
+
+/* ---- init -------------------------------------------------------------------------- */
+
+static void init_help(FILE *f) {
+  fprintf(f, "usage: mallard init DIR [--template NAME]\n\nCreates a connector project in DIR (new or empty).\n\n"
+             "templates:\n");
+  for (size_t i = 0; i < ml_templates_count(); i++)
+    fprintf(f, "  %-12s %s%s\n", ml_templates_at(i)->name, ml_templates_at(i)->summary, i == 0 ? " (default)" : "");
+  fprintf(f, "\nThen: cd DIR && mallard debug\n");
+}
+
+static bool dir_is_empty(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0) return errno == ENOENT;
+  if (!S_ISDIR(st.st_mode)) return false;
+  return rmdir(dir) == 0 && mkdir(dir, 0755) == 0; /* rmdir succeeds only on an empty directory */
+}
+
+int ml_cmd_init(int argc, char **argv) {
+  const char *dir = NULL, *name = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      init_help(stdout);
+      return ML_EXIT_OK;
+    } else if (!strcmp(a, "--template")) {
+      if (i + 1 >= argc) return usage_error("init", "%s needs a value", a);
+      name = argv[++i];
+    } else if (!strncmp(a, "--template=", 11)) {
+      name = a + 11;
+    } else if (a[0] == '-' && a[1]) {
+      return usage_error("init", "unknown option %s", a);
+    } else if (!dir) {
+      dir = a;
+    } else {
+      return usage_error("init", "unexpected argument %s", a);
+    }
+  }
+  if (!dir) return usage_error("init", "%s", "which directory? mallard init DIR");
+  const ml_template *t = name ? ml_templates_find(name) : ml_templates_at(0);
+  if (!t) {
+    fprintf(stderr, "mallard init: unknown template '%s'; templates:", name);
+    for (size_t i = 0; i < ml_templates_count(); i++) fprintf(stderr, " %s", ml_templates_at(i)->name);
+    fprintf(stderr, "\n");
+    return ML_EXIT_USAGE;
+  }
+  if (!dir_is_empty(dir)) {
+    fprintf(stderr, "mallard init: %s already exists and is not empty; choose a new directory\n", dir);
+    return ML_EXIT_FAILED;
+  }
+  ml_err err;
+  ml_err_clear(&err);
+  for (size_t i = 0; i < t->n_files; i++) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, t->files[i].path);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = '\0';
+    if (ml_file_mkdirs(parent, &err) != ML_OK ||
+        ml_file_write_atomic(path, t->files[i].text, t->files[i].len, &err) != ML_OK) {
+      fprintf(stderr, "mallard init: %s\n", err.msg);
+      return ML_EXIT_FAILED;
+    }
+  }
+  printf("Created connector project %s (template %s):\n", dir, t->name);
+  for (size_t i = 0; i < t->n_files; i++) printf("  %s/%s\n", dir, t->files[i].path);
+  printf("\nNext: cd %s && mallard debug\n", dir);
+  return ML_EXIT_OK;
+}
+
+/* ---- reset ------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  int rc = (flag == FTW_DP) ? rmdir(path) : unlink(path);
+  if (rc != 0) fprintf(stderr, "mallard reset: cannot remove %s: %s\n", path, strerror(errno));
+  return rc;
+}
+
+int ml_cmd_reset(int argc, char **argv) {
+  const char *dir = NULL;
+  bool yes = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf("usage: mallard reset [DIR] [--yes]\n\nDeletes DIR/files (the warehouse, the saved state and the "
+             "build), so that the next\n'mallard debug' starts from scratch.  Asks first; --yes skips the "
+             "question.\n");
+      return ML_EXIT_OK;
+    } else if (!strcmp(a, "--yes") || !strcmp(a, "-y")) {
+      yes = true;
+    } else if (a[0] == '-' && a[1]) {
+      return usage_error("reset", "unknown option %s", a);
+    } else if (!dir) {
+      dir = a;
+    } else {
+      return usage_error("reset", "unexpected argument %s", a);
+    }
+  }
+  if (!dir) dir = ".";
+  char files[PATH_MAX], db[PATH_MAX + 16];
+  snprintf(files, sizeof files, "%s/files", dir);
+  snprintf(db, sizeof db, "%s/warehouse.db", files);
+  struct stat st;
+  if (stat(files, &st) != 0) {
+    printf("Nothing to reset: %s does not exist.\n", files);
+    return ML_EXIT_OK;
+  }
+  if (!yes) {
+    if (!isatty(STDIN_FILENO)) {
+      fprintf(stderr, "mallard reset: this deletes %s; confirm with --yes (no terminal to ask on)\n", files);
+      return ML_EXIT_USAGE;
+    }
+    fprintf(stderr, "Delete %s (warehouse.db, state.json)? [y/N] ", files);
+    fflush(stderr);
+    char answer[16] = {0};
+    if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+      fprintf(stderr, "Reset cancelled; nothing was deleted.\n");
+      return ML_EXIT_FAILED;
+    }
+  }
+  /* never pull the file from under a running sync */
+  if (ml_file_exists(db)) {
+    ml_wh *wh = NULL;
+    ml_err err;
+    ml_err_clear(&err);
+    ml_wh_options wo = {0};
+    ml_status rc = ml_wh_open(db, &wo, &wh, &err);
+    ml_wh_close(wh);
+    if (rc == ML_ERR_LOCKED) {
+      fprintf(stderr, "mallard reset: %s\n", err.msg);
+      return ML_EXIT_LOCKED;
+    }
+  }
+  if (nftw(files, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) return ML_EXIT_FAILED;
+  printf("Deleted %s.\n", files);
+  return ML_EXIT_OK;
+}

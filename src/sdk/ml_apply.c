@@ -1,0 +1,661 @@
+#include "ml_apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STAGE_SCHEMA "_mallard_staging"
+#define COL_SYNCED "_fivetran_synced"
+#define COL_DELETED "_fivetran_deleted"
+#define COL_ID "_fivetran_id"
+/* Staging columns before the user columns. */
+enum { ST_OP, ST_SEQ, ST_GIVEN, ST_USER };
+static const char *const stage_meta[ST_USER] = {"_mallard_op", "_mallard_seq", "_mallard_given"};
+
+typedef struct ap_col {
+  char *name;
+  ml_type type;
+  bool declared; /* declared columns convert values or fail; others widen */
+} ap_col;
+
+typedef struct ap_table {
+  char *name;
+  bool declared;
+  bool hashed; /* no primary key: _fivetran_id */
+  char **pk;
+  size_t n_pk;
+  ml_col *decl; /* declared columns (names owned) */
+  size_t n_decl;
+  ap_col *cols; /* user columns (incl. keys), in staging order: stage column ST_USER + i */
+  size_t n_cols, cap_cols;
+  size_t *hint; /* record field j -> cols index seen last time (lookup shortcut) */
+  size_t n_hint;
+  ml_table target, stage;
+  bool target_ready, stage_ready;
+  uint64_t staged; /* rows in the staging table not applied yet */
+  uint64_t ops;
+} ap_table;
+
+struct ml_apply {
+  ml_wh *wh;
+  char *schema;
+  ml_apply_log_fn log;
+  void *log_ud;
+  ap_table *tables;
+  size_t n_tables, cap_tables;
+  uint64_t seq;
+  uint64_t tables_created;
+  ml_apply_counts counts; /* ops and checkpoints; schema changes are summed on demand */
+  ml_buf sql, scratch, given;
+  bool started;
+};
+
+static void logf_(ml_apply *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(ml_apply *a, int level, const char *fmt, ...) {
+  if (!a->log) return;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  a->log(a->log_ud, level, msg);
+}
+
+static ml_status nomem(ml_err *err) { return ml_err_set(err, ML_ERR_NOMEM, "out of memory"); }
+
+ml_status ml_apply_open(ml_wh *wh, const char *schema, ml_apply_log_fn log, void *log_ud, ml_apply **out,
+                        ml_err *err) {
+  *out = NULL;
+  ml_apply *a = calloc(1, sizeof *a);
+  if (!a || !(a->schema = strdup(schema))) {
+    free(a);
+    return nomem(err);
+  }
+  a->wh = wh;
+  a->log = log;
+  a->log_ud = log_ud;
+  *out = a;
+  return ML_OK;
+}
+
+static void table_free(ap_table *t) {
+  free(t->name);
+  for (size_t i = 0; i < t->n_pk; i++) free(t->pk[i]);
+  free(t->pk);
+  for (size_t i = 0; i < t->n_decl; i++) free(t->decl[i].name);
+  free(t->decl);
+  for (size_t i = 0; i < t->n_cols; i++) free(t->cols[i].name);
+  free(t->cols);
+  free(t->hint);
+  if (t->target_ready) ml_table_free(&t->target);
+  if (t->stage_ready) ml_table_free(&t->stage);
+}
+
+void ml_apply_free(ml_apply *a) {
+  if (!a) return;
+  for (size_t i = 0; i < a->n_tables; i++) table_free(&a->tables[i]);
+  free(a->tables);
+  free(a->schema);
+  ml_buf_free(&a->sql);
+  ml_buf_free(&a->scratch);
+  ml_buf_free(&a->given);
+  free(a);
+}
+
+static ap_table *find_table(ml_apply *a, const char *name) {
+  for (size_t i = 0; i < a->n_tables; i++)
+    if (!strcmp(a->tables[i].name, name)) return &a->tables[i];
+  return NULL;
+}
+
+static ap_table *add_table(ml_apply *a, const char *name) {
+  if (a->n_tables == a->cap_tables) {
+    size_t cap = a->cap_tables ? a->cap_tables * 2 : 8;
+    ap_table *t = realloc(a->tables, cap * sizeof *t);
+    if (!t) return NULL;
+    a->tables = t;
+    a->cap_tables = cap;
+  }
+  ap_table *t = &a->tables[a->n_tables];
+  memset(t, 0, sizeof *t);
+  if (!(t->name = strdup(name))) return NULL;
+  a->n_tables++;
+  return t;
+}
+
+static ml_status set_pk(ap_table *t, const char *const *pk, size_t n_pk, ml_err *err) {
+  t->hashed = n_pk == 0;
+  static const char *const id_only[1] = {COL_ID};
+  if (t->hashed) {
+    pk = id_only;
+    n_pk = 1;
+  }
+  t->pk = calloc(n_pk, sizeof *t->pk);
+  if (!t->pk) return nomem(err);
+  for (size_t i = 0; i < n_pk; i++)
+    if (!(t->pk[t->n_pk++] = strdup(pk[i]))) return nomem(err);
+  return ML_OK;
+}
+
+ml_status ml_apply_declare(ml_apply *a, const char *table, const char *const *pk, size_t n_pk, const ml_col *cols,
+                           size_t n_cols, ml_err *err) {
+  if (find_table(a, table)) return ml_err_set(err, ML_ERR_CONFIG, "table '%s' is declared twice", table);
+  ap_table *t = add_table(a, table);
+  if (!t) return nomem(err);
+  t->declared = true;
+  ml_status st = set_pk(t, pk, n_pk, err);
+  if (st != ML_OK) return st;
+  t->decl = calloc(n_cols ? n_cols : 1, sizeof *t->decl);
+  if (!t->decl) return nomem(err);
+  for (size_t i = 0; i < n_cols; i++) {
+    if (!(t->decl[i].name = strdup(cols[i].name))) return nomem(err);
+    t->decl[i].type = cols[i].type;
+    t->n_decl++;
+  }
+  return ML_OK;
+}
+
+/* ---- columns ----------------------------------------------------------------- */
+
+static long col_index(const ap_table *t, const char *name) {
+  for (size_t i = 0; i < t->n_cols; i++)
+    if (!strcmp(t->cols[i].name, name)) return (long)i;
+  return -1;
+}
+
+static bool is_declared(const ap_table *t, const char *name) {
+  if (t->hashed && !strcmp(name, COL_ID)) return true;
+  for (size_t i = 0; i < t->n_decl; i++)
+    if (!strcmp(t->decl[i].name, name)) return true;
+  return false;
+}
+
+static ml_status push_col(ap_table *t, const char *name, ml_type type, bool declared, ml_err *err) {
+  if (t->n_cols == t->cap_cols) {
+    size_t cap = t->cap_cols ? t->cap_cols * 2 : 16;
+    ap_col *c = realloc(t->cols, cap * sizeof *c);
+    if (!c) return nomem(err);
+    t->cols = c;
+    t->cap_cols = cap;
+  }
+  char *copy = strdup(name);
+  if (!copy) return nomem(err);
+  t->cols[t->n_cols++] = (ap_col){copy, type, declared};
+  return ML_OK;
+}
+
+static ml_status ensure_tx(ml_apply *a, ml_err *err) {
+  return ml_wh_in_transaction(a->wh) ? ML_OK : ml_wh_begin(a->wh, err);
+}
+
+static int int_rank(ml_type_id id) {
+  return id == ML_TYPE_SMALLINT ? 1 : id == ML_TYPE_INTEGER ? 2 : id == ML_TYPE_BIGINT ? 3 : 0;
+}
+
+/* Whether a declared type that changed between runs can replace the
+ * existing column's type without losing values (ml_type_widen covers only
+ * inference: BIGINT, DOUBLE, VARCHAR, JSON). */
+static bool declared_widens(ml_type from, ml_type to) {
+  if (ml_type_equal(from, to)) return false;
+  if (to.id == ML_TYPE_VARCHAR) return from.id != ML_TYPE_BLOB && from.id != ML_TYPE_JSON;
+  if (int_rank(from.id) && int_rank(to.id)) return int_rank(from.id) < int_rank(to.id);
+  if (int_rank(from.id) && to.id == ML_TYPE_DOUBLE) return true;
+  if (from.id == ML_TYPE_FLOAT && to.id == ML_TYPE_DOUBLE) return true;
+  if (from.id == ML_TYPE_DECIMAL && to.id == ML_TYPE_DECIMAL)
+    return to.scale >= from.scale && to.width - to.scale >= from.width - from.scale;
+  if (int_rank(from.id) && to.id == ML_TYPE_DECIMAL) {
+    static const int digits[4] = {0, 5, 10, 19};
+    return to.width - to.scale >= digits[int_rank(from.id)];
+  }
+  return from.id == ML_TYPE_DATE && (to.id == ML_TYPE_TIMESTAMP || to.id == ML_TYPE_TIMESTAMPTZ);
+}
+
+/* Creates or reconciles the destination table and loads its user columns. */
+static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
+  if (t->target_ready) return ML_OK;
+  ml_wh_column *existing = NULL;
+  size_t n_existing = 0;
+  bool exists = false;
+  ml_status st = ml_wh_table_columns(a->wh, a->schema, t->name, &existing, &n_existing, &exists, err);
+  if (st != ML_OK) return st;
+  size_t n_wanted = t->n_decl + 3;
+  ml_col *wanted = calloc(n_wanted, sizeof *wanted);
+  if (!wanted) {
+    ml_wh_columns_free(existing, n_existing);
+    return nomem(err);
+  }
+  size_t n = 0;
+  if (t->hashed) wanted[n++] = (ml_col){COL_ID, ml_type_of(ML_TYPE_VARCHAR)};
+  for (size_t i = 0; i < t->n_decl; i++) wanted[n++] = t->decl[i];
+  wanted[n++] = (ml_col){COL_SYNCED, ml_type_of(ML_TYPE_TIMESTAMPTZ)};
+  wanted[n++] = (ml_col){COL_DELETED, ml_type_of(ML_TYPE_BOOLEAN)};
+  st = ml_table_init(&t->target, a->wh, a->schema, t->name, err);
+  if (st == ML_OK) {
+    t->target_ready = true;
+    bool kept = false;
+    st = ml_table_sync(&t->target, wanted, n, false, &kept, err);
+    if (st == ML_OK && !exists) {
+      a->tables_created++;
+      logf_(a, MALLARD_INFO, "schema change: created table %s.%s", a->schema, t->name);
+    } else if (st == ML_OK) {
+      char tb[32];
+      for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < n_existing && strcmp(existing[j].name, wanted[i].name)) j++;
+        long now = ml_table_find(&t->target, wanted[i].name);
+        if (j == n_existing)
+          logf_(a, MALLARD_INFO, "schema change: table %s: new column %s %s", t->name, wanted[i].name,
+                ml_type_sql(wanted[i].type, tb));
+        else if (now >= 0 && !ml_type_equal(existing[j].type, t->target.cols[now].type))
+          logf_(a, MALLARD_INFO, "schema change: table %s: column %s widened to %s", t->name, wanted[i].name,
+                ml_type_sql(t->target.cols[now].type, tb));
+        else if (now >= 0 && declared_widens(t->target.cols[now].type, wanted[i].type)) {
+          if ((st = ml_table_widen(&t->target, (size_t)now, wanted[i].type, err)) != ML_OK) break;
+          logf_(a, MALLARD_INFO, "schema change: table %s: column %s widened to %s", t->name, wanted[i].name,
+                ml_type_sql(wanted[i].type, tb));
+        } else if (now >= 0 && !ml_type_equal(wanted[i].type, t->target.cols[now].type))
+          logf_(a, MALLARD_WARNING,
+                "table %s: column %s is declared %s but already exists as %s; values are converted to %s", t->name,
+                wanted[i].name, ml_type_sql(wanted[i].type, tb), ml_type_sql(t->target.cols[now].type, tb),
+                ml_type_sql(t->target.cols[now].type, tb));
+      }
+    }
+    (void)kept;
+  }
+  for (size_t i = 0; st == ML_OK && i < t->target.n_cols; i++) {
+    const ml_col *c = &t->target.cols[i];
+    if (!strcmp(c->name, COL_SYNCED) || !strcmp(c->name, COL_DELETED)) continue;
+    st = push_col(t, c->name, c->type, is_declared(t, c->name), err);
+  }
+  free(wanted);
+  ml_wh_columns_free(existing, n_existing);
+  return st;
+}
+
+static ml_status ensure_stage(ml_apply *a, ap_table *t, ml_err *err) {
+  if (t->stage_ready) return ML_OK;
+  ml_col *wanted = calloc(ST_USER + t->n_cols, sizeof *wanted);
+  if (!wanted) return nomem(err);
+  wanted[ST_OP] = (ml_col){(char *)stage_meta[ST_OP], ml_type_of(ML_TYPE_INTEGER)};
+  wanted[ST_SEQ] = (ml_col){(char *)stage_meta[ST_SEQ], ml_type_of(ML_TYPE_BIGINT)};
+  wanted[ST_GIVEN] = (ml_col){(char *)stage_meta[ST_GIVEN], ml_type_of(ML_TYPE_VARCHAR)};
+  for (size_t i = 0; i < t->n_cols; i++) wanted[ST_USER + i] = (ml_col){t->cols[i].name, t->cols[i].type};
+  ml_status st = ml_table_init(&t->stage, a->wh, STAGE_SCHEMA, t->name, err);
+  if (st == ML_OK) {
+    t->stage_ready = true;
+    st = ml_table_sync(&t->stage, wanted, ST_USER + t->n_cols, true, NULL, err);
+  }
+  free(wanted);
+  return st;
+}
+
+/* A column the connector sent a value for that the table does not have. */
+static ml_status add_col(ml_apply *a, ap_table *t, const char *name, ml_type type, ml_err *err) {
+  ml_status st = ML_OK;
+  char tb[32];
+  if (ml_table_find(&t->target, name) < 0) {
+    st = ml_table_add_column(&t->target, name, type, err);
+    if (st == ML_OK)
+      logf_(a, MALLARD_INFO, "schema change: table %s: new column %s %s", t->name, name, ml_type_sql(type, tb));
+  }
+  if (st == ML_OK) st = push_col(t, name, type, false, err);
+  if (st == ML_OK && t->stage_ready) st = ml_table_add_column(&t->stage, name, type, err);
+  return st;
+}
+
+static ml_status widen_col(ml_apply *a, ap_table *t, size_t i, ml_type type, ml_err *err) {
+  long at = ml_table_find(&t->target, t->cols[i].name);
+  ml_status st = at >= 0 ? ml_table_widen(&t->target, (size_t)at, type, err) : ML_OK;
+  if (st == ML_OK && t->stage_ready) st = ml_table_widen(&t->stage, ST_USER + i, type, err);
+  if (st == ML_OK) {
+    char tb[32];
+    logf_(a, MALLARD_INFO, "schema change: table %s: column %s widened to %s", t->name, t->cols[i].name,
+          ml_type_sql(type, tb));
+    t->cols[i].type = type;
+  }
+  return st;
+}
+
+/* ---- operations ----------------------------------------------------------------- */
+
+static const char *kind_name(ml_apply_kind k) {
+  return k == ML_APPLY_UPSERT ? "upsert" : k == ML_APPLY_UPDATE ? "update" : "delete";
+}
+
+static bool is_pk(const ap_table *t, const char *name) {
+  for (size_t i = 0; i < t->n_pk; i++)
+    if (!strcmp(t->pk[i], name)) return true;
+  return false;
+}
+
+/* cols index of record field j, using the per-table hint first. */
+static long field_col(ap_table *t, const mallard_record *r, size_t j) {
+  if (j < t->n_hint && t->hint[j] < t->n_cols && !strcmp(t->cols[t->hint[j]].name, r->f[j].name))
+    return (long)t->hint[j];
+  long i = col_index(t, r->f[j].name);
+  if (i >= 0) {
+    if (j >= t->n_hint) {
+      size_t n = j + 8;
+      size_t *h = realloc(t->hint, n * sizeof *h);
+      if (!h) return i; /* the hint is only a shortcut */
+      for (size_t k = t->n_hint; k < n; k++) h[k] = SIZE_MAX;
+      t->hint = h;
+      t->n_hint = n;
+    }
+    t->hint[j] = (size_t)i;
+  }
+  return i;
+}
+
+ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const mallard_record *r, ml_err *err) {
+  if (!table || !*table) return ml_err_set(err, ML_ERR_INPUT, "%s: the table name is NULL or empty", kind_name(kind));
+  if (!r) return ml_err_set(err, ML_ERR_INPUT, "%s into table '%s': the record is NULL", kind_name(kind), table);
+  if (r->err)
+    return ml_err_set(err, ML_ERR_INPUT, "%s into table '%s': %s", kind_name(kind), table, r->err);
+  ml_status st = ensure_tx(a, err);
+  if (st != ML_OK) return st;
+  ap_table *t = find_table(a, table);
+  if (!t) {
+    /* not declared: created from the values, keyed by _fivetran_id */
+    if (!(t = add_table(a, table))) return nomem(err);
+    if ((st = set_pk(t, NULL, 0, err)) != ML_OK) return st;
+  }
+  if ((st = ensure_target(a, t, err)) != ML_OK) return st;
+
+  /* keys */
+  char id[33] = {0};
+  bool own_id = t->hashed && kind == ML_APPLY_UPSERT && !ml_rec_find(r, COL_ID);
+  if (own_id) ml_rec_hash(r, id);
+  for (size_t k = 0; k < t->n_pk; k++) {
+    if (own_id) break;
+    const ml_rec_field *f = ml_rec_find(r, t->pk[k]);
+    if (!f || f->kind == ML_REC_NULL) {
+      if (t->hashed)
+        return ml_err_set(err, ML_ERR_INPUT,
+                          "%s on table '%s': the table has no primary key, so the record must give %s (the value "
+                          "mallard stored for the row)",
+                          kind_name(kind), table, COL_ID);
+      return ml_err_set(err, ML_ERR_INPUT, "%s on table '%s': primary key column '%s' has no value", kind_name(kind),
+                        table, t->pk[k]);
+    }
+  }
+
+  /* columns: create the ones that are new (a column that only ever gets
+   * NULL is never created) */
+  for (size_t j = 0; j < r->n; j++) {
+    const ml_rec_field *f = &r->f[j];
+    if (!strcmp(f->name, COL_SYNCED) || !strcmp(f->name, COL_DELETED))
+      return ml_err_set(err, ML_ERR_INPUT, "%s on table '%s': column %s is set by mallard, not by the connector",
+                        kind_name(kind), table, f->name);
+    if (kind == ML_APPLY_DELETE && !is_pk(t, f->name)) continue;
+    if (f->kind == ML_REC_NULL || field_col(t, r, j) >= 0) continue;
+    if ((st = add_col(a, t, f->name, ml_rec_infer(f), err)) != ML_OK) return st;
+  }
+  if (own_id && col_index(t, COL_ID) < 0 && (st = add_col(a, t, COL_ID, ml_type_of(ML_TYPE_VARCHAR), err)) != ML_OK)
+    return st;
+  if ((st = ensure_stage(a, t, err)) != ML_OK) return st;
+
+  /* the staging row; a value that does not fit an undeclared column widens
+   * the column, which drops the half-written row, and the row starts over */
+  for (;;) {
+    ml_batch *b;
+    if ((st = ml_table_batch(&t->stage, &b, err)) != ML_OK) return st;
+    ml_batch_put_i32(b, ST_OP, (int32_t)kind);
+    ml_batch_put_i64(b, ST_SEQ, (int64_t)a->seq);
+    if (kind == ML_APPLY_UPDATE) {
+      ml_buf_reset(&a->given);
+      for (size_t i = 0; i < t->n_cols; i++) ml_buf_putc(&a->given, '0');
+      if (!ml_buf_ok(&a->given)) return nomem(err);
+    }
+    bool restart = false;
+    for (size_t j = 0; j < r->n && !restart; j++) {
+      const ml_rec_field *f = &r->f[j];
+      if (kind == ML_APPLY_DELETE && !is_pk(t, f->name)) continue;
+      long i = field_col(t, r, j);
+      if (i < 0) continue; /* NULL for a column that does not exist: nothing to store */
+      ap_col *c = &t->cols[i];
+      if (kind == ML_APPLY_UPDATE) a->given.data[i] = '1';
+      if (ml_rec_put(b, ST_USER + (size_t)i, c->type, f, !c->declared, &a->scratch)) continue;
+      ml_buf_reset(&a->scratch);
+      ml_rec_text(f, &a->scratch);
+      char tb[32];
+      if (c->declared || c->type.id == ML_TYPE_VARCHAR)
+        return ml_err_set(err, ML_ERR_INPUT, "%s on table '%s': column '%s' (%s): value \"%.80s\" does not fit",
+                          kind_name(kind), table, c->name, ml_type_sql(c->type, tb),
+                          a->scratch.data ? a->scratch.data : "");
+      ml_type wider = ml_type_widen(c->type, ml_rec_infer(f));
+      if (ml_type_equal(wider, c->type)) wider = ml_type_of(ML_TYPE_VARCHAR);
+      if ((st = widen_col(a, t, (size_t)i, wider, err)) != ML_OK) return st;
+      restart = true;
+    }
+    if (restart) continue;
+    if (own_id) ml_batch_put_str(b, ST_USER + (size_t)col_index(t, COL_ID), id, 32);
+    if (kind == ML_APPLY_UPDATE) ml_batch_put_str(b, ST_GIVEN, a->given.data, a->given.len);
+    if ((st = ml_batch_end_row(b, err)) != ML_OK) return st;
+    break;
+  }
+  a->seq++;
+  t->staged++;
+  t->ops++;
+  if (kind == ML_APPLY_UPSERT) a->counts.upserts++;
+  else if (kind == ML_APPLY_UPDATE) a->counts.updates++;
+  else a->counts.deletes++;
+  return ML_OK;
+}
+
+/* ---- applying ---------------------------------------------------------------------- */
+
+/* Current time as a TIMESTAMPTZ literal: _fivetran_synced. */
+static void now_literal(char out[96]) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  time_t s = ts.tv_sec;
+  gmtime_r(&s, &tm);
+  snprintf(out, 96, "TIMESTAMPTZ '%04d-%02d-%02d %02d:%02d:%02d.%06ld+00'", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000));
+}
+
+/* Folds the staged operations per key and applies them with one MERGE.
+ *
+ * Why this equals applying them one by one, per key (ops ordered by _seq):
+ *  - an upsert replaces every column and the deleted flag, so nothing before
+ *    the key's last upsert matters: only rows with _seq >= that upsert count;
+ *  - after it (or from the start when there is none) each column ends with
+ *    the value of the latest row that set it (the upsert sets all, an update
+ *    sets its _given columns): arg_max_null over _seq among those rows;
+ *  - the row ends deleted when a delete follows (updates do not revive);
+ *    without an upsert it keeps its earlier deleted flag;
+ *  - with no upsert, a key that is not in the table stays absent (update and
+ *    delete of a missing row are ignored): NOT MATCHED inserts only with an
+ *    upsert. */
+static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, ml_err *err) {
+  if (!t->staged) return ML_OK;
+  ml_status st = ml_table_flush(&t->stage, err);
+  if (st != ML_OK) return st;
+  ml_buf *q = &a->sql;
+  ml_buf_reset(q);
+  ml_buf_puts(q, "MERGE INTO ");
+  ml_table_sql_name(&t->target, q);
+  ml_buf_puts(q, " AS t USING (SELECT ");
+  for (size_t k = 0; k < t->n_pk; k++) {
+    ml_buf_puts(q, "s.");
+    ml_sql_ident(q, t->pk[k]);
+    ml_buf_puts(q, ", ");
+  }
+  ml_buf_puts(q, "bool_or(s._mallard_op = 1) AS _mallard_has_up, bool_or(s._mallard_op = 3) AS _mallard_del");
+  for (size_t i = 0; i < t->n_cols; i++) {
+    if (is_pk(t, t->cols[i].name)) continue;
+    char cond[160];
+    snprintf(cond, sizeof cond, "(s._mallard_op = 1 OR (s._mallard_op = 2 AND substr(s._mallard_given, %zu, 1) = '1'))",
+             i + 1);
+    ml_buf_puts(q, ", arg_max_null(s.");
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_printf(q, ", CASE WHEN %s THEN s._mallard_seq END) AS ", cond);
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_printf(q, ", bool_or(%s) AS _mallard_g%zu", cond, i);
+  }
+  ml_buf_puts(q, " FROM (SELECT *, max(CASE WHEN _mallard_op = 1 THEN _mallard_seq END) OVER (PARTITION BY ");
+  for (size_t k = 0; k < t->n_pk; k++) {
+    if (k) ml_buf_puts(q, ", ");
+    ml_sql_ident(q, t->pk[k]);
+  }
+  ml_buf_puts(q, ") AS _mallard_last_up FROM ");
+  ml_table_sql_name(&t->stage, q);
+  ml_buf_puts(q, ") AS s WHERE s._mallard_last_up IS NULL OR s._mallard_seq >= s._mallard_last_up GROUP BY ");
+  for (size_t k = 0; k < t->n_pk; k++) {
+    if (k) ml_buf_puts(q, ", ");
+    ml_buf_puts(q, "s.");
+    ml_sql_ident(q, t->pk[k]);
+  }
+  ml_buf_puts(q, ") AS s ON ");
+  for (size_t k = 0; k < t->n_pk; k++) {
+    if (k) ml_buf_puts(q, " AND ");
+    ml_buf_puts(q, "t.");
+    ml_sql_ident(q, t->pk[k]);
+    ml_buf_puts(q, " = s.");
+    ml_sql_ident(q, t->pk[k]);
+  }
+  ml_buf_puts(q, " WHEN MATCHED THEN UPDATE SET ");
+  for (size_t i = 0; i < t->n_cols; i++) {
+    if (is_pk(t, t->cols[i].name)) continue;
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_printf(q, " = CASE WHEN s._mallard_g%zu THEN s.", i);
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_puts(q, " ELSE t.");
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_puts(q, " END, ");
+  }
+  ml_buf_printf(q,
+                COL_DELETED " = CASE WHEN s._mallard_has_up THEN s._mallard_del ELSE t." COL_DELETED
+                            " OR s._mallard_del END, " COL_SYNCED " = %s",
+                now);
+  ml_buf_puts(q, " WHEN NOT MATCHED AND s._mallard_has_up THEN INSERT (");
+  for (size_t i = 0; i < t->n_cols; i++) {
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_puts(q, ", ");
+  }
+  ml_buf_puts(q, COL_DELETED ", " COL_SYNCED ") VALUES (");
+  for (size_t i = 0; i < t->n_cols; i++) {
+    ml_buf_puts(q, "s.");
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_puts(q, ", ");
+  }
+  ml_buf_printf(q, "s._mallard_del, %s)", now);
+  if (!ml_buf_ok(q)) return nomem(err);
+  st = ml_wh_exec(a->wh, q->data, err);
+  if (st != ML_OK) return ml_err_prefix(err, "applying the operations on table %s", t->name);
+  ml_buf_reset(q);
+  ml_buf_puts(q, "DELETE FROM ");
+  ml_table_sql_name(&t->stage, q);
+  if (!ml_buf_ok(q)) return nomem(err);
+  st = ml_wh_exec(a->wh, q->data, err);
+  if (st == ML_OK) t->staged = 0;
+  return st;
+}
+
+static ml_status apply_all(ml_apply *a, ml_err *err) {
+  char now[96];
+  now_literal(now);
+  for (size_t i = 0; i < a->n_tables; i++) {
+    ml_status st = apply_table(a, &a->tables[i], now, err);
+    if (st != ML_OK) return st;
+  }
+  return ML_OK;
+}
+
+ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
+  if (!table || !*table) return ml_err_set(err, ML_ERR_INPUT, "truncate: the table name is NULL or empty");
+  ml_status st = ensure_tx(a, err);
+  if (st != ML_OK) return st;
+  ap_table *t = find_table(a, table);
+  if (!t) {
+    /* an undeclared table this run has not written: only rows from earlier
+     * runs can be there, if the table exists at all */
+    ml_wh_column *cols = NULL;
+    size_t n = 0;
+    bool exists = false;
+    st = ml_wh_table_columns(a->wh, a->schema, table, &cols, &n, &exists, err);
+    ml_wh_columns_free(cols, n);
+    if (st != ML_OK) return st;
+    a->counts.truncates++;
+    if (!exists) return ML_OK;
+    if (!(t = add_table(a, table))) return nomem(err);
+    if ((st = set_pk(t, NULL, 0, err)) != ML_OK) return st;
+  } else {
+    a->counts.truncates++;
+  }
+  t->ops++;
+  if ((st = ensure_target(a, t, err)) != ML_OK) return st;
+  char now[96];
+  now_literal(now);
+  if ((st = apply_table(a, t, now, err)) != ML_OK) return st;
+  ml_buf *q = &a->sql;
+  ml_buf_reset(q);
+  ml_buf_puts(q, "UPDATE ");
+  ml_table_sql_name(&t->target, q);
+  ml_buf_printf(q, " SET " COL_DELETED " = true, " COL_SYNCED " = %s WHERE " COL_DELETED " IS NOT TRUE", now);
+  if (!ml_buf_ok(q)) return nomem(err);
+  return ml_wh_exec(a->wh, q->data, err);
+}
+
+ml_status ml_apply_start(ml_apply *a, ml_err *err) {
+  ml_status st = ensure_tx(a, err);
+  if (st == ML_OK) st = ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " STAGE_SCHEMA " CASCADE", err);
+  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = ensure_target(a, &a->tables[i], err);
+  a->started = st == ML_OK;
+  return st;
+}
+
+ml_status ml_apply_commit(ml_apply *a, ml_err *err) {
+  ml_status st = ensure_tx(a, err);
+  if (st == ML_OK) st = apply_all(a, err);
+  if (st == ML_OK) st = ml_wh_commit(a->wh, err);
+  if (st == ML_OK) a->counts.checkpoints++;
+  return st;
+}
+
+static void drop_stages(ml_apply *a) {
+  for (size_t i = 0; i < a->n_tables; i++) {
+    ap_table *t = &a->tables[i];
+    if (!t->stage_ready) continue;
+    ml_table_free(&t->stage);
+    t->stage_ready = false;
+  }
+}
+
+ml_status ml_apply_finish(ml_apply *a, ml_err *err) {
+  ml_status st = ensure_tx(a, err);
+  if (st == ML_OK) st = apply_all(a, err);
+  if (st == ML_OK) {
+    drop_stages(a);
+    st = ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " STAGE_SCHEMA " CASCADE", err);
+  }
+  if (st == ML_OK) st = ml_wh_commit(a->wh, err);
+  return st;
+}
+
+void ml_apply_abort(ml_apply *a) {
+  if (!a) return;
+  drop_stages(a);
+  if (ml_wh_in_transaction(a->wh)) ml_wh_rollback(a->wh);
+  /* staging tables committed at an earlier checkpoint are empty; drop them so
+   * the file holds only the connector's tables */
+  if (ml_wh_begin(a->wh, NULL) != ML_OK) return;
+  if (ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " STAGE_SCHEMA " CASCADE", NULL) != ML_OK ||
+      ml_wh_commit(a->wh, NULL) != ML_OK)
+    ml_wh_rollback(a->wh);
+}
+
+ml_apply_counts ml_apply_totals(const ml_apply *a) {
+  ml_apply_counts c = a->counts;
+  c.schema_changes = a->tables_created;
+  for (size_t i = 0; i < a->n_tables; i++)
+    if (a->tables[i].target_ready) c.schema_changes += a->tables[i].target.schema_changes;
+  return c;
+}
+
+size_t ml_apply_tables(const ml_apply *a) { return a->n_tables; }
+const char *ml_apply_table_name(const ml_apply *a, size_t i) { return a->tables[i].name; }
+uint64_t ml_apply_table_ops(const ml_apply *a, size_t i) { return a->tables[i].ops; }

@@ -1,0 +1,90 @@
+/* ml_apply: the connector operations of one sync, applied to the warehouse
+ * set-wise.
+ *
+ * Every upsert / update / delete becomes one row of a per-table staging
+ * table (_mallard_staging.<table>, appended column-wise through ml_batch):
+ *   _op (1 upsert, 2 update, 3 delete), _seq (global order), _given (update
+ *   only: one '1'/'0' per user column, which columns the update sets), then
+ *   the user columns with the destination's types.
+ * At each checkpoint (ml_apply_commit), before a truncate, and at the end,
+ * each table's staged rows are folded per primary key into one effect and
+ * applied with a single MERGE (see apply_table in ml_apply.c for why the
+ * result equals applying the operations one by one), then the transaction
+ * commits.  Nothing is committed between checkpoints, so a failed sync
+ * leaves the warehouse exactly as at the last checkpoint.
+ *
+ * Destination tables live in one schema (`tester` for mallard debug) and
+ * get _fivetran_synced (TIMESTAMPTZ) and _fivetran_deleted (BOOLEAN); a table
+ * without a primary key gets _fivetran_id (VARCHAR, hash of the values).
+ * Undeclared columns are created from the first non-null value and widened
+ * (ml_type_widen) when a later value does not fit.
+ *
+ * Lifecycle: ml_apply_open -> ml_apply_declare* -> ml_apply_start ->
+ * (ml_apply_op | ml_apply_truncate | ml_apply_commit)* -> ml_apply_finish,
+ * or ml_apply_abort on failure -> ml_apply_free. */
+#ifndef ML_APPLY_H
+#define ML_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/ml_table.h"
+#include "../warehouse/ml_wh.h"
+#include "ml_rec.h"
+
+typedef enum ml_apply_kind { ML_APPLY_UPSERT = 1, ML_APPLY_UPDATE = 2, ML_APPLY_DELETE = 3 } ml_apply_kind;
+
+typedef struct ml_apply ml_apply;
+
+/* Receives informational messages (schema changes, kept types) for the log.
+ * level is a mallard_level. */
+typedef void (*ml_apply_log_fn)(void *ud, int level, const char *msg);
+
+typedef struct ml_apply_counts {
+  uint64_t upserts, updates, deletes, truncates, checkpoints, schema_changes;
+} ml_apply_counts;
+
+/* wh is borrowed and must outlive the ml_apply; schema is copied. */
+ml_status ml_apply_open(ml_wh *wh, const char *schema, ml_apply_log_fn log, void *log_ud, ml_apply **out,
+                        ml_err *err);
+void ml_apply_free(ml_apply *a); /* NULL is fine */
+
+/* Declares a table (before ml_apply_start): pk names (n_pk may be 0) and
+ * columns (copied).  A table declared twice is ML_ERR_CONFIG. */
+ml_status ml_apply_declare(ml_apply *a, const char *table, const char *const *pk, size_t n_pk, const ml_col *cols,
+                           size_t n_cols, ml_err *err);
+
+/* Begins the first transaction: removes staging tables a failed run left,
+ * creates or reconciles the declared tables (schema changes counted). */
+ml_status ml_apply_start(ml_apply *a, ml_err *err);
+
+/* Stages one operation; r is borrowed for the call.  Errors: a missing
+ * primary key value (ML_ERR_INPUT), a value that does not fit a declared
+ * column (ML_ERR_INPUT), database errors. */
+ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const mallard_record *r, ml_err *err);
+
+/* Applies what is staged for the table, then soft-deletes every row of it
+ * that is not deleted yet. */
+ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err);
+
+/* Applies everything staged and commits; the next operation opens a new
+ * transaction.  When this returns ML_OK the data is durable. */
+ml_status ml_apply_commit(ml_apply *a, ml_err *err);
+
+/* Applies the rest, drops the staging tables, commits. */
+ml_status ml_apply_finish(ml_apply *a, ml_err *err);
+
+/* Rolls back what is not committed, then (best effort, in a transaction of
+ * its own) drops the staging tables. */
+void ml_apply_abort(ml_apply *a);
+
+/* Totals so far (operations staged, schema changes made). */
+ml_apply_counts ml_apply_totals(const ml_apply *a);
+
+/* Per-table operation counts for progress display: table i < ml_apply_tables. */
+size_t ml_apply_tables(const ml_apply *a);
+const char *ml_apply_table_name(const ml_apply *a, size_t i);
+uint64_t ml_apply_table_ops(const ml_apply *a, size_t i);
+
+#endif

@@ -1,0 +1,277 @@
+#include "ml_runner.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../util/ml_file.h"
+#include "../warehouse/ml_wh.h"
+#include "mallard.h"
+#include "ml_apply.h"
+#include "ml_build.h"
+#include "ml_sdk.h"
+
+#define SCHEMA "tester"
+#define DESCRIPTOR "mallard_connector_descriptor"
+
+typedef struct run {
+  const ml_runner_opts *o;
+  char dir[PATH_MAX]; /* absolute */
+  char files[PATH_MAX + 16];
+  char db[PATH_MAX + 32];
+  char state_path[PATH_MAX + 32];
+  ml_apply *apply;
+  mallard_ctx *ctx;
+  double started;
+  double last_progress;
+  bool progress_shown;
+  unsigned ops_since_check;
+} run;
+
+static void summary(struct run *r, bool ok, const ml_err *err);
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void clear_progress(run *r) {
+  if (r->progress_shown && r->o->progress) {
+    fputs("\r\033[K", r->o->progress);
+    fflush(r->o->progress);
+    r->progress_shown = false;
+  }
+}
+
+static const char *level_name(int level) {
+  switch (level) {
+  case MALLARD_FINE: return "FINE";
+  case MALLARD_WARNING: return "WARNING";
+  case MALLARD_SEVERE: return "SEVERE";
+  default: return "INFO";
+  }
+}
+
+static void log_line(void *ud, int level, const char *msg) {
+  run *r = ud;
+  clear_progress(r);
+  fprintf(r->o->out, "%s %s\n", level_name(level), msg);
+  fflush(r->o->out);
+}
+
+static void logf_(run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(run *r, int level, const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  log_line(r, level, msg);
+}
+
+static void apply_log(void *ud, int level, const char *msg) { log_line(ud, level, msg); }
+
+static ml_status save_state(void *ud, const char *json, size_t len, ml_err *err) {
+  run *r = ud;
+  ml_status st = ml_file_write_atomic(r->state_path, json, len, err);
+  if (st == ML_OK) logf_(r, MALLARD_FINE, "checkpoint: state saved to %s: %.200s", r->state_path, json);
+  return st;
+}
+
+/* The live line: operations and operations per second of each table, at
+ * most five times a second, only on a terminal. */
+static void progress(void *ud) {
+  run *r = ud;
+  if (!r->o->progress || !r->apply) return;
+  if (++r->ops_since_check < 256 && r->progress_shown) return;
+  r->ops_since_check = 0;
+  double t = now_s();
+  if (t - r->last_progress < 0.2) return;
+  r->last_progress = t;
+  double el = t - r->started > 1e-3 ? t - r->started : 1e-3;
+  char line[512];
+  size_t n = 0;
+  for (size_t i = 0; i < ml_apply_tables(r->apply) && n < sizeof line - 64; i++) {
+    uint64_t ops = ml_apply_table_ops(r->apply, i);
+    int w = snprintf(line + n, sizeof line - n, "%s%.30s: %llu ops, %.0f/s", i ? " | " : "",
+                     ml_apply_table_name(r->apply, i), (unsigned long long)ops, (double)ops / el);
+    if (w < 0) break;
+    n += (size_t)w < sizeof line - n ? (size_t)w : sizeof line - n - 1;
+  }
+  fprintf(r->o->progress, "\r\033[K%.150s", line);
+  fflush(r->o->progress);
+  r->progress_shown = true;
+}
+
+static ml_status read_json_file(const char *path, char **text, size_t *len, ml_err *err) {
+  return ml_file_read(path, text, len, err);
+}
+
+static ml_status load_inputs(run *r, ml_err *err) {
+  const ml_runner_opts *o = r->o;
+  char path[PATH_MAX + 32];
+  char *text = NULL;
+  size_t len = 0;
+  ml_status st = ML_OK;
+  const char *cfg = o->config_path;
+  if (!cfg) {
+    snprintf(path, sizeof path, "%s/configuration.json", r->dir);
+    if (ml_file_exists(path)) cfg = path;
+  }
+  if (cfg) {
+    st = read_json_file(cfg, &text, &len, err);
+    if (st == ML_OK) st = ml_sdk_load_config(r->ctx, text, len, cfg, err);
+    if (st == ML_ERR_IO) err->code = st = ML_ERR_CONFIG;
+    free(text);
+    text = NULL;
+    if (st != ML_OK) return st;
+  }
+  const char *state = o->state_arg;
+  if (state) {
+    const char *p = state;
+    while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+    if (*p == '{') return ml_sdk_load_state(r->ctx, state, strlen(state), "given with --state", err);
+    st = read_json_file(state, &text, &len, err);
+    if (st == ML_OK) st = ml_sdk_load_state(r->ctx, text, len, state, err);
+  } else if (ml_file_exists(r->state_path)) {
+    st = read_json_file(r->state_path, &text, &len, err);
+    if (st == ML_OK) st = ml_sdk_load_state(r->ctx, text, len, r->state_path, err);
+  }
+  free(text);
+  return st;
+}
+
+/* Builds (when needed) and loads the connector.  The handle is never
+ * closed: libraries a connector pulls in (OpenSSL's libcrypto, for one)
+ * register exit handlers, which must stay mapped until the process ends. */
+static ml_status load_connector(run *r, const mallard_connector **out, ml_err *err) {
+  char inc[PATH_MAX];
+  ml_status st = ml_build_include_dir(inc, sizeof inc, err);
+  if (st != ML_OK) return st;
+  char out_dir[PATH_MAX + 32];
+  snprintf(out_dir, sizeof out_dir, "%s/.build", r->files);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    ml_build_opts bo = {r->dir, out_dir, inc, attempt > 0};
+    char *so = NULL;
+    bool rebuilt = false;
+    char cmd[2048];
+    if (!attempt) logf_(r, MALLARD_FINE, "checking the connector build in %s", out_dir);
+    st = ml_build_connector(&bo, &so, &rebuilt, cmd, sizeof cmd, err);
+    if (st != ML_OK) return st;
+    if (rebuilt) logf_(r, MALLARD_INFO, "built the connector: %s", cmd);
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char *why = dlerror();
+      st = ml_err_set(err, ML_ERR_CONNECTOR, "cannot load %s: %s", so, why ? why : "unknown error");
+      free(so);
+      return st;
+    }
+    const mallard_connector *c = dlsym(h, DESCRIPTOR);
+    if (!c) {
+      st = ml_err_set(err, ML_ERR_CONNECTOR,
+                      "%s has no connector: add the line MALLARD_CONNECTOR(schema, update) to connector.c", so);
+      free(so);
+      return st;
+    }
+    free(so);
+    if (c->abi_version == MALLARD_ABI_VERSION && c->size >= sizeof(mallard_connector)) {
+      if (!c->update) return ml_err_set(err, ML_ERR_CONNECTOR, "MALLARD_CONNECTOR: the update function is NULL");
+      *out = c;
+      return ML_OK;
+    }
+    if (rebuilt)
+      return ml_err_set(err, ML_ERR_CONNECTOR, "the connector declares SDK version %u, this mallard speaks %d",
+                        c->abi_version, MALLARD_ABI_VERSION);
+    /* built by another mallard: rebuild once against this header */
+  }
+  return ml_err_set(err, ML_ERR_CONNECTOR, "cannot load the connector");
+}
+
+static void summary(run *r, bool ok, const ml_err *err) {
+  clear_progress(r);
+  FILE *out = r->o->out;
+  ml_apply_counts c = {0};
+  if (r->apply) c = ml_apply_totals(r->apply);
+  fprintf(out,
+          "\nOperation       | Calls\n"
+          "----------------+------\n"
+          "Upserts         | %llu\nUpdates         | %llu\nDeletes         | %llu\n"
+          "Truncates       | %llu\nSchema changes  | %llu\nCheckpoints     | %llu\n",
+          (unsigned long long)c.upserts, (unsigned long long)c.updates, (unsigned long long)c.deletes,
+          (unsigned long long)c.truncates, (unsigned long long)c.schema_changes, (unsigned long long)c.checkpoints);
+  if (ok) fprintf(out, "Sync SUCCEEDED\n");
+  else fprintf(out, "Sync FAILED: %s\n", err->msg);
+  fflush(out);
+}
+
+ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
+  if (aborted) *aborted = false;
+  run r;
+  memset(&r, 0, sizeof r);
+  r.o = o;
+  r.started = now_s();
+  if (!realpath(o->dir, r.dir)) {
+    ml_err_set(err, ML_ERR_INPUT, "cannot use the connector directory %s: %s", o->dir, strerror(errno));
+    summary(&r, false, err);
+    return err->code;
+  }
+  snprintf(r.files, sizeof r.files, "%s/files", r.dir);
+  snprintf(r.db, sizeof r.db, "%s/warehouse.db", r.files);
+  snprintf(r.state_path, sizeof r.state_path, "%s/state.json", r.files);
+  ml_sdk_hooks hooks = {&r, log_line, save_state, progress};
+  r.ctx = ml_sdk_new(&hooks, o->stop);
+  ml_status st = r.ctx ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = load_inputs(&r, err);
+  const mallard_connector *conn = NULL;
+  if (st == ML_OK) st = load_connector(&r, &conn, err);
+  ml_wh *wh = NULL;
+  if (st == ML_OK) {
+    ml_wh_options wo = {.create_dirs = true};
+    st = ml_wh_open(r.db, &wo, &wh, err);
+  }
+  if (st == ML_OK) st = ml_apply_open(wh, SCHEMA, apply_log, &r, &r.apply, err);
+  /* The connector runs in its directory, so that it can open its own files
+   * by relative names; the caller's directory is restored afterwards. */
+  int cwd = -1;
+  if (st == ML_OK) {
+    cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0 || chdir(r.dir) != 0)
+      st = ml_err_set(err, ML_ERR_IO, "cannot change to the connector directory %s: %s", r.dir, strerror(errno));
+  }
+  if (st == ML_OK) {
+    logf_(&r, MALLARD_INFO, "sync started: warehouse %s, schema %s", r.db, SCHEMA);
+    st = ml_sdk_run_schema(r.ctx, conn->schema, r.apply, err);
+  }
+  if (st == ML_OK) st = ml_apply_start(r.apply, err);
+  if (st == ML_OK) {
+    r.started = now_s();
+    st = ml_sdk_run_update(r.ctx, conn->update, err);
+  }
+  if (cwd >= 0) {
+    if (fchdir(cwd) != 0 && st == ML_OK)
+      st = ml_err_set(err, ML_ERR_IO, "cannot return to the working directory: %s", strerror(errno));
+    close(cwd);
+  }
+  if (st == ML_OK) st = ml_apply_finish(r.apply, err);
+  if (st != ML_OK && r.apply) ml_apply_abort(r.apply);
+  if (aborted && r.ctx) *aborted = ml_sdk_aborted(r.ctx);
+  if (st == ML_OK) {
+    double el = now_s() - r.started;
+    ml_apply_counts c = ml_apply_totals(r.apply);
+    uint64_t ops = c.upserts + c.updates + c.deletes;
+    logf_(&r, MALLARD_INFO, "sync finished: %llu operations in %.2f s (%.0f/s)", (unsigned long long)ops, el,
+          el > 0 ? (double)ops / el : 0.0);
+  }
+  summary(&r, st == ML_OK, err);
+  ml_apply_free(r.apply);
+  ml_wh_close(wh);
+  ml_sdk_free(r.ctx);
+  return st;
+}

@@ -1,0 +1,57 @@
+/* ml_sdk: the mallard_ctx behind the public API of mallard.h -- the
+ * configuration, the state, the schema declarations, logs, and the
+ * operations, which it hands to an ml_apply.
+ *
+ * Lifecycle (what ml_runner does):
+ *   ml_sdk_new -> ml_sdk_load_config / ml_sdk_load_state ->
+ *   ml_sdk_run_schema (declares the tables into the ml_apply) ->
+ *   ml_apply_start -> ml_sdk_run_update -> ml_apply_finish -> ml_sdk_free.
+ * A ctx belongs to one run and one thread. */
+#ifndef ML_SDK_H
+#define ML_SDK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../util/ml_err.h"
+#include "mallard.h"
+#include "ml_apply.h"
+
+typedef struct ml_sdk_hooks {
+  void *ud;
+  /* prints one log line of the connector (level: mallard_level); required */
+  void (*log)(void *ud, int level, const char *msg);
+  /* called by mallard_checkpoint after the warehouse COMMIT returned, with
+   * the state to save (JSON object text); NULL: nothing is saved */
+  ml_status (*save_state)(void *ud, const char *state_json, size_t len, ml_err *err);
+  /* called after every operation, for progress display; may be NULL */
+  void (*progress)(void *ud);
+} ml_sdk_hooks;
+
+/* hooks is copied.  stop (may be NULL) is a flag a signal handler sets: the
+ * next SDK call then returns MALLARD_ERR_ABORTED and the run fails.
+ * Returns NULL when out of memory. */
+mallard_ctx *ml_sdk_new(const ml_sdk_hooks *hooks, const volatile sig_atomic_t *stop);
+void ml_sdk_free(mallard_ctx *ctx); /* NULL is fine */
+
+/* The configuration: a JSON object whose values are all strings.  `source`
+ * names it in error messages (a file name).  ML_ERR_CONFIG when invalid. */
+ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err);
+/* The previous state: a JSON object.  ML_ERR_CONFIG when invalid. */
+ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err);
+
+/* Calls schema(ctx) (fn may be NULL) and declares the result into apply
+ * (borrowed, kept by the ctx for update).  Fails (ML_ERR_CONNECTOR with the
+ * reason) when fn returns non-zero or a declaration was invalid. */
+ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *apply, ml_err *err);
+
+/* Calls update(ctx).  Fails with the reason when update returns non-zero,
+ * an operation failed, mallard_fail was called, or a required configuration
+ * key was missing (ML_ERR_CONNECTOR, or the warehouse error as it was). */
+ml_status ml_sdk_run_update(mallard_ctx *ctx, mallard_update_fn fn, ml_err *err);
+
+/* Whether the run was stopped by the stop flag. */
+bool ml_sdk_aborted(const mallard_ctx *ctx);
+
+#endif

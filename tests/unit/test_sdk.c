@@ -1,0 +1,337 @@
+/* Unit tests of the connector SDK: records, configuration, state, schema
+ * validation, and the set-wise application of operations (ml_apply), which
+ * is checked against a one-by-one model on random operation sequences. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mallard.h"
+#include "sdk/ml_apply.h"
+#include "sdk/ml_sdk.h"
+#include "warehouse/ml_wh.h"
+
+typedef struct logbuf {
+  char text[8192];
+} logbuf;
+
+static void log_cb(void *ud, int level, const char *msg) {
+  logbuf *l = ud;
+  size_t n = strlen(l->text);
+  snprintf(l->text + n, sizeof l->text - n, "%d %s\n", level, msg);
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+static void test_record_setters(void **s) {
+  (void)s;
+  mallard_record *r = mallard_record_new();
+  assert_non_null(r);
+  assert_int_equal(mallard_set_long(r, "id", 42), MALLARD_OK);
+  assert_int_equal(mallard_set_string(r, "name", "x"), MALLARD_OK);
+  assert_int_equal(mallard_set_string(r, "name", "y"), MALLARD_OK); /* replaces */
+  assert_int_equal(mallard_set_double(r, "d", 0.1), MALLARD_OK);
+  assert_int_equal(mallard_set_bool(r, "b", 7), MALLARD_OK);
+  assert_int_equal(mallard_set_date(r, "day", "2024-02-29"), MALLARD_OK);
+  assert_int_equal(mallard_set_utc_micros(r, "at", 1000000), MALLARD_OK);
+  assert_int_equal(mallard_set_binary(r, "bin", "\x01\x02", 2), MALLARD_OK);
+  assert_int_equal(mallard_set_json(r, "j", " { \"a\" : [1, 2] } "), MALLARD_OK);
+  assert_string_equal(mallard_get_text(r, "id"), "42");
+  assert_string_equal(mallard_get_text(r, "name"), "y");
+  assert_string_equal(mallard_get_text(r, "d"), "0.1");
+  assert_string_equal(mallard_get_text(r, "b"), "true");
+  assert_string_equal(mallard_get_text(r, "day"), "2024-02-29");
+  assert_string_equal(mallard_get_text(r, "at"), "1970-01-01T00:00:01Z");
+  assert_string_equal(mallard_get_text(r, "bin"), "AQI=");
+  assert_string_equal(mallard_get_text(r, "j"), "{\"a\":[1,2]}");
+  assert_null(mallard_record_error(r));
+  assert_true(mallard_has(r, "id"));
+  mallard_unset(r, "id");
+  assert_false(mallard_has(r, "id"));
+  assert_null(mallard_get_text(r, "id"));
+  /* errors are returned and remembered */
+  assert_int_equal(mallard_set_date(r, "bad", "2024-02-30"), MALLARD_ERR_ARG);
+  assert_int_equal(mallard_set_json(r, "bad2", "{"), MALLARD_ERR_ARG);
+  assert_int_equal(mallard_set_long(r, "", 1), MALLARD_ERR_ARG);
+  assert_non_null(strstr(mallard_record_error(r), "\"2024-02-30\" is not a valid date"));
+  mallard_record_clear(r);
+  assert_null(mallard_record_error(r));
+  assert_null(mallard_get_text(r, "name"));
+  /* from JSON: kinds by JSON type, exact digits kept */
+  const char *js = "{\"id\": 7, \"amount\": 12.50, \"ok\": false, \"tags\": [\"a\"], \"none\": null, \"s\": \"t\"}";
+  assert_int_equal(mallard_set_from_json(r, js, strlen(js)), MALLARD_OK);
+  assert_string_equal(mallard_get_text(r, "amount"), "12.50");
+  assert_string_equal(mallard_get_text(r, "ok"), "false");
+  assert_string_equal(mallard_get_text(r, "tags"), "[\"a\"]");
+  assert_true(mallard_has(r, "none"));
+  assert_null(mallard_get_text(r, "none"));
+  assert_int_equal(mallard_set_from_json(r, "[1]", 3), MALLARD_ERR_ARG);
+  mallard_record_free(r);
+  mallard_record_free(NULL);
+}
+
+static void test_record_hash(void **s) {
+  (void)s;
+  mallard_record *a = mallard_record_new(), *b = mallard_record_new();
+  mallard_set_long(a, "x", 1);
+  mallard_set_string(a, "y", "z");
+  mallard_set_string(b, "y", "z");
+  mallard_set_long(b, "x", 1);
+  mallard_set_null(b, "n"); /* nulls do not count */
+  char ha[33], hb[33];
+  ml_rec_hash(a, ha);
+  ml_rec_hash(b, hb);
+  assert_string_equal(ha, hb);
+  mallard_set_long(b, "x", 2);
+  ml_rec_hash(b, hb);
+  assert_string_not_equal(ha, hb);
+  mallard_record_free(a);
+  mallard_record_free(b);
+}
+
+/* ---- configuration, state, schema -------------------------------------------- */
+
+static int schema_bad_type(mallard_ctx *ctx) {
+  return mallard_schema_json(ctx, "[{\"table\":\"t\",\"columns\":{\"a\":\"TEXT\"}}]");
+}
+static int schema_decimal_c(mallard_ctx *ctx) {
+  int rc = mallard_table(ctx, "t", "id");
+  if (rc == MALLARD_OK) rc = mallard_column(ctx, "t", "a", MALLARD_DECIMAL);
+  return rc;
+}
+static int schema_twice(mallard_ctx *ctx) {
+  mallard_table(ctx, "t", NULL);
+  return mallard_table(ctx, "t", NULL);
+}
+static int schema_ignores_error(mallard_ctx *ctx) {
+  mallard_column(ctx, "nope", "a", MALLARD_LONG); /* return value ignored: still fatal */
+  return MALLARD_OK;
+}
+
+static void expect_schema_error(mallard_schema_fn fn, const char *msg) {
+  logbuf l = {{0}};
+  ml_sdk_hooks h = {&l, log_cb, NULL, NULL};
+  mallard_ctx *ctx = ml_sdk_new(&h, NULL);
+  ml_apply *a = NULL;
+  ml_err err;
+  assert_int_equal(ml_apply_open(NULL, "tester", NULL, NULL, &a, &err), ML_OK);
+  assert_int_not_equal(ml_sdk_run_schema(ctx, fn, a, &err), ML_OK);
+  if (!strstr(err.msg, msg)) fail_msg("'%s' lacks '%s'", err.msg, msg);
+  ml_apply_free(a);
+  ml_sdk_free(ctx);
+}
+
+static void test_schema_errors(void **s) {
+  (void)s;
+  expect_schema_error(schema_bad_type, "table 't': column 'a': unknown type 'TEXT'");
+  expect_schema_error(schema_decimal_c, "DECIMAL needs precision and scale");
+  expect_schema_error(schema_twice, "table 't' is declared twice");
+  expect_schema_error(schema_ignores_error, "declare the table with mallard_table first");
+}
+
+static int update_config(mallard_ctx *ctx) {
+  assert_string_equal(mallard_config(ctx, "k"), "v");
+  assert_null(mallard_config(ctx, "missing"));
+  assert_string_equal(mallard_state_get(ctx, "cursor"), "c0");
+  assert_string_equal(mallard_state_get(ctx, "n"), "5");
+  assert_string_equal(mallard_state_get(ctx, "obj"), "{\"a\":1}");
+  assert_int_equal(mallard_state_set(ctx, "cursor", "c\"1"), MALLARD_OK);
+  assert_int_equal(mallard_state_set_long(ctx, "n", 6), MALLARD_OK);
+  assert_int_equal(mallard_state_set_json(ctx, "new", "[1, 2]"), MALLARD_OK);
+  assert_int_equal(mallard_state_set_json(ctx, "bad", "[1,"), MALLARD_ERR_ARG);
+  assert_string_equal(mallard_state_json(ctx), "{\"cursor\":\"c\\\"1\",\"n\":6,\"obj\":{\"a\":1},\"new\":[1,2]}");
+  assert_int_equal(mallard_table(ctx, "late", NULL), MALLARD_ERR_STATE); /* schema calls belong to schema() */
+  const char *v = "x";
+  return mallard_config_require(ctx, "api_key", &v) == MALLARD_ERR_MISSING && v == NULL ? MALLARD_OK : 99;
+}
+
+static void test_config_state(void **s) {
+  (void)s;
+  logbuf l = {{0}};
+  ml_sdk_hooks h = {&l, log_cb, NULL, NULL};
+  mallard_ctx *ctx = ml_sdk_new(&h, NULL);
+  ml_err err;
+  const char *cfg = "{\"k\": \"v\"}";
+  assert_int_equal(ml_sdk_load_config(ctx, cfg, strlen(cfg), "cfg", &err), ML_OK);
+  const char *bad = "{\"k\": 1}";
+  assert_int_equal(ml_sdk_load_config(ctx, bad, strlen(bad), "cfg", &err), ML_ERR_CONFIG);
+  assert_non_null(strstr(err.msg, "must be a string"));
+  assert_int_equal(ml_sdk_load_config(ctx, cfg, strlen(cfg), "cfg", &err), ML_OK);
+  const char *st = "{\"cursor\": \"c0\", \"n\": 5, \"obj\": {\"a\": 1}}";
+  assert_int_equal(ml_sdk_load_state(ctx, st, strlen(st), "state", &err), ML_OK);
+  assert_int_equal(ml_sdk_load_state(ctx, "[]", 2, "state", &err), ML_ERR_CONFIG);
+  /* a missing required key fails the run even though update() returns OK */
+  assert_int_equal(ml_sdk_run_update(ctx, update_config, &err), ML_ERR_CONNECTOR);
+  assert_string_equal(err.msg, "configuration key 'api_key' is missing");
+  ml_sdk_free(ctx);
+}
+
+/* ---- set-wise application against a one-by-one model -------------------------- */
+
+enum { KEYS = 5 };
+typedef struct model_row {
+  int exists, deleted;
+  int64_t a, b;
+  int a_null, b_null;
+} model_row;
+
+static char *tmp_db(char dir[64]) {
+  snprintf(dir, 64, "/tmp/mallard_test_sdk_XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  static char path[128]; /* test-only scratch */
+  snprintf(path, sizeof path, "%s/w.db", dir);
+  return path;
+}
+
+static uint64_t rng(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static void check_model(ml_wh *wh, const model_row *m, unsigned seed) {
+  for (int k = 0; k < KEYS; k++) {
+    char sql[256];
+    int64_t n = -1;
+    bool found = false;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tester.t WHERE id = %d", k);
+    assert_int_equal(ml_wh_query_i64(wh, sql, &n, &found, NULL), ML_OK);
+    if (n != m[k].exists) fail_msg("seed %u key %d: exists %lld, model %d", seed, k, (long long)n, m[k].exists);
+    if (!m[k].exists) continue;
+    char *got = NULL;
+    snprintf(sql, sizeof sql,
+             "SELECT concat_ws(',', coalesce(a::VARCHAR, 'N'), coalesce(b::VARCHAR, 'N'), _fivetran_deleted) "
+             "FROM tester.t WHERE id = %d",
+             k);
+    assert_int_equal(ml_wh_query_text(wh, sql, &got, NULL), ML_OK);
+    char want[128], av[32], bv[32];
+    snprintf(av, sizeof av, "%lld", (long long)m[k].a);
+    snprintf(bv, sizeof bv, "%lld", (long long)m[k].b);
+    snprintf(want, sizeof want, "%s,%s,%s", m[k].a_null ? "N" : av, m[k].b_null ? "N" : bv,
+             m[k].deleted ? "true" : "false");
+    if (strcmp(got, want)) fail_msg("seed %u key %d: table %s, model %s", seed, k, got, want);
+    free(got);
+  }
+}
+
+static void test_apply_matches_one_by_one(void **s) {
+  (void)s;
+  char dir[64];
+  const char *path = tmp_db(dir);
+  for (unsigned seed = 1; seed <= 40; seed++) {
+    unlink(path);
+    ml_wh *wh = NULL;
+    ml_err err;
+    assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
+    ml_apply *a = NULL;
+    assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
+    const char *pk[] = {"id"};
+    ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)},
+                     {"b", ml_type_of(ML_TYPE_BIGINT)}};
+    assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 3, &err), ML_OK);
+    assert_int_equal(ml_apply_start(a, &err), ML_OK);
+    model_row m[KEYS];
+    memset(m, 0, sizeof m);
+    uint64_t st = seed * 0x9E3779B97F4A7C15ULL;
+    mallard_record *r = mallard_record_new();
+    for (int i = 0; i < 60; i++) {
+      int k = (int)(rng(&st) % KEYS), what = (int)(rng(&st) % 20);
+      int64_t va = (int64_t)(rng(&st) % 100), vb = (int64_t)(rng(&st) % 100);
+      int give_a = (int)(rng(&st) % 2), give_b = (int)(rng(&st) % 2), null_a = rng(&st) % 4 == 0;
+      mallard_record_clear(r);
+      mallard_set_long(r, "id", k);
+      if (what < 7) { /* upsert: absent columns become NULL */
+        if (give_a) null_a ? mallard_set_null(r, "a") : mallard_set_long(r, "a", va);
+        if (give_b) mallard_set_long(r, "b", vb);
+        assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
+        m[k] = (model_row){1, 0, va, vb, !give_a || null_a, !give_b};
+      } else if (what < 13) { /* update: only given columns; missing row ignored */
+        if (give_a) null_a ? mallard_set_null(r, "a") : mallard_set_long(r, "a", va);
+        if (give_b) mallard_set_long(r, "b", vb);
+        assert_int_equal(ml_apply_op(a, ML_APPLY_UPDATE, "t", r, &err), ML_OK);
+        if (m[k].exists && give_a) m[k].a = va, m[k].a_null = null_a;
+        if (m[k].exists && give_b) m[k].b = vb, m[k].b_null = 0;
+      } else if (what < 17) { /* delete: soft; missing row ignored */
+        mallard_set_long(r, "a", 12345); /* non-key values are ignored */
+        assert_int_equal(ml_apply_op(a, ML_APPLY_DELETE, "t", r, &err), ML_OK);
+        if (m[k].exists) m[k].deleted = 1;
+      } else if (what < 18) {
+        assert_int_equal(ml_apply_truncate(a, "t", &err), ML_OK);
+        for (int j = 0; j < KEYS; j++)
+          if (m[j].exists) m[j].deleted = 1;
+      } else {
+        assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+        check_model(wh, m, seed);
+      }
+    }
+    assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+    check_model(wh, m, seed);
+    mallard_record_free(r);
+    ml_apply_free(a);
+    ml_wh_close(wh);
+  }
+  unlink(path);
+  char wal[160];
+  snprintf(wal, sizeof wal, "%s.wal", path);
+  unlink(wal);
+  rmdir(dir);
+}
+
+/* A failure rolls back to the last commit. */
+static void test_apply_abort(void **s) {
+  (void)s;
+  char dir[64];
+  const char *path = tmp_db(dir);
+  ml_wh *wh = NULL;
+  ml_err err;
+  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
+  ml_apply *a = NULL;
+  logbuf l = {{0}};
+  assert_int_equal(ml_apply_open(wh, "tester", log_cb, &l, &a, &err), ML_OK);
+  assert_int_equal(ml_apply_start(a, &err), ML_OK);
+  mallard_record *r = mallard_record_new();
+  mallard_set_string(r, "k", "one");
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "nopk", r, &err), ML_OK);
+  assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+  mallard_set_string(r, "k", "two");
+  mallard_set_long(r, "extra", 5);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "nopk", r, &err), ML_OK);
+  ml_apply_abort(a);
+  int64_t n = 0;
+  bool found;
+  assert_int_equal(ml_wh_query_i64(wh, "SELECT count(*) FROM tester.nopk", &n, &found, &err), ML_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(ml_wh_query_i64(wh,
+                                   "SELECT count(*) FROM information_schema.columns WHERE table_name = 'nopk' AND "
+                                   "column_name = 'extra'",
+                                   &n, &found, &err),
+                   ML_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(ml_wh_query_i64(wh, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = "
+                                       "'_mallard_staging'",
+                                   &n, &found, &err),
+                   ML_OK);
+  assert_int_equal(n, 0);
+  assert_non_null(strstr(l.text, "created table tester.nopk"));
+  mallard_record_free(r);
+  ml_apply_free(a);
+  ml_wh_close(wh);
+  unlink(path);
+  rmdir(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_record_setters),  cmocka_unit_test(test_record_hash),
+      cmocka_unit_test(test_schema_errors),   cmocka_unit_test(test_config_state),
+      cmocka_unit_test(test_apply_matches_one_by_one), cmocka_unit_test(test_apply_abort),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
