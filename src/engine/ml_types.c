@@ -83,6 +83,10 @@ bool ml_type_from_logical(duckdb_logical_type lt, ml_type *out) {
   }
 }
 
+static int int_rank(ml_type_id id) {
+  return id == ML_TYPE_SMALLINT ? 1 : id == ML_TYPE_INTEGER ? 2 : id == ML_TYPE_BIGINT ? 3 : 0;
+}
+
 ml_type ml_type_widen(ml_type seen, ml_type value) {
   /* A lattice: NULL < BOOLEAN, BIGINT < DOUBLE < ... < JSON < VARCHAR.
    * VARCHAR holds anything as text (objects as their JSON text); JSON holds
@@ -91,8 +95,11 @@ ml_type ml_type_widen(ml_type seen, ml_type value) {
   if (seen.id == ML_TYPE_NULL) return value;
   if (value.id == ML_TYPE_NULL || ml_type_equal(seen, value)) return seen;
   if (seen.id == ML_TYPE_VARCHAR || value.id == ML_TYPE_VARCHAR) return ml_type_of(ML_TYPE_VARCHAR);
-  bool seen_num = seen.id == ML_TYPE_BIGINT || seen.id == ML_TYPE_DOUBLE;
-  bool value_num = value.id == ML_TYPE_BIGINT || value.id == ML_TYPE_DOUBLE;
+  /* integers widen to the larger integer, any float makes a DOUBLE */
+  int seen_int = int_rank(seen.id), value_int = int_rank(value.id);
+  if (seen_int && value_int) return seen_int > value_int ? seen : value;
+  bool seen_num = seen_int || seen.id == ML_TYPE_FLOAT || seen.id == ML_TYPE_DOUBLE;
+  bool value_num = value_int || value.id == ML_TYPE_FLOAT || value.id == ML_TYPE_DOUBLE;
   if (seen_num && value_num) return ml_type_of(ML_TYPE_DOUBLE);
   bool seen_json_ok = seen_num || seen.id == ML_TYPE_BOOLEAN || seen.id == ML_TYPE_JSON;
   bool value_json_ok = value_num || value.id == ML_TYPE_BOOLEAN || value.id == ML_TYPE_JSON;

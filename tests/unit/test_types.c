@@ -276,6 +276,11 @@ static void test_widen_laws(void **state) {
 /* Spot checks named in the contract, and other scalar types. */
 static void test_widen_named(void **state) {
   (void)state;
+  /* integer family: the larger integer; with a float: DOUBLE */
+  assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_SMALLINT), ml_type_of(ML_TYPE_INTEGER)).id, ML_TYPE_INTEGER);
+  assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_INTEGER)).id, ML_TYPE_BIGINT);
+  assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_INTEGER), ml_type_of(ML_TYPE_FLOAT)).id, ML_TYPE_DOUBLE);
+  assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_FLOAT), ml_type_of(ML_TYPE_DOUBLE)).id, ML_TYPE_DOUBLE);
   assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_DOUBLE)).id, ML_TYPE_DOUBLE);
   assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_DOUBLE), ml_type_of(ML_TYPE_BIGINT)).id, ML_TYPE_DOUBLE);
   assert_int_equal(ml_type_widen(ml_type_of(ML_TYPE_BOOLEAN), ml_type_of(ML_TYPE_BIGINT)).id, ML_TYPE_JSON);
