@@ -993,7 +993,9 @@ static void dec_read(const char *s, size_t n, dec *o) {
     if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
     while (p < end && *p == '0') p++;
     if (end - p > 17) o->huge_exp = true;
-    for (; p < end && is_digit(*p); p++) ex = ex * 10 + (*p - '0');
+    /* a huge exponent is flagged, not summed: 18+ digits would overflow */
+    if (!o->huge_exp)
+      for (; p < end && is_digit(*p); p++) ex = ex * 10 + (*p - '0');
     if (eneg) ex = -ex;
   }
   const char *dot = memchr(mant, '.', (size_t)(mend - mant));
