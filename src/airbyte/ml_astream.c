@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../engine/ml_value.h"
+#include "../util/ml_hash.h"
 
 /* Metadata columns of every typed table, in this order at creation. */
 enum { META_RAW_ID, META_EXTRACTED_AT, META_META, META_GENERATION, META_COUNT };
@@ -47,14 +48,7 @@ struct ml_astream {
   size_t meta_plain_len;
 };
 
-static uint64_t fnv1a(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+static uint64_t fnv1a(const char *s, size_t n) { return ml_hash_fnv1a(s, n); }
 
 static field_slot *slot_find(ml_astream *s, const char *key, size_t len, uint64_t h) {
   if (!s->slot_cap) return NULL;

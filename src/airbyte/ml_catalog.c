@@ -16,6 +16,7 @@
 
 #include "../json/ml_json.h"
 #include "../util/ml_file.h"
+#include "../util/ml_hash.h"
 
 /* One name to assign: see the comment at the top. */
 typedef struct ml_name_item {
@@ -80,14 +81,7 @@ bool ml_name_normalize(const char *name, size_t len, ml_buf *out) {
 
 /* ---- a set of strings (open addressing), for "is this name taken" ---- */
 
-static uint64_t fnv1a(const char *s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+static uint64_t fnv1a(const char *s, size_t n) { return ml_hash_fnv1a(s, n); }
 
 typedef struct strset {
   const char **slot; /* not owned */

@@ -7,6 +7,7 @@
 
 #include "../engine/ml_ids.h"
 #include "../json/ml_json.h"
+#include "../util/ml_hash.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_astream.h"
 
@@ -154,11 +155,12 @@ static bool in_state_log(const ml_dest *d, uint64_t h) {
 }
 
 static uint64_t state_hash(const pending_state *p) {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = ML_HASH_FNV_OFFSET;
   const char *parts[4] = {state_kind_name[p->kind], p->ns ? p->ns : "", p->name ? p->name : "", p->stored};
+  static const unsigned char separator = 0xFF; /* no byte of UTF-8 text is 0xFF */
   for (int k = 0; k < 4; k++) {
-    for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++) h = (h ^ *c) * 1099511628211ULL;
-    h = (h ^ 0xFF) * 1099511628211ULL; /* separator: no byte of UTF-8 text is 0xFF */
+    h = ml_hash_fnv1a_more(h, parts[k], strlen(parts[k]));
+    h = ml_hash_fnv1a_more(h, &separator, 1);
   }
   return h;
 }
