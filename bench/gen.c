@@ -4,7 +4,7 @@
  *   mallard-gen --records N [--streams S] [--state-every K] [--seed X]
  *               [--mode append|overwrite|append_dedup] [--key-space M]
  *               [--catalog FILE] [--namespace NS] [--stream-status]
- *               [--start I] [--sync-id N]
+ *               [--start I] [--sync-id N]   (sync_id 0 by default: not a platform sync)
  *
  * Writes RECORD and STATE messages to stdout (and the configured catalog to
  * FILE).  Records are spread round-robin over S streams named users, orders,
@@ -72,7 +72,7 @@ static int write_catalog(const gen_opts *o) {
 }
 
 int main(int argc, char **argv) {
-  gen_opts o = {.records = 1000, .streams = 1, .state_every = 10000, .seed = 42, .mode = "append", .sync_id = 1};
+  gen_opts o = {.records = 1000, .streams = 1, .state_every = 10000, .seed = 42, .mode = "append", .sync_id = 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;

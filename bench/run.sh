@@ -153,6 +153,7 @@ need_kb() {  # need_kb KB WHAT: stop early when the temp file system is too smal
 DUCKDB_VERSION=$("$MALLARD" query :memory: "SELECT version()" --json 2>/dev/null | tr -d '[]{}" \n' | sed 's/.*://' || echo "?")
 echo "mallard bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, DuckDB ${DUCKDB_VERSION}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "records $RECORDS (STATE every $STATE_EVERY), runs $RUNS, dedup base $DEDUP_BASE, RSS run $RSS_RECORDS, INSERT prefix $INSERT_RECORDS; RSS by $RSS_METHOD"
+echo "mallard: $MALLARD ($(date -u -r "$MALLARD" '+built %Y-%m-%d %H:%M UTC'); source tree at commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "work dir $WORK"
 
 # ---- inputs (deterministic: mallard-gen's default seed 42) -------------------
@@ -161,7 +162,15 @@ INPUT=$WORK/messages.jsonl
 "$GEN" --records "$RECORDS" --streams 1 --state-every "$STATE_EVERY" --catalog "$WORK/cat_append.json" >"$INPUT" ||
   die "mallard-gen failed"
 "$GEN" --records 0 --mode append_dedup --catalog "$WORK/cat_dedup.json" >/dev/null || die "mallard-gen failed"
+# The dedup pair loads the input as a later sync (sync_id 2) than the one that
+# built the base (sync_id 1): with the same sync_id, mallard would take the
+# input for a retry of the base's sync and skip the records before the STATEs
+# it already committed (their positions are the same).
+sed 's/"sync_id":1}/"sync_id":2}/' "$WORK/cat_append.json" >"$WORK/cat_append_s2.json"
+sed 's/"sync_id":1}/"sync_id":2}/' "$WORK/cat_dedup.json" >"$WORK/cat_dedup_s2.json"
+grep -q '"sync_id":2}' "$WORK/cat_dedup_s2.json" || die "could not set sync_id 2 in the catalog"
 BYTES=$(stat -c %s "$INPUT")
+LINES=$(wc -l <"$INPUT")
 BPR=$(awk -v b="$BYTES" -v n="$RECORDS" 'BEGIN { printf "%.1f", b / n }')  # bytes per record, STATE lines included
 echo "input: $INPUT, $BYTES bytes ($(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB, $BPR bytes per record)"
 echo
@@ -220,22 +229,38 @@ for ((run = 1; run <= RUNS; run++)); do
         timed /dev/null "$MALLARD" query --write "$WORK/db/r.duckdb" \
           "CREATE TABLE t AS SELECT * FROM read_json('$INPUT')" || die "read_json failed"
         record read_json "$RECORDS"
+        if ((run == 1)); then  # one row per line: records and STATE messages
+          n=$(q "$WORK/db/r.duckdb" "SELECT count(*) FROM t")
+          [[ $n == "$LINES" ]] || die "read_json loaded $n rows, expected $LINES"
+        fi
         fresh r ;;
       chunks)
         fresh c
         timed /dev/null "$B_CHUNKS" --db "$WORK/db/c.duckdb" --records "$RECORDS" || die "baseline_chunks failed"
         record chunks "$RECORDS"
+        if ((run == 1)); then
+          n=$(q "$WORK/db/c.duckdb" "SELECT count(*) FROM users")
+          [[ $n == "$RECORDS" ]] || die "baseline_chunks loaded $n rows, expected $RECORDS"
+        fi
         fresh c ;;
       insert)
         fresh i
         timed /dev/null "$B_INSERT" --db "$WORK/db/i.duckdb" --input "$INPUT" --records "$INSERT_RECORDS" ||
           die "baseline_insert failed"
         record insert "$INSERT_RECORDS"
+        if ((run == 1)); then
+          n=$(q "$WORK/db/i.duckdb" "SELECT count(*) FROM users")
+          [[ $n == "$INSERT_RECORDS" ]] || die "baseline_insert loaded $n rows, expected $INSERT_RECORDS"
+        fi
         fresh i ;;
       sdk)
         rm -f "$SDK_DIR/files/warehouse.db" "$SDK_DIR/files/warehouse.db.wal" "$SDK_DIR/files/state.json"
         if timed /dev/null "$MALLARD" debug "$SDK_DIR"; then
           record sdk "$RECORDS"
+          if ((run == 1)); then
+            n=$(q "$SDK_DIR/files/warehouse.db" "SELECT count(*) FROM tester.users")
+            [[ $n == "$RECORDS" ]] || die "the SDK connector loaded $n rows, expected $RECORDS"
+          fi
         else
           SDK_REASON="mallard debug failed during the run (see the log)"
           echo "SDK path: dropped ($SDK_REASON)"
@@ -265,16 +290,18 @@ if ((DEDUP_BASE > 0)); then
     echo "dedup round $run/$RUNS: append_dedup, append (each into a fresh copy of the base)"
     fresh d
     cp "$WORK/db/base.duckdb" "$WORK/db/d.duckdb" && sync
-    timed "$INPUT" "$MALLARD" write --config "$CFG_D" --catalog "$WORK/cat_dedup.json" || die "append_dedup failed"
+    timed "$INPUT" "$MALLARD" write --config "$CFG_D" --catalog "$WORK/cat_dedup_s2.json" || die "append_dedup failed"
     record dedup "$RECORDS"
     if ((run == 1)); then
       n=$(q "$WORK/db/d.duckdb" "SELECT count(*) FROM users")
       [[ $n == "$expect_d" ]] || die "append_dedup left $n rows, expected $expect_d"
+      n=$(q "$WORK/db/d.duckdb" "SELECT count(*) FROM users WHERE _airbyte_meta->>'sync_id' = '2'")
+      [[ $n == "$RECORDS" ]] || die "append_dedup: $n rows come from the new sync, expected $RECORDS"
     fi
     fresh d
     fresh a
     cp "$WORK/db/base.duckdb" "$WORK/db/a.duckdb" && sync
-    timed "$INPUT" "$MALLARD" write --config "$CFG_A" --catalog "$WORK/cat_append.json" || die "append into the base failed"
+    timed "$INPUT" "$MALLARD" write --config "$CFG_A" --catalog "$WORK/cat_append_s2.json" || die "append into the base failed"
     record append_base "$RECORDS"
     if ((run == 1)); then
       n=$(q "$WORK/db/a.duckdb" "SELECT count(*) FROM users")
@@ -315,16 +342,16 @@ function stats(k,    i, s, m) {
 function row(k, label, note) {
   if (!cnt[k]) return
   stats(k)
-  printf "| %-38s | %5d | %9.3f | %12.0f | %8.1f | %9.1f | %s |\n", label, cnt[k], MED[k], RPS[k], RPS[k] * bpr / 1e6, RSS[k], note
+  printf "| %-44s | %5d | %9.3f | %12.0f | %8.1f | %9.1f | %s |\n", label, cnt[k], MED[k], RPS[k], RPS[k] * bpr / 1e6, RSS[k], note
 }
 function MEDX(k) { if (!cnt[k]) return 0; stats(k); return MED[k] }
 function verdict(ok) { return ok ? "PASS" : "FAIL" }
 function check(label, value, fmt, target, ok) {
-  printf "| %-52s | " fmt " | %-12s | %s |\n", label, value, target, verdict(ok)
+  printf "| %-56s | " fmt " | %-12s | %s |\n", label, value, target, verdict(ok)
 }
 END {
-  printf "\n| %-38s | %5s | %9s | %12s | %8s | %9s | %s |\n", "contender", "runs", "median s", "records/s", "MB/s", "peak MiB", "notes"
-  printf "|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------", "-------", "-----------", "--------------", "----------", "-----------", "---"
+  printf "\n| %-44s | %5s | %9s | %12s | %8s | %9s | %s |\n", "contender", "runs", "median s", "records/s", "MB/s", "peak MiB", "notes"
+  printf "|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------------", "-------", "-----------", "--------------", "----------", "-----------", "---"
   row("write", sprintf("mallard write, append (%d)", recs), "process start to exit, file on stdin")
   row("read_json", sprintf("read_json into a table (%d)", recs), "mallard query --write: CREATE TABLE AS read_json")
   row("chunks", sprintf("data-chunk appender floor (%d)", recs), "no parsing; values computed in C")
@@ -335,17 +362,17 @@ END {
   row("rss_big", sprintf("mallard write, piped (%d)", rssn), "one run; generator in the same pipe")
   if (!cnt["write"]) exit
   print ""
-  printf "| %-52s | %10s | %-12s | %s |\n", "target", "measured", "wanted", "verdict"
-  printf "|%s|%s|%s|%s|\n", "------------------------------------------------------", "------------", "--------------", "---------"
+  printf "| %-56s | %10s | %-12s | %s |\n", "target", "measured", "wanted", "verdict"
+  printf "|%s|%s|%s|%s|\n", "----------------------------------------------------------", "------------", "--------------", "---------"
   check("mallard write records/s", RPS["write"], "%10.0f", ">= 1000000", RPS["write"] >= 1000000)
   if (cnt["read_json"]) check("speed-up vs read_json (time read_json / write)", MED["read_json"] / MED["write"], "%9.2fx", ">= 2.0x", MED["read_json"] / MED["write"] >= 2.0)
   check(sprintf("peak RSS, %d records (MiB)", recs), RSS["write"], "%10.1f", "<= 256", RSS["write"] <= 256)
   if (cnt["rss_big"]) check(sprintf("peak RSS, %d records (MiB)", rssn), RSS["rss_big"], "%10.1f", "<= 256", RSS["rss_big"] <= 256)
   if (cnt["dedup"]) check(sprintf("append_dedup / append time, %d into %d rows", recs, base), MED["dedup"] / MED["append_base"], "%9.2fx", "<= 3.0x", MED["dedup"] / MED["append_base"] <= 3.0)
   if (cnt["sdk"]) check("SDK / mallard write time (same rows)", MED["sdk"] / MED["write"], "%9.2fx", "<= 1.5x", MED["sdk"] / MED["write"] <= 1.5)
-  else printf "| %-52s | %10s | %-12s | %s |\n", "SDK / mallard write time (same rows)", "-", "<= 1.5x", "skipped (" sdk_reason ")"
+  else printf "| %-56s | %10s | %-12s | %s |\n", "SDK / mallard write time (same rows)", "-", "<= 1.5x", "skipped (" sdk_reason ")"
   if (cnt["insert"]) check("speed-up vs one INSERT per record (records/s ratio)", RPS["write"] / RPS["insert"], "%9.1fx", ">= 50x", RPS["write"] / RPS["insert"] >= 50)
-  if (cnt["chunks"]) printf "| %-52s | %9.2fx | %-12s | %s |\n", "mallard write / chunk-API floor time (information)", MED["write"] / MED["chunks"], "-", "-"
+  if (cnt["chunks"]) printf "| %-56s | %9.2fx | %-12s | %s |\n", "mallard write / chunk-API floor time (information)", MED["write"] / MED["chunks"], "-", "-"
   if (quick) print "\n(--quick: a smoke test; the targets are for 1,000,000 records and a 10,000,000-row dedup base)"
 }' "$RES"
 echo
