@@ -88,12 +88,15 @@ int ml_cmd_check(int argc, char **argv) {
     ml_wh_options opts = {.create_dirs = true};
     st = ml_wh_open(cfg.destination_path, &opts, &wh, &err);
   }
-  /* prove we can write: a table created and dropped inside a transaction
-   * that is rolled back leaves the file as it was */
-  if (st == ML_OK) st = ml_wh_begin(wh, &err);
+  /* prove we can write: a small table committed (so the write really reaches
+   * the disk: a full disk fails here) and dropped again */
   if (st == ML_OK) st = ml_wh_execf(wh, &err, "CREATE SCHEMA IF NOT EXISTS \"%s\"", cfg.schema);
-  if (st == ML_OK) st = ml_wh_exec(wh, "CREATE TABLE _mallard_check (x INTEGER); INSERT INTO _mallard_check VALUES (1)", &err);
-  if (wh) ml_wh_rollback(wh);
+  if (st == ML_OK)
+    st = ml_wh_exec(wh,
+                    "CREATE OR REPLACE TABLE main._mallard_check AS SELECT range AS x, repeat('x', 100) AS pad "
+                    "FROM range(1000); CHECKPOINT",
+                    &err);
+  if (wh) ml_wh_exec(wh, "DROP TABLE IF EXISTS main._mallard_check", NULL);
   if (st == ML_OK) {
     char msg[1200];
     snprintf(msg, sizeof msg, "database file %s is writable", cfg.destination_path);
