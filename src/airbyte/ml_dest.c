@@ -507,7 +507,7 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
     snprintf(copy, sizeof copy, "%s", detail);
     /* "(the string starts at line 1, column 97)": within this line */
     char *inner = strstr(copy, "at line 1, column ");
-    if (inner) memmove(inner + 3, inner + 10, strlen(inner + 10) + 1);
+    if (inner) memmove(inner + 3, inner + 11, strlen(inner + 11) + 1);
     err->line = lineno;
     return ml_err_set(err, st, "input line %zu, column %zu is not valid JSON: %s", lineno, err->column, copy);
   }
