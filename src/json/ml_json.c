@@ -75,6 +75,11 @@ struct ml_json_doc {
   size_t flen, fcap;
   char *scratch; /* NUL-terminated copies of long numbers for strtod */
   size_t scratch_cap;
+  /* Memory budget of one parse (arena blocks and stacks): a hostile line of
+   * millions of tiny values fails with a clear error instead of taking
+   * gigabytes.  `used` counts what the current parse holds. */
+  size_t max_bytes, used;
+  bool over_budget;
 #ifdef ML_HAVE_STRTOD_L
   locale_t cloc; /* (locale_t)0 when newlocale failed: plain strtod then */
 #endif
@@ -95,10 +100,21 @@ static arena_blk *blk_new(size_t cap, arena_blk *prev) {
 /* Out of room in the current block: chain a new one at least twice as big,
  * so a document needs O(log size) blocks and the next reset keeps the last
  * (largest) one. */
+/* Whether the parse may hold `more` bytes on top of what it has. */
+static bool budget_take(ml_json_doc *d, size_t more) {
+  if (more > d->max_bytes || d->used > d->max_bytes - more) {
+    d->over_budget = true;
+    return false;
+  }
+  d->used += more;
+  return true;
+}
+
 static void *arena_slow(ml_json_doc *d, size_t n) {
   size_t cap = d->blk->cap <= SIZE_MAX / 4 ? d->blk->cap * 2 : d->blk->cap;
   if (n > SIZE_MAX - 64) return NULL;
   if (cap < n + 64) cap = n + 64;
+  if (!budget_take(d, cap)) return NULL;
   arena_blk *b = blk_new(cap, d->blk);
   if (!b) return NULL;
   d->blk = b;
@@ -134,6 +150,8 @@ static void arena_reset(ml_json_doc *d) {
   }
   b->used = 0;
   d->blk = b;
+  d->used = b->cap + d->vcap * sizeof *d->vstk + d->fcap * sizeof *d->fstk;
+  d->over_budget = false;
 }
 
 ml_json_doc *ml_json_doc_new(void) {
@@ -144,6 +162,8 @@ ml_json_doc *ml_json_doc_new(void) {
     free(d);
     return NULL;
   }
+  d->max_bytes = ML_JSON_DEFAULT_MAX_BYTES;
+  d->used = ARENA_FIRST;
 #ifdef ML_HAVE_STRTOD_L
   d->cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
 #endif
@@ -170,6 +190,7 @@ void ml_json_doc_free(ml_json_doc *d) {
 static bool grow_vals(ml_json_doc *d) {
   size_t cap = d->vcap ? d->vcap * 2 : 256;
   if (cap > SIZE_MAX / sizeof *d->vstk) return false;
+  if (!budget_take(d, (cap - d->vcap) * sizeof *d->vstk)) return false;
   ml_json_val *p = realloc(d->vstk, cap * sizeof *p);
   if (!p) return false;
   d->vstk = p;
@@ -179,6 +200,7 @@ static bool grow_vals(ml_json_doc *d) {
 
 static bool grow_frames(ml_json_doc *d) {
   size_t cap = d->fcap ? d->fcap * 2 : 64;
+  if (!budget_take(d, (cap - d->fcap) * sizeof *d->fstk)) return false;
   frame *p = realloc(d->fstk, cap * sizeof *p);
   if (!p) return false;
   d->fstk = p;
@@ -425,8 +447,13 @@ __attribute__((format(printf, 4, 5))) static ml_status fail(pctx *c, const char 
 }
 
 static ml_status fail_nomem(pctx *c, const char *at) {
+  if (c->doc->over_budget)
+    return fail(c, at, ML_ERR_LIMIT, "document needs more than %zu MB of memory to parse (too many values)",
+                c->doc->max_bytes >> 20);
   return fail(c, at, ML_ERR_NOMEM, "out of memory while parsing JSON");
 }
+
+void ml_json_doc_set_max_bytes(ml_json_doc *doc, size_t max_bytes) { doc->max_bytes = max_bytes; }
 
 /* ------------------------------------------------------------------------ */
 /* strings                                                                   */

@@ -79,6 +79,13 @@ typedef struct ml_json_doc ml_json_doc;
 ml_json_doc *ml_json_doc_new(void);
 void ml_json_doc_free(ml_json_doc *doc);
 
+/* Memory one parse may use (arena and stacks, about 60 bytes per value plus
+ * the text of strings); a document that needs more fails with ML_ERR_LIMIT
+ * "document needs more than N MB of memory".  Bounds what a hostile input
+ * line (say 100 MB of "[0,0,0,...") can make mallard allocate. */
+#define ML_JSON_DEFAULT_MAX_BYTES ((size_t)1 << 30)
+void ml_json_doc_set_max_bytes(ml_json_doc *doc, size_t max_bytes);
+
 /* Parses text[0..len) (need not be NUL-terminated) as one JSON document.
  * On success sets *root and returns ML_OK.  On failure returns ML_ERR_INPUT
  * (or ML_ERR_NOMEM / ML_ERR_LIMIT) and fills err: line and column (1-based,

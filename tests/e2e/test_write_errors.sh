@@ -37,6 +37,16 @@ assert_eq "truncated input: exit 1" "1" "$rc"
 assert_contains "truncated input: said so" "input ended in the middle of a line" "$out"
 assert_eq "truncated input: records before the last state kept" '2' "$(q1 "$(db errs)" 'SELECT count(*) FROM exchange_rate')"
 
+# --- a hostile line: 60 MB of tiny values. Parsing it would take gigabytes;
+# the parser's memory budget stops it with a clear error instead.
+set +e
+out=$({ printf '{"type":"RECORD","record":{"stream":"exchange_rate","emitted_at":1,"data":{"currency":['
+        yes '0,' | head -n 30000000 | tr -d '\n'; printf '0]}}}\n'; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$CAT" 2>/dev/null); rc=$?
+set -e
+assert_eq "huge line: exit 1" "1" "$rc"
+assert_contains "huge line: says the document is too big" "document needs more than 1024 MB of memory to parse" "$out"
+
 # --- records of streams that are not in the catalog: warned and skipped -------
 out=$({ rec e; printf '{"type":"RECORD","record":{"stream":"nope","emitted_at":1,"data":{"x":1}}}\n'; state 4; } \
   | "$MALLARD" write --config "$cfg" --catalog "$CAT")
