@@ -3,13 +3,17 @@
 # restarted the way the Airbyte platform retries a sync (same sync_id, the
 # records after the last echoed STATE sent again).  The final tables must
 # hold every record exactly once.  CRASH_KILLS sets the number of random kills
-# per mode (CI: a few; `CRASH_KILLS=200 bash tests/e2e/test_crash.sh` is the
-# long form documented in docs/reliability.md).
+# per mode (CI: a few; the long form documented in docs/reliability.md is
+# `CRASH_KILLS=200 CRASH_RECORDS=3000000 CRASH_MAX_SLEEP_MS=150`).  A sync
+# that completes before its kills are used up ends the loop early; the
+# total number of kills is printed at the end.
 source "$(dirname "$0")/lib.sh"
 KILLS=${CRASH_KILLS:-4}
 N=${CRASH_RECORDS:-30000}
 K=1000
 RANDOM=${CRASH_SEED:-7}
+MAX_SLEEP_MS=${CRASH_MAX_SLEEP_MS:-600}
+TOTAL_KILLS=0
 
 # run_until_done MODE NAME CONFIG: kills then a final run; prints nothing
 last_ack() { { grep '"STATE"' "$1" || true; } | tail -n 1 | sed -E 's/.*"position":([0-9]+).*/\1/'; }
@@ -31,14 +35,17 @@ sync_mode() {
     "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --start "$pos" \
       | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out" 2>/dev/null &
     local pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 600)))"
+    sleep "0.$(printf '%03d' $((RANDOM % MAX_SLEEP_MS)))"
     kill -9 "$(pgrep -P "$$" -x mallard | head -n 1)" 2>/dev/null || true
     set +e; wait "$pid"; rc=$?; set -e
     ack=$(last_ack "$WORK/out"); pos=${ack:-$pos}
     kills=$((kills + 1))
-    [ "$rc" -eq 0 ] && return 0 # it finished before the kill: the sync is done
+    TOTAL_KILLS=$((TOTAL_KILLS + 1))
+    [ "$rc" -eq 0 ] && return 0 # it echo "random kills: $TOTAL_KILLS (plus one fault-injected kill per sync)"
+finished before the kill: the sync is done
   done
-  # 3. the run that finishes (unless the last one echoed every STATE already)
+  # 3. the run that echo "random kills: $TOTAL_KILLS (plus one fault-injected kill per sync)"
+finishes (unless the last one echoed every STATE already)
   [ "$pos" -ge "$N" ] && { pass; return 0; }
   "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --start "$pos" \
     | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out"
@@ -61,4 +68,5 @@ cfg=$(config crash_grouped ',"commit_interval_ms":50')
 sync_mode append grouped "$cfg" ""
 assert_eq "grouped commits: every record exactly once" "{\"n\":$N,\"ids\":$N}" \
   "$(q "$(db crash_grouped)" 'SELECT count(*) AS n, count(DISTINCT id) AS ids FROM users')"
+echo "random kills: $TOTAL_KILLS (plus one fault-injected kill per sync)"
 finish
