@@ -41,11 +41,9 @@ sync_mode() {
     ack=$(last_ack "$WORK/out"); pos=${ack:-$pos}
     kills=$((kills + 1))
     TOTAL_KILLS=$((TOTAL_KILLS + 1))
-    [ "$rc" -eq 0 ] && return 0 # it echo "random kills: $TOTAL_KILLS (plus one fault-injected kill per sync)"
-finished before the kill: the sync is done
+    [ "$rc" -eq 0 ] && return 0 # it finished before the kill: the sync is done
   done
-  # 3. the run that echo "random kills: $TOTAL_KILLS (plus one fault-injected kill per sync)"
-finishes (unless the last one echoed every STATE already)
+  # 3. the run that finishes (unless the last one echoed every STATE already)
   [ "$pos" -ge "$N" ] && { pass; return 0; }
   "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 --start "$pos" \
     | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out"
