@@ -5,6 +5,11 @@
  *               [--mode append|overwrite|append_dedup] [--key-space M]
  *               [--catalog FILE] [--namespace NS] [--stream-status]
  *               [--start I] [--sync-id N]   (sync_id 0 by default: not a platform sync)
+ *               [--state-kind global|stream] [--starts I0,I1,...]
+ *
+ * --state-kind stream emits one STREAM state per stream after every K of its
+ * own records ({"position": records of that stream so far}); --starts gives
+ * each stream's resume position (the tail of each stream from there on).
  *
  * Writes RECORD and STATE messages to stdout (and the configured catalog to
  * FILE).  Records are spread round-robin over S streams named users, orders,
@@ -26,7 +31,8 @@
 typedef struct gen_opts {
   uint64_t records, streams, state_every, seed, key_space, start, sync_id;
   const char *mode, *catalog, *ns;
-  bool stream_status;
+  bool stream_status, per_stream;
+  uint64_t starts[64]; /* per-stream resume positions (--starts) */
 } gen_opts;
 
 static uint64_t next_rand(uint64_t *s) {
@@ -92,6 +98,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--key-space")) o.key_space = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--mode")) o.mode = v;
     else if (!strcmp(a, "--start")) o.start = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--state-kind")) o.per_stream = !strcmp(v, "stream");
+    else if (!strcmp(a, "--starts")) {
+      char *p = (char *)v;
+      for (int k = 0; k < 64 && *p; k++) {
+        o.starts[k] = strtoull(p, &p, 10);
+        if (*p == ',') p++;
+      }
+    }
     else if (!strcmp(a, "--sync-id")) o.sync_id = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--catalog")) o.catalog = v;
     else if (!strcmp(a, "--namespace")) o.ns = v;
@@ -101,6 +115,10 @@ int main(int argc, char **argv) {
     }
   }
   if (o.streams == 0) o.streams = 1;
+  if (o.streams > 64 && o.per_stream) {
+    fprintf(stderr, "mallard-gen: --state-kind stream supports at most 64 streams\n");
+    return 2;
+  }
   if (o.catalog && write_catalog(&o) != 0) return 1;
   static char out[1 << 16];
   setvbuf(stdout, out, _IOFBF, sizeof out);
@@ -113,6 +131,11 @@ int main(int argc, char **argv) {
   for (uint64_t n = 0; n < o.start && n < o.records; n++) next_rand(&rng);
   for (uint64_t n = o.start; n < o.records; n++) {
     uint64_t s = n % o.streams;
+    uint64_t own = n / o.streams; /* this record's index within its stream */
+    if (o.per_stream && own < o.starts[s]) {
+      next_rand(&rng); /* keep every record's content the same as in the full stream */
+      continue;
+    }
     uint64_t id = o.key_space ? (n / o.streams) % o.key_space + 1 : n / o.streams + 1;
     uint64_t r = next_rand(&rng);
     int64_t ts = base_ms / 1000 + (int64_t)n;
@@ -132,7 +155,13 @@ int main(int argc, char **argv) {
            base_ms + (int64_t)n, id, nm, id, nm, id, 18 + (r >> 8) % 70, (r >> 16) % 1000, (r >> 24) % 100,
            (r >> 32) & 1 ? "true" : "false", y, m, d, secs / 3600, secs / 60 % 60, secs % 60, tag[(r >> 40) % 6],
            tag[(r >> 44) % 6], city[(r >> 48) % 8], (r >> 52) % 100000);
-    if (o.state_every && (n + 1) % o.state_every == 0) {
+    if (o.per_stream) {
+      if (o.state_every && (own + 1) % o.state_every == 0)
+        printf("{\"type\":\"STATE\",\"state\":{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{\"name\":\"%s\"%s%s%s},"
+               "\"stream_state\":{\"position\":%" PRIu64 "}}}}\n",
+               stream_name(s, buf, sizeof buf), o.ns ? ",\"namespace\":\"" : "", o.ns ? o.ns : "", o.ns ? "\"" : "",
+               own + 1);
+    } else if (o.state_every && (n + 1) % o.state_every == 0) {
       printf("{\"type\":\"STATE\",\"state\":{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"position\":%" PRIu64
              "}}}}\n",
              n + 1);
@@ -144,7 +173,16 @@ int main(int argc, char **argv) {
              ",\"stream_status\":{\"stream_descriptor\":{\"name\":\"%s\"%s%s%s},\"status\":\"COMPLETE\"}}}\n",
              base_ms, stream_name(s, buf, sizeof buf), o.ns ? ",\"namespace\":\"" : "", o.ns ? o.ns : "",
              o.ns ? "\"" : "");
-  if (o.state_every && o.records % o.state_every != 0 && o.start < o.records)
+  if (o.per_stream) {
+    for (uint64_t st = 0; o.state_every && st < o.streams; st++) {
+      uint64_t total = o.records / o.streams + (st < o.records % o.streams);
+      if (total % o.state_every != 0 && o.starts[st] < total)
+        printf("{\"type\":\"STATE\",\"state\":{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{\"name\":\"%s\"%s%s%s},"
+               "\"stream_state\":{\"position\":%" PRIu64 "}}}}\n",
+               stream_name(st, buf, sizeof buf), o.ns ? ",\"namespace\":\"" : "", o.ns ? o.ns : "", o.ns ? "\"" : "",
+               total);
+    }
+  } else if (o.state_every && o.records % o.state_every != 0 && o.start < o.records)
     printf("{\"type\":\"STATE\",\"state\":{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"position\":%" PRIu64
            "}}}}\n",
            o.records);

@@ -44,11 +44,19 @@ struct ml_astream {
   ml_buf scratch, meta, changes;
   uint64_t records, nulled;
   uint64_t staged; /* append_dedup: rows in the staging table not merged yet */
+  /* uncovered rows (see ml_astream_park): the first id loaded since the last
+   * STATE of this stream, and the pending table holding parked rows */
+  bool tail;
+  uint64_t tail_lo;
+  int64_t tail_hi;
+  ml_table pending;
+  bool pending_ready, pending_rows;
   char meta_plain[64];
   size_t meta_plain_len;
 };
 
 static uint64_t fnv1a(const char *s, size_t n) { return ml_hash_fnv1a(s, n); }
+static ml_status pending_open(ml_astream *s, bool create, ml_err *err);
 
 static field_slot *slot_find(ml_astream *s, const char *key, size_t len, uint64_t h) {
   if (!s->slot_cap) return NULL;
@@ -216,6 +224,39 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   free(load_name);
   free(wanted);
   if (st != ML_OK) return st;
+  /* rows a failed run parked were never covered by a STATE: the platform
+   * sends them again, so they go */
+  if (d->mode != ML_MODE_APPEND_DEDUP) {
+    st = pending_open(s, false, err);
+    int64_t stale = 0;
+    if (st == ML_OK) {
+      ml_buf q = ML_BUF_INIT;
+      ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ");
+      ml_sql_literal(&q, d->schema, strlen(d->schema));
+      ml_buf_puts(&q, " AND table_name = ");
+      ml_sql_literal(&q, s->pending.name, strlen(s->pending.name));
+      bool found;
+      int64_t exists = 0;
+      st = ml_wh_query_i64(s->wh, q.data, &exists, &found, err);
+      if (st == ML_OK && exists) {
+        ml_buf_reset(&q);
+        ml_buf_puts(&q, "SELECT count(*) FROM ");
+        ml_table_sql_name(&s->pending, &q);
+        st = ml_wh_query_i64(s->wh, q.data, &stale, &found, err);
+        ml_buf_reset(&q);
+        ml_buf_puts(&q, "DROP TABLE ");
+        ml_table_sql_name(&s->pending, &q);
+        if (st == ML_OK) st = ml_wh_exec(s->wh, q.data, err);
+      }
+      ml_buf_free(&q);
+    }
+    if (st == ML_OK && stale > 0)
+      ml_proto_log(s->log, "INFO",
+                   "stream '%s': %lld rows of an earlier attempt that no STATE covered were discarded; the source "
+                   "sends them again",
+                   d->name, (long long)stale);
+    if (st != ML_OK) return st;
+  }
   for (size_t i = 0; i < META_COUNT; i++) s->meta_col[i] = ml_table_find(&s->load, meta_names[i]);
   for (size_t i = 0; st == ML_OK && i < d->n_fields; i++) {
     const ml_field *f = &d->fields[i];
@@ -252,6 +293,7 @@ void ml_astream_free(ml_astream *s) {
   ml_table_free(&s->load);
   if (s->has_final) ml_table_free(&s->final);
   if (s->has_raw) ml_table_free(&s->raw);
+  if (s->pending_ready) ml_table_free(&s->pending);
   free(s->raw_final_name);
   for (size_t i = 0; i < s->slot_cap; i++) free(s->slots[i].key);
   free(s->slots);
@@ -355,6 +397,11 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
   uint64_t lo;
   int64_t hi;
   ml_ids_next(ids, &lo, &hi);
+  if (!s->tail) {
+    s->tail = true;
+    s->tail_lo = lo;
+    s->tail_hi = hi;
+  }
   ml_batch_put_i128(b, (size_t)s->meta_col[META_RAW_ID], lo, hi);
   /* Old sources send seconds: anything before 1973 in milliseconds is taken
    * as seconds. */
@@ -600,8 +647,80 @@ static ml_status drop_from(ml_astream *s, ml_table *t, const char *id_col, bool 
 ml_status ml_astream_drop_run_rows(ml_astream *s, uint64_t first_lo, int64_t first_hi, uint64_t *dropped, ml_err *err) {
   if (s->def->mode == ML_MODE_APPEND_DEDUP) return ML_OK;
   ml_status st = drop_from(s, &s->load, "_airbyte_raw_id", false, first_lo, first_hi, dropped, err);
+  /* parked rows are this run's too */
+  if (st == ML_OK && s->pending_rows) st = drop_from(s, &s->pending, "_airbyte_raw_id", false, first_lo, first_hi, dropped, err);
+  if (st == ML_OK) s->pending_rows = false;
   /* raw ids are text in the legacy table; same-run ids share a prefix and
    * grow in their hex digits, so text order is id order */
   if (st == ML_OK && s->has_raw) st = drop_from(s, &s->raw, "_airbyte_ab_id", true, first_lo, first_hi, NULL, err);
+  return st;
+}
+
+/* Opens the handle of the pending table (creating the table on first use
+ * with the load table's columns, adding any it lacks). */
+static ml_status pending_open(ml_astream *s, bool create, ml_err *err) {
+  if (!s->pending_ready) {
+    char *name = concat("_mallard_pending_", s->def->table);
+    ml_status st = name ? ml_table_init(&s->pending, s->wh, s->def->schema, name, err)
+                        : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    free(name);
+    if (st != ML_OK) return st;
+    s->pending_ready = true;
+  }
+  if (!create) return ML_OK;
+  return ml_table_sync(&s->pending, s->load.cols, s->load.n_cols, false, NULL, err);
+}
+
+static ml_status move_rows(ml_astream *s, ml_table *from, ml_table *to, bool only_tail, ml_err *err) {
+  char id[37];
+  ml_ids_format(s->tail_lo, s->tail_hi, id);
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "INSERT INTO ");
+  ml_table_sql_name(to, &q);
+  ml_buf_puts(&q, " BY NAME SELECT * FROM ");
+  ml_table_sql_name(from, &q);
+  if (only_tail) ml_buf_printf(&q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
+  ml_buf_puts(&q, "; DELETE FROM ");
+  ml_table_sql_name(from, &q);
+  if (only_tail) ml_buf_printf(&q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
+  ml_status st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_buf_free(&q);
+  if (st != ML_OK) ml_err_prefix(err, "stream '%s': moving rows not covered by a STATE", s->def->name);
+  return st;
+}
+
+ml_status ml_astream_park(ml_astream *s, ml_err *err) {
+  if (!s->tail || s->def->mode == ML_MODE_APPEND_DEDUP) return ML_OK;
+  ml_status st = ml_table_close_batch(&s->load, err);
+  if (st == ML_OK) st = pending_open(s, true, err);
+  if (st == ML_OK) st = move_rows(s, &s->load, &s->pending, true, err);
+  if (st == ML_OK) {
+    s->pending_rows = true;
+    s->tail = false;
+  }
+  return st;
+}
+
+ml_status ml_astream_covered(ml_astream *s, ml_err *err) {
+  s->tail = false;
+  if (!s->pending_rows) return ML_OK;
+  ml_status st = ml_table_close_batch(&s->load, err);
+  /* new columns may have reached the load table since the rows were parked */
+  if (st == ML_OK) st = pending_open(s, true, err);
+  if (st == ML_OK) st = move_rows(s, &s->pending, &s->load, false, err);
+  if (st == ML_OK) s->pending_rows = false;
+  return st;
+}
+
+ml_status ml_astream_end_of_input(ml_astream *s, ml_err *err) {
+  ml_status st = ml_astream_covered(s, err);
+  if (st != ML_OK || !s->pending_ready || !s->pending.n_cols) return st;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "DROP TABLE IF EXISTS ");
+  ml_table_sql_name(&s->pending, &q);
+  st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_buf_free(&q);
+  ml_table_free(&s->pending);
+  s->pending_ready = false;
   return st;
 }

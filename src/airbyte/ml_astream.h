@@ -50,6 +50,20 @@ ml_status ml_astream_finish(ml_astream *s, ml_err *err);
  * and a merged row may have replaced an older one that must stay replaced. */
 ml_status ml_astream_drop_run_rows(ml_astream *s, uint64_t first_lo, int64_t first_hi, uint64_t *dropped, ml_err *err);
 
+/* Uncovered rows.  A commit holds every stream, but a STREAM state covers
+ * only its own stream: rows of another stream loaded since that stream's
+ * last STATE would be committed without a STATE, and loaded again when the
+ * platform resends them after a crash.  So before such a commit they are
+ * parked in "_mallard_pending_<table>" (ml_astream_park) and moved back when
+ * the stream's STATE arrives (ml_astream_covered) or at the end of input.
+ * Rows parked by a run that died are discarded when the stream opens: the
+ * platform sends them again.  (append_dedup streams need none of this:
+ * merging a record twice changes nothing.) */
+ml_status ml_astream_park(ml_astream *s, ml_err *err);
+ml_status ml_astream_covered(ml_astream *s, ml_err *err);
+/* End of input: every row is committed with the rest, the pending table goes. */
+ml_status ml_astream_end_of_input(ml_astream *s, ml_err *err);
+
 const ml_stream_def *ml_astream_def(const ml_astream *s);
 uint64_t ml_astream_records(const ml_astream *s);
 uint64_t ml_astream_nulled(const ml_astream *s);

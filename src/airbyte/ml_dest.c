@@ -248,6 +248,10 @@ static ml_status store_states(ml_dest *d, ml_err *err) {
  * them: an echoed STATE always describes committed data. */
 static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
   ml_status st = ensure_tx(d, err);
+  /* Rows no STATE covers yet: parked until their STATE, or (at the end of
+   * input) committed with the rest. */
+  for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++)
+    st = finishing ? ml_astream_end_of_input(d->runs[i].s, err) : ml_astream_park(d->runs[i].s, err);
   for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) st = ml_astream_before_commit(d->runs[i].s, err);
   if (st == ML_OK && finishing) {
     for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) {
@@ -441,6 +445,11 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
     p.hash = state_hash(&p);
     st = drop_resent(d, &p, err);
   }
+  /* the rows of the state's scope are covered from here on */
+  if (st == ML_OK) st = ensure_tx(d, err);
+  stream_run *only = p.kind == STATE_STREAM ? find_run(d, p.ns, p.name) : NULL;
+  for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++)
+    if (p.kind != STATE_STREAM || only == &d->runs[i]) st = ml_astream_covered(d->runs[i].s, err);
   if (st == ML_OK && d->n_pending == d->cap_pending) {
     size_t cap = d->cap_pending ? d->cap_pending * 2 : 16;
     pending_state *grown = realloc(d->pending, cap * sizeof *grown);
