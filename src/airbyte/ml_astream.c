@@ -120,19 +120,10 @@ static char *concat(const char *a, const char *b) {
 static ml_status keep_previous_tmp(ml_astream *s, const char *table, bool *keep, ml_err *err) {
   *keep = false;
   if (s->def->sync_id == 0) return ML_OK;
+  bool exists = false, found = false;
+  ml_status st = ml_wh_table_exists(s->wh, s->def->schema, table, &exists, err);
+  if (st != ML_OK || !exists) return st;
   ml_buf q = ML_BUF_INIT;
-  ml_buf_printf(&q,
-                "SELECT count(*) FROM (SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND "
-                "schema_name = ");
-  ml_sql_literal(&q, s->def->schema, strlen(s->def->schema));
-  ml_buf_puts(&q, " AND table_name = ");
-  ml_sql_literal(&q, table, strlen(table));
-  ml_buf_puts(&q, ")");
-  int64_t n = 0;
-  bool found = false;
-  ml_status st = ml_wh_query_i64(s->wh, q.data, &n, &found, err);
-  ml_buf_free(&q);
-  if (st != ML_OK || n == 0) return st;
   ml_buf_puts(&q, "SELECT count(*) FROM ");
   ml_sql_qualified(&q, s->def->schema, table);
   ml_buf_printf(&q,
@@ -231,15 +222,9 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
     int64_t stale = 0;
     if (st == ML_OK) {
       ml_buf q = ML_BUF_INIT;
-      ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ");
-      ml_sql_literal(&q, d->schema, strlen(d->schema));
-      ml_buf_puts(&q, " AND table_name = ");
-      ml_sql_literal(&q, s->pending.name, strlen(s->pending.name));
-      bool found;
-      int64_t exists = 0;
-      st = ml_wh_query_i64(s->wh, q.data, &exists, &found, err);
+      bool exists = false, found;
+      st = ml_wh_table_exists(s->wh, d->schema, s->pending.name, &exists, err);
       if (st == ML_OK && exists) {
-        ml_buf_reset(&q);
         ml_buf_puts(&q, "SELECT count(*) FROM ");
         ml_table_sql_name(&s->pending, &q);
         st = ml_wh_query_i64(s->wh, q.data, &stale, &found, err);

@@ -261,6 +261,27 @@ void ml_sql_literal(ml_buf *b, const char *s, size_t n) {
   ml_buf_putc(b, '\'');
 }
 
+ml_status ml_wh_table_exists(ml_wh *wh, const char *schema, const char *table, bool *exists, ml_err *err) {
+  *exists = false;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ");
+  ml_sql_literal(&q, schema, strlen(schema));
+  ml_buf_puts(&q, " AND table_name = ");
+  ml_sql_literal(&q, table, strlen(table));
+  int64_t n = 0;
+  bool found = false;
+  ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(wh, q.data, &n, &found, err)
+                               : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_buf_free(&q);
+  *exists = st == ML_OK && n > 0;
+  return st;
+}
+
+void ml_sql_literal_or_null(ml_buf *b, const char *s) {
+  if (s) ml_sql_literal(b, s, strlen(s));
+  else ml_buf_puts(b, "NULL");
+}
+
 void ml_wh_columns_free(ml_wh_column *cols, size_t n) {
   for (size_t i = 0; i < n; i++) free(cols[i].name);
   free(cols);
@@ -271,17 +292,10 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, 
   *cols = NULL;
   *n = 0;
   *exists = false;
+  bool present = false;
+  ml_status st = ml_wh_table_exists(wh, schema, table, &present, err);
+  if (st != ML_OK || !present) return st;
   ml_buf q = ML_BUF_INIT;
-  ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ");
-  ml_sql_literal(&q, schema, strlen(schema));
-  ml_buf_puts(&q, " AND table_name = ");
-  ml_sql_literal(&q, table, strlen(table));
-  int64_t found_tables = 0;
-  bool found = false;
-  ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(wh, q.data, &found_tables, &found, err)
-                               : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-  ml_buf_free(&q);
-  if (st != ML_OK || found_tables == 0) return st;
 
   if ((st = ml_wh_sync(wh, err)) != ML_OK) return st;
   /* A zero-row query carries exact names and logical types (including the

@@ -64,6 +64,9 @@ ml_status ml_wh_commit(ml_wh *wh, ml_err *err);
 void ml_wh_rollback(ml_wh *wh);
 bool ml_wh_in_transaction(const ml_wh *wh);
 
+/* *exists tells whether schema.table is a table of the open database. */
+ml_status ml_wh_table_exists(ml_wh *wh, const char *schema, const char *table, bool *exists, ml_err *err);
+
 /* A column of an existing table. name is malloc'd and owned by the array. */
 typedef struct ml_wh_column {
   char *name;
@@ -83,5 +86,7 @@ void ml_wh_columns_free(ml_wh_column *cols, size_t n);
 void ml_sql_ident(ml_buf *b, const char *name);
 void ml_sql_qualified(ml_buf *b, const char *schema, const char *table);
 void ml_sql_literal(ml_buf *b, const char *s, size_t n);
+/* A literal for a NUL-terminated string, or NULL when s is NULL. */
+void ml_sql_literal_or_null(ml_buf *b, const char *s);
 
 #endif
