@@ -47,6 +47,7 @@ typedef struct ml_dest_config {
   char *local_root;       /* the directory that "/local" stands for */
   bool raw_tables;        /* also write legacy _airbyte_raw_<stream> tables */
   int64_t commit_interval_ms; /* group STATE commits at most this often (default 1000; 0 = commit at every STATE) */
+  char *memory_limit; /* DuckDB memory_limit ("64MB", "2GB"), NULL = DuckDB's default (80% of RAM) */
 } ml_dest_config;
 
 /* Reads and validates a destination config (JSON object). Keys:
@@ -59,7 +60,9 @@ typedef struct ml_dest_config {
  *  local_root (string): default: the MALLARD_LOCAL_ROOT environment variable if
  *    set, else "/local" when that directory exists (inside Airbyte's
  *    container), else "/tmp/airbyte_local" (what Airbyte mounts as /local).
- *  raw_tables (bool, default false), commit_interval_ms (integer >= 0).
+ *  raw_tables (bool, default false), commit_interval_ms (integer >= 0),
+ *  memory_limit (string: a number and a unit B, KB, MB, GB, TB, KiB, MiB,
+ *    GiB or TiB; handed to DuckDB).
  *  Unknown keys are ignored (Airbyte adds its own).  `env_local_root` is the
  *  value of MALLARD_LOCAL_ROOT or NULL (passed in so the function is pure).
  * Errors are ML_ERR_CONFIG with a message naming the key and the problem. */

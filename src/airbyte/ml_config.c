@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "../json/ml_json.h"
@@ -17,6 +18,7 @@ void ml_dest_config_free(ml_dest_config *c) {
   free(c->destination_path);
   free(c->schema);
   free(c->local_root);
+  free(c->memory_limit);
   memset(c, 0, sizeof *c);
 }
 
@@ -129,6 +131,24 @@ static bool is_dir(const char *path) {
   return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* "64MB", "1.5 GiB": what DuckDB's memory_limit accepts, checked here so a
+ * typo is a config error rather than a failure to open the database. */
+static bool is_memory_size(const char *s) {
+  const char *p = s;
+  if (!(*p >= '0' && *p <= '9')) return false;
+  while (*p >= '0' && *p <= '9') p++;
+  if (*p == '.') {
+    p++;
+    if (!(*p >= '0' && *p <= '9')) return false;
+    while (*p >= '0' && *p <= '9') p++;
+  }
+  while (*p == ' ') p++;
+  static const char *const units[] = {"B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB"};
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (!strcasecmp(p, units[i])) return true;
+  return false;
+}
+
 ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_local_root, ml_dest_config *out,
                                ml_err *err) {
   memset(out, 0, sizeof *out);
@@ -223,6 +243,17 @@ ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_loc
       goto done;
     }
     out->commit_interval_ms = v->i;
+  }
+
+  v = ml_json_get(root, "memory_limit");
+  if (!is_null(v)) {
+    if (v->type != ML_JSON_STRING || !is_memory_size(v->u.str)) {
+      st = ml_err_set(err, ML_ERR_CONFIG,
+                      "config key \"memory_limit\" must be a size such as \"256MB\" or \"2GB\" (a number and one "
+                      "of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)");
+      goto done;
+    }
+    if (!(out->memory_limit = strdup(v->u.str))) goto nomem;
   }
   goto done;
 
@@ -344,6 +375,16 @@ void ml_dest_spec_json(ml_buf *out) {
   ml_jw_int(&w, DEFAULT_COMMIT_INTERVAL_MS);
   ml_jw_int(&w, 0);
   ml_jw_arr_end(&w);
+  ml_jw_obj_end(&w);
+
+  spec_prop_head(&w, "memory_limit", "string", "Memory limit",
+                 "DuckDB's memory limit for this load, e.g. \"64MB\" or \"2GB\". Unset: DuckDB's default (80% "
+                 "of RAM). A small limit bounds memory for append and overwrite loads; merges of large "
+                 "append_dedup tables need more (they fail with DuckDB's out-of-memory error).",
+                 5);
+  ml_jw_key(&w, "pattern");
+  ml_jw_str(&w, "^[0-9]+(\\.[0-9]+)? *([KMGT]i?B|B)$");
+  spec_str_examples(&w, "64MB", "2GB");
   ml_jw_obj_end(&w);
 
   ml_jw_obj_end(&w); /* properties */

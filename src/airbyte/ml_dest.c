@@ -184,7 +184,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
     ml_dest_free(d);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
-  ml_wh_options opts = {.create_dirs = true, .background_append = true};
+  ml_wh_options opts = {.create_dirs = true, .background_append = true, .memory_limit = config->memory_limit};
   ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
   if (st == ML_OK) st = ml_wh_begin(d->wh, err);
   if (st == ML_OK)

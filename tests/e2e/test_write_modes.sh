@@ -87,6 +87,24 @@ assert_eq "meta: source changes kept, emitted_at in seconds scaled" \
   '{"m":{"sync_id":0,"changes":[{"field":"name","change":"TRUNCATED","reason":"SOURCE_FIELD_SIZE_LIMITATION"},{"field":"id","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}]},"t":"2023-11-14 22:13:20+00"}' \
   "$(q "$(db evolve)" "SET TimeZone='UTC'; SELECT _airbyte_meta AS m, _airbyte_extracted_at::VARCHAR AS t FROM shop.items WHERE _airbyte_meta->'changes'->0->>'change' = 'TRUNCATED'")"
 
+# --- memory_limit is handed to DuckDB: a load within it works, a bad value is a config error
+cfg=$(config memlimit ',"memory_limit":"64MB"')
+"$GEN" --records 50000 --state-every 5000 --catalog "$WORK/mem.catalog.json" \
+  | "$MALLARD" write --config "$cfg" --catalog "$WORK/mem.catalog.json" >/dev/null
+assert_eq "memory_limit: the load completes" "50000" "$(q1 "$(db memlimit)" 'SELECT count(*) FROM users')"
+cfg=$(config memlimit_tiny ',"memory_limit":"1MB"')
+set +e
+out=$("$GEN" --records 50000 --state-every 5000 | "$MALLARD" write --config "$cfg" --catalog "$WORK/mem.catalog.json" 2>/dev/null)
+rc=$?
+set -e
+assert_eq "memory_limit: DuckDB enforces it (1MB is too small: the sync fails)" "1" "$rc"
+assert_contains "memory_limit: DuckDB says why" "Increasing the memory limit" "$out"
+cfg=$(config memlimit_bad ',"memory_limit":"a lot"')
+set +e
+out=$(echo | "$MALLARD" write --config "$cfg" --catalog "$WORK/mem.catalog.json" 2>/dev/null)
+set -e
+assert_contains "memory_limit: a bad value is a config error" 'config key \"memory_limit\" must be a size' "$out"
+
 # --- legacy raw tables ---------------------------------------------------------
 cfg=$(config raw ',"raw_tables":true'); cat_=$(catalog raw append)
 { rec '{"id":1,"name":"r"}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null

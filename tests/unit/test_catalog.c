@@ -880,6 +880,17 @@ static void test_config_defaults(void **state) {
   assert_int_equal(cfg.commit_interval_ms, 0);
   ml_dest_config_free(&cfg);
 
+  {
+    ml_dest_config m = config_ok("{\"destination_path\":\"d\",\"memory_limit\":\"1.5 GiB\"}", "/r");
+    assert_string_equal(m.memory_limit, "1.5 GiB");
+    ml_dest_config_free(&m);
+    m = config_ok("{\"destination_path\":\"d\",\"memory_limit\":\"64mb\"}", "/r");
+    assert_string_equal(m.memory_limit, "64mb");
+    ml_dest_config_free(&m);
+    m = config_ok("{\"destination_path\":\"d\"}", "/r");
+    assert_null(m.memory_limit);
+    ml_dest_config_free(&m);
+  }
   cfg = config_ok("{\"destination_path\":\"d\",\"schema\":\"\",\"raw_tables\":false,\"commit_interval_ms\":250}",
                   "/r");
   assert_string_equal(cfg.schema, "main");
@@ -943,6 +954,11 @@ static void test_config_errors(void **state) {
                "config key \"commit_interval_ms\" must be an integer");
   config_fails("{\"destination_path\":\"x\",\"commit_interval_ms\":-1}",
                "config key \"commit_interval_ms\" must be >= 0 (got -1)");
+  config_fails("{\"destination_path\":\"x\",\"memory_limit\":64}", "config key \"memory_limit\" must be a size");
+  config_fails("{\"destination_path\":\"x\",\"memory_limit\":\"lots\"}", "config key \"memory_limit\" must be a size");
+  config_fails("{\"destination_path\":\"x\",\"memory_limit\":\"64 parsecs\"}", "must be a size");
+  config_fails("{\"destination_path\":\"x\",\"memory_limit\":\".5GB\"}", "must be a size");
+  config_fails("{\"destination_path\":\"x\",\"memory_limit\":\"5.GB\"}", "must be a size");
   config_fails("[]", "config must be a JSON object");
   config_fails("{\"destination_path\":", "config is not valid JSON (line 1, column");
   config_fails("{\"destination_path\":\"x\",}", "config is not valid JSON");
@@ -1079,9 +1095,10 @@ static void test_spec(void **state) {
               {"schema", "string"},
               {"local_root", "string"},
               {"raw_tables", "boolean"},
-              {"commit_interval_ms", "integer"}};
-  assert_int_equal(props->len, 5);
-  for (size_t i = 0; i < 5; i++) {
+              {"commit_interval_ms", "integer"},
+              {"memory_limit", "string"}};
+  assert_int_equal(props->len, 6);
+  for (size_t i = 0; i < 6; i++) {
     const ml_json_val *p = ml_json_get(props, keys[i].key);
     if (!p) fail_msg("spec has no property %s", keys[i].key);
     assert_string_equal(ml_json_get_str(p, "type"), keys[i].type);
