@@ -113,11 +113,12 @@ static char *concat(const char *a, const char *b) {
   return p;
 }
 
-/* An overwrite that failed part-way left a temporary table whose rows were
- * acknowledged (their STATE echoed).  When the platform retries the same
- * sync (same sync_id and generation) it resends only what follows, so those
- * rows must be kept; any other leftover is discarded. */
-static ml_status keep_previous_tmp(ml_astream *s, const char *table, bool *keep, ml_err *err) {
+/* Whether `table` exists and holds only rows of this very sync (same sync_id
+ * and generation; never for sync_id 0).  An overwrite that failed part-way
+ * left a temporary table whose rows were acknowledged (their STATE echoed):
+ * when the platform retries the same sync it resends only what follows, so
+ * such a table is kept; any other leftover is discarded. */
+static ml_status holds_only_this_sync(ml_astream *s, const char *table, bool *keep, ml_err *err) {
   *keep = false;
   if (s->def->sync_id == 0) return ML_OK;
   bool exists = false, found = false;
@@ -153,14 +154,14 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   char *load_name = concat(load_prefix(d->mode), d->table);
   ml_status st = load_name ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   bool keep = true;
-  if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = keep_previous_tmp(s, load_name, &keep, err);
+  if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = holds_only_this_sync(s, load_name, &keep, err);
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE && !keep) {
     /* The table may already have been swapped in by this very sync, killed
      * before its last STATEs were echoed: the platform resends the tail, which
      * is dropped as already loaded, so the new table must start from the
      * swapped-in one, not empty. */
     bool swapped = false;
-    st = keep_previous_tmp(s, d->table, &swapped, err);
+    st = holds_only_this_sync(s, d->table, &swapped, err);
     if (st == ML_OK && swapped) {
       ml_buf q = ML_BUF_INIT;
       ml_buf_puts(&q, "DROP TABLE IF EXISTS ");

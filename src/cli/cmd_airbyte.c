@@ -13,10 +13,6 @@
 #include "ml_cli.h"
 #include "warehouse/ml_wh.h"
 
-/* Set by the signal handler, read by the input loop: the one piece of global
- * state a signal handler needs. */
-static volatile sig_atomic_t stop_signal = 0;
-static void on_signal(int sig) { stop_signal = sig; }
 
 static const char *flag_value(int argc, char **argv, const char *flag) {
   for (int i = 1; i + 1 < argc; i++)
@@ -113,14 +109,14 @@ int ml_cmd_check(int argc, char **argv) {
 
 /* Reads stdin in large blocks and hands complete lines to the destination;
  * while no input is waiting it lets the destination commit grouped states. */
-static ml_status pump_input(ml_dest *d, ml_err *err) {
+static ml_status pump_input(ml_dest *d, const volatile sig_atomic_t *stop, ml_err *err) {
   size_t cap = 1 << 20, len = 0, lineno = 0;
   char *buf = malloc(cap);
   if (!buf) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   ml_status st = ML_OK;
   bool eof = false;
   while (st == ML_OK && !eof) {
-    if (stop_signal) break;
+    if (*stop) break;
     int wait_ms = -1;
     st = ml_dest_tick(d, &wait_ms, err);
     if (st != ML_OK) break;
@@ -165,7 +161,7 @@ static ml_status pump_input(ml_dest *d, ml_err *err) {
       lineno++;
       st = ml_dest_line(d, buf + start, (size_t)(nl - (buf + start)), lineno, err);
       start = (size_t)(nl - buf) + 1;
-      if (st != ML_OK || stop_signal) break;
+      if (st != ML_OK || *stop) break;
     }
     memmove(buf, buf + start, len - start);
     len -= start;
@@ -204,22 +200,17 @@ int ml_cmd_write(int argc, char **argv) {
   if (st == ML_ERR_IO) st = ML_ERR_CONFIG;
   if (st == ML_OK) st = ml_dest_open(&cfg, &cat, &p, &d, &err);
   if (st == ML_OK) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    st = pump_input(d, &err);
-    if (st == ML_OK && stop_signal) {
+    const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
+    st = pump_input(d, stop, &err);
+    if (st == ML_OK && *stop) {
       ml_dest_abort(d);
       char msg[256];
       snprintf(msg, sizeof msg,
                "stopped by %s: records after the last echoed STATE were not committed and must be sent again",
-               stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+               *stop == SIGINT ? "SIGINT" : "SIGTERM");
       ml_proto_trace_error(&p, "transient_error", msg, NULL);
       fprintf(stderr, "mallard write: %s\n", msg);
-      rc = stop_signal == SIGINT ? ML_EXIT_SIGINT : ML_EXIT_SIGTERM;
+      rc = *stop == SIGINT ? ML_EXIT_SIGINT : ML_EXIT_SIGTERM;
     } else if (st == ML_OK) {
       st = ml_dest_finish(d, &err);
     }

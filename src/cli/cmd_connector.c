@@ -21,10 +21,6 @@
 #include "../warehouse/ml_wh.h"
 #include "ml_cli.h"
 
-/* Set by the signal handler, read by the SDK between operations: the one
- * piece of global state a signal handler needs. */
-static volatile sig_atomic_t stop_signal = 0;
-static void on_signal(int sig) { stop_signal = sig; }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mallard %s: ", cmd);
@@ -76,19 +72,14 @@ int ml_cmd_debug(int argc, char **argv) {
     fprintf(stderr, "mallard debug: %s is not a directory\n", dir);
     return ML_EXIT_USAGE;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-  ml_runner_opts o = {dir, config, state, &stop_signal, stdout, isatty(STDERR_FILENO) ? stderr : NULL};
+  const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
+  ml_runner_opts o = {dir, config, state, stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL};
   bool aborted = false;
   ml_err err;
   ml_err_clear(&err);
   ml_status rc = ml_runner_debug(&o, &aborted, &err);
   if (rc == ML_OK) return ML_EXIT_OK;
-  if (aborted) return stop_signal == SIGTERM ? ML_EXIT_SIGTERM : ML_EXIT_SIGINT;
+  if (aborted) return *stop == SIGTERM ? ML_EXIT_SIGTERM : ML_EXIT_SIGINT;
   if (rc == ML_ERR_LOCKED) return ML_EXIT_LOCKED;
   return ML_EXIT_FAILED;
 }

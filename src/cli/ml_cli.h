@@ -17,6 +17,12 @@ enum {
   ML_EXIT_SIGTERM = 143
 };
 
+#include <signal.h>
+
+/* Installs the SIGINT/SIGTERM handlers (and ignores SIGPIPE); returns the
+ * flag they set to the signal number.  Valid for the life of the process. */
+const volatile sig_atomic_t *ml_cli_catch_stop_signals(void);
+
 int ml_cmd_spec(int argc, char **argv);
 int ml_cmd_check(int argc, char **argv);
 int ml_cmd_write(int argc, char **argv);
