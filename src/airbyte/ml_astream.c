@@ -566,6 +566,17 @@ ml_status ml_astream_before_commit(ml_astream *s, ml_err *err) {
   return st;
 }
 
+bool ml_astream_commit_is_flush_only(const ml_astream *s) {
+  if (s->def->mode == ML_MODE_APPEND_DEDUP) return s->staged == 0;
+  return !s->tail;
+}
+
+ml_status ml_astream_flush_async(ml_astream *s, ml_err *err) {
+  ml_status st = ml_table_flush_async(&s->load, err);
+  if (st == ML_OK && s->has_raw) st = ml_table_flush_async(&s->raw, err);
+  return st;
+}
+
 /* Puts the load table in the final table's place, in one transaction. */
 static ml_status swap_in(ml_wh *wh, ml_table *load, const char *final_name, ml_err *err) {
   ml_status st = ml_table_close_batch(load, err);

@@ -39,6 +39,13 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
 
 /* Before COMMIT: flush batches and, for append_dedup, merge the staging rows. */
 ml_status ml_astream_before_commit(ml_astream *s, ml_err *err);
+/* True when a commit needs nothing from this stream but its rows flushed:
+ * no staged rows to merge and no uncovered rows to park (see below).  Then
+ * the commit can run behind the rows on the loader thread
+ * (ml_astream_flush_async) while the next records are parsed. */
+bool ml_astream_commit_is_flush_only(const ml_astream *s);
+/* Queues the flush of the stream's batches on the loader without waiting. */
+ml_status ml_astream_flush_async(ml_astream *s, ml_err *err);
 /* In the last transaction of a sync in which the stream completed: replace
  * the final table (overwrite) and drop older generations. */
 ml_status ml_astream_finish(ml_astream *s, ml_err *err);

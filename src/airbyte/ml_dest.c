@@ -1,6 +1,7 @@
 #include "ml_dest.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "../engine/ml_ids.h"
 #include "../json/ml_json.h"
 #include "../util/ml_hash.h"
+#include "../warehouse/ml_loader.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_astream.h"
 
@@ -28,6 +30,16 @@ typedef struct pending_state {
   int64_t sync_id; /* the stream's (STREAM) or the catalog's first stream's */
   uint64_t hash;   /* identifies (kind, stream, state) in the state log */
 } pending_state;
+
+/* A commit that runs on the loader thread behind the rows it commits (see
+ * commit_behind), with the states it stores and, once it succeeded, echoes. */
+typedef struct queued_commit {
+  ml_dest *d;             /* borrowed */
+  uint64_t seq;           /* the commit's number in this run (1, 2, ...) */
+  pending_state *states;  /* owned */
+  size_t n_states;
+  ml_buf sql;
+} queued_commit;
 
 typedef struct stream_run {
   ml_astream *s;  /* NULL until the stream's tables are prepared */
@@ -72,20 +84,56 @@ struct ml_dest {
   uint64_t kill_after_commit;
   long long start_ms, last_commit_ms, last_progress_ms, last_progress_records;
   ml_buf scratch;
+  /* Commits queued on the loader, oldest first; the loader thread sets
+   * committed_seq to the seq of each one whose COMMIT succeeded, and this
+   * thread echoes their states (commits finish in queue order). */
+  queued_commit **queued;
+  size_t n_queued, cap_queued;
+  _Atomic uint64_t committed_seq;
 };
 
-static void pending_clear(ml_dest *d) {
-  for (size_t i = 0; i < d->n_pending; i++) {
-    free(d->pending[i].echo);
-    free(d->pending[i].stored);
-    free(d->pending[i].ns);
-    free(d->pending[i].name);
+static void states_free(pending_state *states, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(states[i].echo);
+    free(states[i].stored);
+    free(states[i].ns);
+    free(states[i].name);
   }
+}
+
+static void pending_clear(ml_dest *d) {
+  states_free(d->pending, d->n_pending);
   d->n_pending = 0;
+}
+
+static void queued_commit_free(queued_commit *c) {
+  states_free(c->states, c->n_states);
+  free(c->states);
+  ml_buf_free(&c->sql);
+  free(c);
+}
+
+/* Echoes the states of queued commits that have committed, oldest first. */
+static ml_status echo_committed(ml_dest *d, ml_err *err) {
+  uint64_t done = atomic_load(&d->committed_seq);
+  size_t k = 0;
+  for (; k < d->n_queued && d->queued[k]->seq <= done; k++) {
+    queued_commit *c = d->queued[k];
+    for (size_t i = 0; i < c->n_states; i++) ml_proto_emit(d->out, c->states[i].echo, c->states[i].echo_len);
+    queued_commit_free(c);
+  }
+  if (k == 0) return ML_OK;
+  memmove(d->queued, d->queued + k, (d->n_queued - k) * sizeof *d->queued);
+  d->n_queued -= k;
+  return ml_proto_flush(d->out, err);
 }
 
 void ml_dest_free(ml_dest *d) {
   if (!d) return;
+  /* queued commits refer to d until the loader is done with them */
+  if (d->wh) ml_wh_sync(d->wh, NULL);
+  for (size_t i = 0; i < d->n_queued; i++) queued_commit_free(d->queued[i]);
+  free(d->queued);
   if (d->runs)
     for (size_t i = 0; i < d->cat->n_streams; i++) ml_astream_free(d->runs[i].s);
   free(d->runs);
@@ -101,7 +149,11 @@ void ml_dest_free(ml_dest *d) {
 }
 
 void ml_dest_abort(ml_dest *d) {
-  if (d && d->wh) ml_wh_rollback(d->wh);
+  if (!d || !d->wh) return;
+  /* states whose commit went through are acknowledged even now */
+  ml_wh_sync(d->wh, NULL);
+  echo_committed(d, NULL);
+  ml_wh_rollback(d->wh);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -211,11 +263,12 @@ static ml_status ensure_tx(ml_dest *d, ml_err *err) {
   return ml_wh_in_transaction(d->wh) ? ML_OK : ml_wh_begin(d->wh, err);
 }
 
-static ml_status store_states(ml_dest *d, ml_err *err) {
-  ml_buf *q = &d->scratch;
+/* Stores states in the state table and the state log, in the open
+ * transaction; q is scratch space. */
+static ml_status store_states(ml_wh *wh, const pending_state *states, size_t n, ml_buf *q, ml_err *err) {
   ml_status st = ML_OK;
-  for (size_t i = 0; st == ML_OK && i < d->n_pending; i++) {
-    pending_state *p = &d->pending[i];
+  for (size_t i = 0; st == ML_OK && i < n; i++) {
+    const pending_state *p = &states[i];
     ml_buf_reset(q);
     ml_buf_puts(q, "DELETE FROM main." STATE_TABLE " WHERE kind = ");
     ml_sql_literal(q, state_kind_name[p->kind], strlen(state_kind_name[p->kind]));
@@ -235,15 +288,75 @@ static ml_status store_states(ml_dest *d, ml_err *err) {
     if (p->sync_id != 0)
       ml_buf_printf(q, "; INSERT INTO main." STATE_LOG " VALUES (%lld, %llu, now())", (long long)p->sync_id,
                     (unsigned long long)p->hash);
-    st = ml_buf_ok(q) ? ml_wh_exec(d->wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    st = ml_buf_ok(q) ? ml_wh_exec(wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
   return st;
+}
+
+/* Loader-thread side of commit_behind. */
+static ml_status run_queued_commit(void *a, void *unused, ml_err *err) {
+  queued_commit *c = a;
+  (void)unused;
+  ml_dest *d = c->d;
+  ml_status st = store_states(d->wh, c->states, c->n_states, &c->sql, err);
+  bool committed = false;
+  if (st == ML_OK) st = ml_wh_commit_and_begin(d->wh, &committed, err);
+  if (committed) {
+    if (d->kill_after_commit && c->seq == d->kill_after_commit) raise(SIGKILL);
+    atomic_store(&d->committed_seq, c->seq);
+  }
+  return st;
+}
+
+/* The common commit, when every stream only needs its rows flushed: queued
+ * on the loader behind those rows, so that parsing goes on while DuckDB
+ * writes and commits (waiting for it here cost a third of the run time).
+ * The states are echoed by echo_committed once the COMMIT succeeded; a
+ * failure reaches this thread at its next call that waits for the loader. */
+static ml_status commit_behind(ml_dest *d, ml_err *err) {
+  /* an earlier commit or append failed: say so now, not at the end of input */
+  if (ml_loader_failed(ml_wh_loader(d->wh))) return ml_wh_sync(d->wh, err);
+  ml_status st = ML_OK;
+  for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) st = ml_astream_flush_async(d->runs[i].s, err);
+  queued_commit *c = st == ML_OK ? calloc(1, sizeof *c) : NULL;
+  if (st == ML_OK && !c) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && d->n_queued == d->cap_queued) {
+    size_t cap = d->cap_queued ? d->cap_queued * 2 : 8;
+    queued_commit **grown = realloc(d->queued, cap * sizeof *grown);
+    if (!grown) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    else {
+      d->queued = grown;
+      d->cap_queued = cap;
+    }
+  }
+  if (st != ML_OK) {
+    free(c);
+    return st;
+  }
+  *c = (queued_commit){.d = d, .seq = ++d->commits, .states = d->pending, .n_states = d->n_pending, .sql = ML_BUF_INIT};
+  d->pending = NULL;
+  d->n_pending = d->cap_pending = 0;
+  d->queued[d->n_queued++] = c;
+  ml_loader_submit(ml_wh_loader(d->wh), run_queued_commit, NULL, c, NULL);
+  d->last_commit_ms = ml_proto_now_ms();
+  return echo_committed(d, err);
+}
+
+static bool can_commit_behind(const ml_dest *d) {
+  if (!ml_wh_loader(d->wh)) return false;
+  for (size_t i = 0; i < d->cat->n_streams; i++)
+    if (!ml_astream_commit_is_flush_only(d->runs[i].s)) return false;
+  return true;
 }
 
 /* Flushes every stream, stores and commits the pending states, then echoes
  * them: an echoed STATE always describes committed data. */
 static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
-  ml_status st = ensure_tx(d, err);
+  if (!finishing && can_commit_behind(d)) return commit_behind(d, err);
+  /* queued commits first: they hold older states */
+  ml_status st = ml_wh_sync(d->wh, err);
+  if (st == ML_OK) st = echo_committed(d, err);
+  if (st == ML_OK) st = ensure_tx(d, err);
   /* Rows no STATE covers yet: parked until their STATE, or (at the end of
    * input) committed with the rest. */
   for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++)
@@ -262,7 +375,7 @@ static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
       }
     }
   }
-  if (st == ML_OK) st = store_states(d, err);
+  if (st == ML_OK) st = store_states(d->wh, d->pending, d->n_pending, &d->scratch, err);
   if (st == ML_OK) st = ml_wh_commit(d->wh, err);
   if (st != ML_OK) {
     ml_wh_rollback(d->wh);
@@ -538,6 +651,10 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
 ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err) {
   long long now = ml_proto_now_ms();
   *wait_ms = -1;
+  ml_status st = echo_committed(d, err);
+  if (st != ML_OK) return st;
+  /* while input is idle, queued commits are echoed soon after they finish */
+  if (d->n_queued) *wait_ms = 5;
   if (now - d->last_progress_ms >= PROGRESS_EVERY_MS && d->records) log_progress(d, now);
   /* Records that arrived after the newest pending STATE are in the same
    * transaction, and committing them without their STATE would load them
@@ -546,7 +663,7 @@ ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err) {
   if (d->n_pending && d->since_any_state == 0) {
     long long due = d->last_commit_ms + d->cfg->commit_interval_ms;
     if (now >= due) return commit(d, false, err);
-    *wait_ms = (int)(due - now);
+    if (*wait_ms < 0 || due - now < *wait_ms) *wait_ms = (int)(due - now);
   }
   return ML_OK;
 }

@@ -245,10 +245,8 @@ ml_status ml_batch_end_row(ml_batch *b, ml_err *err) {
   return ML_OK;
 }
 
-ml_status ml_batch_flush(ml_batch *b, ml_err *err) {
-  ml_status st = append_chunk(b, err);
-  if (st == ML_OK && b->loader) st = ml_loader_wait(b->loader, err);
-  if (st != ML_OK) return st;
+/* Moves the rows the appender holds into the transaction. */
+static ml_status appender_flush(ml_batch *b, ml_err *err) {
   if (duckdb_appender_flush(b->app) != DuckDBSuccess) {
     duckdb_error_data ed = duckdb_appender_error_data(b->app);
     const char *msg = ed ? duckdb_error_data_message(ed) : "?";
@@ -258,4 +256,22 @@ ml_status ml_batch_flush(ml_batch *b, ml_err *err) {
     return code;
   }
   return ML_OK;
+}
+
+static ml_status flush_job(void *a, void *unused, ml_err *err) {
+  (void)unused;
+  return appender_flush(a, err);
+}
+
+ml_status ml_batch_flush(ml_batch *b, ml_err *err) {
+  ml_status st = append_chunk(b, err);
+  if (st == ML_OK && b->loader) st = ml_loader_wait(b->loader, err);
+  return st == ML_OK ? appender_flush(b, err) : st;
+}
+
+ml_status ml_batch_flush_async(ml_batch *b, ml_err *err) {
+  if (!b->loader) return ml_batch_flush(b, err);
+  ml_status st = append_chunk(b, err);
+  if (st == ML_OK) ml_loader_submit(b->loader, flush_job, NULL, b, NULL);
+  return st;
 }

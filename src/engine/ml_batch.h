@@ -60,5 +60,10 @@ ml_status ml_batch_end_row(ml_batch *b, ml_err *err);
 /* Appends the partial chunk and flushes the appender into the connection's
  * current transaction. */
 ml_status ml_batch_flush(ml_batch *b, ml_err *err);
+/* The same, queued on the background loader behind the rows, without waiting
+ * (without a loader it is ml_batch_flush): a job queued next sees the rows in
+ * the transaction.  A failure surfaces at the next ml_wh call or
+ * ml_batch_flush, which wait for the loader. */
+ml_status ml_batch_flush_async(ml_batch *b, ml_err *err);
 
 #endif

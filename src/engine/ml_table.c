@@ -181,3 +181,6 @@ ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err) {
 }
 
 ml_status ml_table_flush(ml_table *t, ml_err *err) { return t->batch ? ml_batch_flush(t->batch, err) : ML_OK; }
+ml_status ml_table_flush_async(ml_table *t, ml_err *err) {
+  return t->batch ? ml_batch_flush_async(t->batch, err) : ML_OK;
+}

@@ -60,6 +60,8 @@ ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err);
 ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err);
 /* Flushes the batch (if open) into the current transaction. */
 ml_status ml_table_flush(ml_table *t, ml_err *err);
+/* ml_batch_flush_async for the open batch, if any. */
+ml_status ml_table_flush_async(ml_table *t, ml_err *err);
 /* Flushes and closes the batch (before DDL on the table by someone else). */
 ml_status ml_table_close_batch(ml_table *t, ml_err *err);
 

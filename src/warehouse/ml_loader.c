@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_SLOTS 64
+/* room for every chunk of a batch plus the flush and commit jobs behind them */
+#define QUEUE_SLOTS 256
 
 typedef struct job {
   ml_loader_fn fn, cancel;
@@ -108,6 +109,15 @@ ml_status ml_loader_wait(ml_loader *l, ml_err *err) {
   pthread_mutex_unlock(&l->mu);
   return st;
 }
+
+bool ml_loader_failed(ml_loader *l) {
+  pthread_mutex_lock(&l->mu);
+  bool failed = l->failed;
+  pthread_mutex_unlock(&l->mu);
+  return failed;
+}
+
+bool ml_loader_on_thread(const ml_loader *l) { return pthread_equal(pthread_self(), l->thread) != 0; }
 
 void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
 void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }

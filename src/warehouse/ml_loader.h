@@ -12,6 +12,8 @@
 #ifndef ML_LOADER_H
 #define ML_LOADER_H
 
+#include <stdbool.h>
+
 #include "../util/ml_err.h"
 
 typedef struct ml_loader ml_loader;
@@ -29,6 +31,13 @@ void ml_loader_stop(ml_loader *l);
 void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void *b);
 /* Waits until every queued job ran; returns (and clears) the first error. */
 ml_status ml_loader_wait(ml_loader *l, ml_err *err);
+
+/* True when a job failed and ml_loader_wait has not reported it yet: lets a
+ * caller that does not otherwise wait stop early. */
+bool ml_loader_failed(ml_loader *l);
+/* True when called from a job, i.e. on the loader thread itself (where
+ * waiting for the loader would wait forever). */
+bool ml_loader_on_thread(const ml_loader *l);
 
 /* A mutex/condition pair callers use to hand objects back and forth with
  * jobs (the loader's own lock, so one lock orders everything). */

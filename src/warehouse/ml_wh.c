@@ -21,7 +21,11 @@ struct ml_wh {
 
 ml_loader *ml_wh_loader(ml_wh *wh) { return wh->loader; }
 
-ml_status ml_wh_sync(ml_wh *wh, ml_err *err) { return wh->loader ? ml_loader_wait(wh->loader, err) : ML_OK; }
+ml_status ml_wh_sync(ml_wh *wh, ml_err *err) {
+  /* a job on the loader thread owns the connection already */
+  if (!wh->loader || ml_loader_on_thread(wh->loader)) return ML_OK;
+  return ml_loader_wait(wh->loader, err);
+}
 
 /* DuckDB reports a held file lock as an IO error whose text mentions the
  * lock; we look for those words to tell users "another process" rather than a
@@ -225,6 +229,22 @@ ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
     ml_wh_exec(wh, "ROLLBACK", NULL);
   }
   wh->in_tx = false;
+  return st;
+}
+
+ml_status ml_wh_commit_and_begin(ml_wh *wh, bool *committed, ml_err *err) {
+  *committed = false;
+  if (!wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "no transaction to commit");
+  ml_status st = wh->tx_failed ? ml_err_set(err, ML_ERR_STATE, "a statement in this transaction failed")
+                               : ml_wh_exec(wh, "COMMIT", err);
+  if (st != ML_OK) {
+    ml_err_prefix(err, "commit failed, nothing since the last commit was saved");
+    ml_wh_exec(wh, "ROLLBACK", NULL);
+    return st;
+  }
+  *committed = true;
+  st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
+  if (st == ML_OK) wh->tx_failed = false;
   return st;
 }
 

@@ -59,6 +59,14 @@ ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err);
 
 ml_status ml_wh_begin(ml_wh *wh, ml_err *err);
 ml_status ml_wh_commit(ml_wh *wh, ml_err *err);
+/* Commits the open transaction and opens the next one in the same step, so
+ * that ml_wh_in_transaction stays true throughout: the form a background job
+ * uses, since the caller goes on (and keeps seeing an open transaction) while
+ * the job runs on the loader thread.  On failure the transaction is rolled
+ * back and DuckDB has none open (*committed tells whether the COMMIT itself
+ * went through, when only the BEGIN failed); the caller learns of it from the next call
+ * that waits for the loader, and must then roll back (ml_wh_rollback). */
+ml_status ml_wh_commit_and_begin(ml_wh *wh, bool *committed, ml_err *err);
 /* Never fails from the caller's point of view (a failed rollback leaves the
  * transaction aborted, which DuckDB discards). */
 void ml_wh_rollback(ml_wh *wh);
