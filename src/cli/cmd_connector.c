@@ -1,6 +1,6 @@
 /* mallard debug | init | reset: the connector SDK's local runner.
  *
- *   mallard debug [DIR] [--configuration F] [--state JSON|F]
+ *   mallard debug [DIR] [--configuration F] [--state JSON|F] [--commit-interval-ms N]
  *   mallard init DIR [--template NAME]
  *   mallard reset [DIR] [--yes]
  *
@@ -33,27 +33,32 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg) {
 
 static void debug_help(FILE *f) {
   fprintf(f,
-          "usage: mallard debug [DIR] [--configuration FILE] [--state JSON|FILE]\n\n"
+          "usage: mallard debug [DIR] [--configuration FILE] [--state JSON|FILE] [--commit-interval-ms N]\n\n"
           "Builds the connector in DIR (default: the current directory) -- its .c files, linked with the\n"
           "pkg-config packages listed in DIR/requirements.txt -- and runs it.  Its operations go to\n"
           "DIR/files/warehouse.db (DuckDB, schema tester); the state is saved to DIR/files/state.json at\n"
           "each checkpoint.\n\n"
           "  --configuration FILE  configuration (default DIR/configuration.json): a JSON object of strings\n"
-          "  --state JSON|FILE     start from this state instead of DIR/files/state.json\n\n"
+          "  --state JSON|FILE     start from this state instead of DIR/files/state.json\n"
+          "  --commit-interval-ms N  checkpoints within N ms of the last commit are committed together\n"
+          "                        (default 1000; 0 commits every checkpoint on its own)\n\n"
           "Exit status: 0 Sync SUCCEEDED, 1 Sync FAILED, 2 usage, 3 warehouse locked, 130/143 interrupted.\n");
 }
 
 int ml_cmd_debug(int argc, char **argv) {
-  const char *dir = NULL, *config = NULL, *state = NULL;
+  const char *dir = NULL, *config = NULL, *state = NULL, *interval = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       debug_help(stdout);
       return ML_EXIT_OK;
-    } else if (!strcmp(a, "--configuration") || !strcmp(a, "--state")) {
+    } else if (!strcmp(a, "--configuration") || !strcmp(a, "--state") || !strcmp(a, "--commit-interval-ms")) {
       if (i + 1 >= argc) return usage_error("debug", "%s needs a value", a);
       if (!strcmp(a, "--state")) state = argv[++i];
-      else config = argv[++i];
+      else if (!strcmp(a, "--configuration")) config = argv[++i];
+      else interval = argv[++i];
+    } else if (!strncmp(a, "--commit-interval-ms=", 21)) {
+      interval = a + 21;
     } else if (!strncmp(a, "--configuration=", 16)) {
       config = a + 16;
     } else if (!strncmp(a, "--state=", 8)) {
@@ -66,6 +71,14 @@ int ml_cmd_debug(int argc, char **argv) {
       return usage_error("debug", "unexpected argument %s", a);
     }
   }
+  long long interval_ms = -1;
+  if (interval) {
+    char *end = NULL;
+    errno = 0;
+    interval_ms = strtoll(interval, &end, 10);
+    if (errno || end == interval || *end || interval_ms < 0)
+      return usage_error("debug", "--commit-interval-ms needs a number of milliseconds >= 0, not '%s'", interval);
+  }
   if (!dir) dir = ".";
   struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -73,7 +86,7 @@ int ml_cmd_debug(int argc, char **argv) {
     return ML_EXIT_USAGE;
   }
   const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
-  ml_runner_opts o = {dir, config, state, stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL};
+  ml_runner_opts o = {dir, config, state, stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL, interval_ms};
   bool aborted = false;
   ml_err err;
   ml_err_clear(&err);

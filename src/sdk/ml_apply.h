@@ -72,6 +72,25 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err);
  * transaction.  When this returns ML_OK the data is durable. */
 ml_status ml_apply_commit(ml_apply *a, ml_err *err);
 
+/* A checkpoint held back (see mallard_checkpoint in ml_sdk.c): remembers
+ * which staged operations came before it, without applying or committing.
+ * Counts as a checkpoint.  A later ml_apply_commit or ml_apply_finish covers
+ * it; ml_apply_commit_mark applies and commits only the operations before it
+ * (the later ones stay staged, and are committed in the staging table, which
+ * ml_apply_start and ml_apply_abort drop), so that a sync that fails
+ * afterwards still leaves the warehouse exactly as at that checkpoint.
+ * Truncates and schema changes apply at once: a caller commits the mark
+ * before a truncate, and ml_apply_on_schema_change before DDL. */
+void ml_apply_mark(ml_apply *a);
+/* Called before a table is created or a column added or widened while a
+ * checkpoint is held back; it commits that checkpoint (ml_apply_commit_mark
+ * and saving its state), and the DDL then runs in the next transaction. */
+typedef ml_status (*ml_apply_settle_fn)(void *ud, ml_err *err);
+void ml_apply_on_schema_change(ml_apply *a, ml_apply_settle_fn fn, void *ud);
+bool ml_apply_marked(const ml_apply *a);
+ml_status ml_apply_commit_mark(ml_apply *a, ml_err *err);
+
+
 /* Applies the rest, drops the staging tables, commits. */
 ml_status ml_apply_finish(ml_apply *a, ml_err *err);
 

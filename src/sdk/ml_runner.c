@@ -228,12 +228,13 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   ml_sdk_hooks hooks = {&r, log_line, save_state, progress};
   r.ctx = ml_sdk_new(&hooks, o->stop);
   ml_status st = r.ctx ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && o->commit_interval_ms >= 0) ml_sdk_set_commit_interval(r.ctx, o->commit_interval_ms);
   if (st == ML_OK) st = load_inputs(&r, err);
   const mallard_connector *conn = NULL;
   if (st == ML_OK) st = load_connector(&r, &conn, err);
   ml_wh *wh = NULL;
   if (st == ML_OK) {
-    ml_wh_options wo = {.create_dirs = true};
+    ml_wh_options wo = {.create_dirs = true, .background_append = true};
     st = ml_wh_open(r.db, &wo, &wh, err);
   }
   if (st == ML_OK) st = ml_apply_open(wh, SCHEMA, apply_log, &r, &r.apply, err);
@@ -259,8 +260,11 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
       st = ml_err_set(err, ML_ERR_IO, "cannot return to the working directory: %s", strerror(errno));
     close(cwd);
   }
-  if (st == ML_OK) st = ml_apply_finish(r.apply, err);
-  if (st != ML_OK && r.apply) ml_apply_abort(r.apply);
+  if (st == ML_OK) st = ml_sdk_finish(r.ctx, err);
+  if (st != ML_OK && r.apply) {
+    ml_sdk_commit_held(r.ctx);
+    ml_apply_abort(r.apply);
+  }
   if (aborted && r.ctx) *aborted = ml_sdk_aborted(r.ctx);
   if (st == ML_OK) {
     double el = now_s() - r.started;

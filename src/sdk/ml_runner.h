@@ -23,6 +23,7 @@ typedef struct ml_runner_opts {
   const volatile sig_atomic_t *stop; /* set by a signal handler; may be NULL */
   FILE *out;               /* log lines, summary, result line */
   FILE *progress;          /* a terminal for the live progress line, or NULL */
+  long long commit_interval_ms; /* < 0: the default (ml_sdk_set_commit_interval) */
 } ml_runner_opts;
 
 /* Runs the sync.  Prints "Sync SUCCEEDED" or "Sync FAILED: <reason>" on out

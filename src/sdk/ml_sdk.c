@@ -1,5 +1,7 @@
 #include "ml_sdk.h"
 
+#include <time.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,10 @@ struct mallard_ctx {
   kv *state;
   size_t n_state, cap_state;
   ml_buf state_text;
+  /* Checkpoints closer together than commit_interval_ms are held back (see
+   * mallard_checkpoint): the state of the newest one waits here. */
+  ml_buf held_state;
+  long long commit_interval_ms, last_commit_ms;
   decl_table *decl;
   size_t n_decl, cap_decl;
   ml_apply *apply; /* borrowed */
@@ -41,13 +47,23 @@ struct mallard_ctx {
   char last_error[1024];
 };
 
+static long long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 mallard_ctx *ml_sdk_new(const ml_sdk_hooks *hooks, const volatile sig_atomic_t *stop) {
   mallard_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return NULL;
   ctx->hooks = *hooks;
   ctx->stop = stop;
+  ctx->commit_interval_ms = ML_SDK_DEFAULT_COMMIT_INTERVAL_MS;
+  ctx->last_commit_ms = mono_ms();
   return ctx;
 }
+
+void ml_sdk_set_commit_interval(mallard_ctx *ctx, long long ms) { ctx->commit_interval_ms = ms < 0 ? 0 : ms; }
 
 static void kv_free(kv *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -63,6 +79,7 @@ void ml_sdk_free(mallard_ctx *ctx) {
   kv_free(ctx->config, ctx->n_config);
   kv_free(ctx->state, ctx->n_state);
   ml_buf_free(&ctx->state_text);
+  ml_buf_free(&ctx->held_state);
   for (size_t i = 0; i < ctx->n_decl; i++) {
     decl_table *t = &ctx->decl[i];
     free(t->name);
@@ -645,8 +662,12 @@ static ml_status result(mallard_ctx *ctx, int rc, const char *fn, ml_err *err) {
   return ML_OK;
 }
 
+static ml_status commit_held(mallard_ctx *ctx, ml_err *err);
+static ml_status commit_held_hook(void *ud, ml_err *err) { return commit_held(ud, err); }
+
 ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *apply, ml_err *err) {
   ctx->apply = apply;
+  ml_apply_on_schema_change(apply, commit_held_hook, ctx);
   ctx->phase = PHASE_SCHEMA;
   int rc = fn ? fn(ctx) : MALLARD_OK;
   ctx->phase = PHASE_INIT;
@@ -693,15 +714,41 @@ int mallard_delete(mallard_ctx *ctx, const char *table, const mallard_record *ke
   return do_op(ctx, ML_APPLY_DELETE, "mallard_delete", table, keys);
 }
 
+static ml_status save_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err) {
+  ctx->last_commit_ms = mono_ms();
+  return ctx->hooks.save_state ? ctx->hooks.save_state(ctx->hooks.ud, state->data, state->len, err) : ML_OK;
+}
+
+/* Commits the operations before the held-back checkpoint, then saves its
+ * state (nothing to do when none is held). */
+static ml_status commit_held(mallard_ctx *ctx, ml_err *err) {
+  if (!ml_apply_marked(ctx->apply)) return ML_OK;
+  ml_status st = ml_apply_commit_mark(ctx->apply, err);
+  return st == ML_OK ? save_state(ctx, &ctx->held_state, err) : st;
+}
+
 int mallard_truncate(mallard_ctx *ctx, const char *table) {
   if (!ctx) return MALLARD_ERR_ARG;
   int rc = op_guard(ctx, "mallard_truncate");
   if (rc) return rc;
   ml_err err;
   ml_err_clear(&err);
-  return op_result(ctx, ml_apply_truncate(ctx->apply, table, &err), &err);
+  /* a truncate changes the tables at once: a held checkpoint goes first */
+  ml_status st = commit_held(ctx, &err);
+  if (st == ML_OK) st = ml_apply_truncate(ctx->apply, table, &err);
+  return op_result(ctx, st, &err);
 }
 
+/* Each commit costs a MERGE per table and a WAL sync whatever its size, so
+ * a connector checkpointing every few thousand rows would spend most of its
+ * time committing.  A checkpoint within commit_interval_ms of the last commit
+ * is therefore held back: its state is kept and the operations before it are
+ * marked; the next checkpoint due, a truncate, the end of update() or a
+ * failure commits them and only then saves that state.  So a saved state
+ * always describes committed data, a failed sync still leaves the warehouse
+ * and state.json as at its last checkpoint, and only a killed process
+ * resumes from an older checkpoint (up to commit_interval_ms of work, sent
+ * again by the connector). */
 int mallard_checkpoint(mallard_ctx *ctx) {
   if (!ctx) return MALLARD_ERR_ARG;
   int rc = op_guard(ctx, "mallard_checkpoint");
@@ -710,9 +757,34 @@ int mallard_checkpoint(mallard_ctx *ctx) {
   ml_err_clear(&err);
   const char *state = mallard_state_json(ctx);
   if (!state) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  ml_status st = ml_apply_commit(ctx->apply, &err);
-  /* the state is written only once the data before it is durable */
-  if (st == ML_OK && ctx->hooks.save_state)
-    st = ctx->hooks.save_state(ctx->hooks.ud, ctx->state_text.data, ctx->state_text.len, &err);
+  ml_status st = ML_OK;
+  if (mono_ms() - ctx->last_commit_ms < ctx->commit_interval_ms) {
+    ml_buf_reset(&ctx->held_state);
+    ml_buf_append(&ctx->held_state, ctx->state_text.data, ctx->state_text.len);
+    if (!ml_buf_ok(&ctx->held_state)) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
+    ml_apply_mark(ctx->apply);
+  } else {
+    st = ml_apply_commit(ctx->apply, &err);
+    /* the state is written only once the data before it is durable */
+    if (st == ML_OK) st = save_state(ctx, &ctx->state_text, &err);
+  }
   return op_result(ctx, st, &err);
+}
+
+ml_status ml_sdk_finish(mallard_ctx *ctx, ml_err *err) {
+  bool held = ml_apply_marked(ctx->apply);
+  ml_status st = ml_apply_finish(ctx->apply, err);
+  return st == ML_OK && held ? save_state(ctx, &ctx->held_state, err) : st;
+}
+
+void ml_sdk_commit_held(mallard_ctx *ctx) {
+  if (!ctx || !ctx->apply) return;
+  ml_err err;
+  ml_err_clear(&err);
+  /* when the warehouse itself failed, the commit fails and nothing is saved */
+  if (commit_held(ctx, &err) != ML_OK && ctx->hooks.log) {
+    char msg[sizeof err.msg + 64];
+    snprintf(msg, sizeof msg, "the last checkpoint could not be committed: %s", err.msg);
+    ctx->hooks.log(ctx->hooks.ud, MALLARD_WARNING, msg);
+  }
 }

@@ -5,7 +5,8 @@
  * Lifecycle (what ml_runner does):
  *   ml_sdk_new -> ml_sdk_load_config / ml_sdk_load_state ->
  *   ml_sdk_run_schema (declares the tables into the ml_apply) ->
- *   ml_apply_start -> ml_sdk_run_update -> ml_apply_finish -> ml_sdk_free.
+ *   ml_apply_start -> ml_sdk_run_update -> ml_sdk_finish (or, when anything
+ *   failed, ml_sdk_commit_held and ml_apply_abort) -> ml_sdk_free.
  * A ctx belongs to one run and one thread. */
 #ifndef ML_SDK_H
 #define ML_SDK_H
@@ -50,6 +51,20 @@ ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *ap
  * an operation failed, mallard_fail was called, or a required configuration
  * key was missing (ML_ERR_CONNECTOR, or the warehouse error as it was). */
 ml_status ml_sdk_run_update(mallard_ctx *ctx, mallard_update_fn fn, ml_err *err);
+
+/* Checkpoints within this many ms of the last commit are held back and
+ * committed together (see mallard_checkpoint in ml_sdk.c); 0 commits every
+ * checkpoint on its own.  Default ML_SDK_DEFAULT_COMMIT_INTERVAL_MS. */
+#define ML_SDK_DEFAULT_COMMIT_INTERVAL_MS 1000
+void ml_sdk_set_commit_interval(mallard_ctx *ctx, long long ms);
+
+/* After a successful update(): applies and commits everything
+ * (ml_apply_finish), then saves the state of a held-back checkpoint. */
+ml_status ml_sdk_finish(mallard_ctx *ctx, ml_err *err);
+/* After a failure, before ml_apply_abort: commits the operations before a
+ * held-back checkpoint and saves its state (best effort: not when the
+ * warehouse itself failed; a warning is logged then).  NULL is fine. */
+void ml_sdk_commit_held(mallard_ctx *ctx);
 
 /* Whether the run was stopped by the stop flag. */
 bool ml_sdk_aborted(const mallard_ctx *ctx);

@@ -124,8 +124,10 @@ conf() {
 }
 # debug NAME: stdout+stderr in $WORK/out, exit code in $rc
 debug() {
+  local d=$1
+  shift
   set +e
-  "$MALLARD" debug "$WORK/$1" >"$WORK/out" 2>&1
+  "$MALLARD" debug "$WORK/$d" "$@" >"$WORK/out" 2>&1
   rc=$?
   set -e
 }
@@ -208,7 +210,8 @@ if ! try_mount "$WORK/full/files" -t tmpfs -o size=3m tmpfs; then
   skip "cannot mount tmpfs here (disk full, mallard debug)"
 else
   conf full rows=60000 every=2000 pad=100
-  debug full
+  # every checkpoint committed on its own, so that some are saved before the disk fills
+  debug full --commit-interval-ms 0
   echo "disk full: $(grep 'Sync FAILED' "$WORK/out" || tail -n 3 "$WORK/out")"
   assert_eq "disk full: exit 1" "1" "$rc"
   assert_contains "disk full: Sync FAILED" "Sync FAILED: " "$(cat "$WORK/out")"
