@@ -42,8 +42,8 @@
  *    to schema() and update(), or in records the connector creates.  One
  *    ctx is used by one thread at a time.
  *  - A crash inside the connector (SIGSEGV, abort) ends the mallard process;
- *    the warehouse stays as at the last checkpoint because every write is
- *    transactional.
+ *    the warehouse stays as at the last committed checkpoint because every
+ *    write is transactional.
  */
 #ifndef MALLARD_H
 #define MALLARD_H
@@ -280,7 +280,12 @@ MALLARD_API int mallard_delete(mallard_ctx *ctx, const char *table, const mallar
 MALLARD_API int mallard_truncate(mallard_ctx *ctx, const char *table);
 /* Makes everything before it durable (one DuckDB commit), then saves the
  * current state (mallard_state_json) to files/state.json atomically.  The
- * next run starts from that state. */
+ * next run starts from that state.  Checkpoints closer together than the
+ * runner's commit interval (mallard debug --commit-interval-ms, default
+ * 1000) are committed together: the state of such a checkpoint is saved
+ * when the next commit (or a failure, truncate or schema change) has made
+ * everything before it durable; only a killed process can then restart
+ * from an earlier checkpoint (docs/sdk.md, "Grouped checkpoints"). */
 MALLARD_API int mallard_checkpoint(mallard_ctx *ctx);
 
 #ifdef __cplusplus
