@@ -544,7 +544,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
     ml_sql_ident(&q, s->final.cols[i].name);
   }
   ml_buf_puts(&q, ")");
-  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   if (st == ML_OK) {
     ml_buf_reset(&q);
     ml_buf_puts(&q, "DELETE FROM ");

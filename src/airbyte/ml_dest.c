@@ -90,6 +90,7 @@ struct ml_dest {
   queued_commit **queued;
   size_t n_queued, cap_queued;
   _Atomic uint64_t committed_seq;
+  bool limit_lifted; /* a big line lifted the append memory limit */
 };
 
 static void states_free(pending_state *states, size_t n) {
@@ -236,7 +237,16 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
     ml_dest_free(d);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
-  ml_wh_options opts = {.create_dirs = true, .background_append = true, .memory_limit = config->memory_limit};
+  /* Without a memory_limit, DuckDB keeps every block it wrote cached up to
+   * 80% of RAM, so peak memory grew with the file (about 460 MB at 10M
+   * records).  Appends need little (DuckDB writes full row groups out as they
+   * fill), so they run under ML_DEST_APPEND_MEMORY_LIMIT; the append_dedup
+   * MERGE, which needs memory in proportion to the tables, runs under
+   * DuckDB's default.  A configured memory_limit applies to everything. */
+  ml_wh_options opts = {.create_dirs = true,
+                        .background_append = true,
+                        .memory_limit = config->memory_limit ? config->memory_limit : ML_DEST_APPEND_MEMORY_LIMIT,
+                        .memory_limit_liftable = !config->memory_limit};
   ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
   if (st == ML_OK) st = ml_wh_begin(d->wh, err);
   if (st == ML_OK)
@@ -615,6 +625,12 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
   while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
   if (i == len) return ML_OK;
   const ml_json_val *msg;
+  /* a value near the append memory limit could not be appended under it */
+  if (len > ML_DEST_BIG_LINE && !d->limit_lifted) {
+    ml_status lifted = ml_wh_lift_memory_limit(d->wh, err);
+    if (lifted != ML_OK) return lifted;
+    d->limit_lifted = true;
+  }
   ml_status st = ml_json_parse(d->doc, line, len, &msg, err);
   if (st != ML_OK) {
     if (!err) return st;

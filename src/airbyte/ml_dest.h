@@ -5,7 +5,7 @@
  * ml_dest_tick when input is idle -> ml_dest_finish at end of input (or
  * ml_dest_abort on failure) -> ml_dest_free.
  *
- * Guarantees (docs/guarantees.md):
+ * Guarantees (docs/reliability.md):
  *  - Records are appended inside a transaction that stays open until a STATE
  *    arrives; the STATE (with destinationStats) is echoed only after COMMIT
  *    returned, and the STATE itself is stored in _mallard_airbyte_state in
@@ -17,6 +17,12 @@
  *    back and no later STATE is echoed. */
 #ifndef ML_DEST_H
 #define ML_DEST_H
+
+/* DuckDB's memory limit for appends when the config sets none (see
+ * ml_dest_open in ml_dest.c); MERGEs run under DuckDB's default. */
+#define ML_DEST_APPEND_MEMORY_LIMIT "64MB"
+/* A message line longer than this lifts that limit for the rest of the run. */
+#define ML_DEST_BIG_LINE (4u << 20)
 
 #include <stdbool.h>
 #include <stddef.h>

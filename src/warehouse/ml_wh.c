@@ -17,7 +17,14 @@ struct ml_wh {
   bool tx_failed; /* a statement failed in the open transaction */
   char *path;
   ml_loader *loader;
+  /* memory_limit_liftable: the bound, and DuckDB's default that lifts it
+   * (as DuckDB prints it; RESET memory_limit changes the setting but not
+   * the buffer pool's limit in DuckDB 1.4); NULL when not liftable */
+  char *liftable_limit, *default_limit;
+  bool lifted_until_commit; /* ml_wh_exec_unbounded ran in this transaction */
 };
+
+static ml_status set_memory_limit(ml_wh *wh, const char *limit, ml_err *err);
 
 ml_loader *ml_wh_loader(ml_wh *wh) { return wh->loader; }
 
@@ -68,7 +75,9 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
   }
   if (opts->read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
   if (opts->threads) duckdb_set_config(config, "threads", opts->threads);
-  if (opts->memory_limit) duckdb_set_config(config, "memory_limit", opts->memory_limit);
+  /* a liftable limit is SET after connecting, once DuckDB's default is known */
+  bool liftable = opts->memory_limit && opts->memory_limit_liftable;
+  if (opts->memory_limit && !liftable) duckdb_set_config(config, "memory_limit", opts->memory_limit);
   /* Extensions that are not built in would be downloaded at run time; mallard
    * must never reach the network, so autoloading stays off. */
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
@@ -92,6 +101,17 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     ml_wh_close(wh);
     return ml_err_set(err, ML_ERR_DB, "cannot connect to database %s", path);
   }
+  if (liftable) {
+    ml_status st = ml_wh_query_text(wh, "SELECT current_setting('memory_limit')", &wh->default_limit, err);
+    if (st == ML_OK && !wh->default_limit) st = ml_err_set(err, ML_ERR_DB, "DuckDB reports no memory_limit");
+    if (st == ML_OK && !(wh->liftable_limit = strdup(opts->memory_limit)))
+      st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK) st = set_memory_limit(wh, wh->liftable_limit, err);
+    if (st != ML_OK) {
+      ml_wh_close(wh);
+      return st;
+    }
+  }
   if (opts->background_append) {
     ml_status st = ml_loader_start(&wh->loader, err);
     if (st != ML_OK) {
@@ -114,6 +134,8 @@ void ml_wh_close(ml_wh *wh) {
   if (wh->conn) duckdb_disconnect(&wh->conn);
   if (wh->db) duckdb_close(&wh->db);
   free(wh->path);
+  free(wh->liftable_limit);
+  free(wh->default_limit);
   free(wh);
 }
 
@@ -138,6 +160,46 @@ ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
   }
   duckdb_destroy_result(&res);
   return ML_OK;
+}
+
+/* SET is not transactional and does not mark the open transaction failed. */
+static ml_status set_memory_limit(ml_wh *wh, const char *limit, ml_err *err) {
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "SET memory_limit = ");
+  ml_sql_literal(&q, limit, strlen(limit));
+  bool failed = wh->tx_failed;
+  ml_status st = ml_buf_ok(&q) ? ml_wh_exec(wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  wh->tx_failed = failed;
+  ml_buf_free(&q);
+  return st;
+}
+
+ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
+  if (!wh->liftable_limit) return ml_wh_exec(wh, sql, err);
+  ml_status st = ML_OK;
+  if (!wh->lifted_until_commit) {
+    st = set_memory_limit(wh, wh->default_limit, err);
+    wh->lifted_until_commit = st == ML_OK;
+  }
+  return st == ML_OK ? ml_wh_exec(wh, sql, err) : st;
+}
+
+/* After the transaction that lifted the limit ended: the bound again.  Not
+ * inside that transaction, because lowering fails while DuckDB still holds
+ * more, and a failed statement would abort the transaction. */
+static void restore_memory_limit(ml_wh *wh) {
+  if (!wh->lifted_until_commit) return;
+  wh->lifted_until_commit = false;
+  set_memory_limit(wh, wh->liftable_limit, NULL);
+}
+
+ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err) {
+  if (!wh->liftable_limit) return ML_OK;
+  ml_status st = wh->lifted_until_commit ? ML_OK : set_memory_limit(wh, wh->default_limit, err);
+  free(wh->liftable_limit);
+  wh->liftable_limit = NULL;
+  wh->lifted_until_commit = false;
+  return st;
 }
 
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) {
@@ -216,7 +278,9 @@ ml_status ml_wh_begin(ml_wh *wh, ml_err *err) {
   return st;
 }
 
-ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
+/* COMMIT, or ROLLBACK when it fails; either way DuckDB has no transaction
+ * open afterwards (wh->in_tx is the caller's to change). */
+static ml_status end_tx(ml_wh *wh, ml_err *err) {
   if (!wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "no transaction to commit");
   /* DuckDB discards a transaction in which a statement failed, yet answers
    * its COMMIT with success: say what really happened */
@@ -228,22 +292,20 @@ ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
     ml_err_prefix(err, "commit failed, nothing since the last commit was saved");
     ml_wh_exec(wh, "ROLLBACK", NULL);
   }
+  restore_memory_limit(wh);
+  return st;
+}
+
+ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
+  ml_status st = end_tx(wh, err);
   wh->in_tx = false;
   return st;
 }
 
 ml_status ml_wh_commit_and_begin(ml_wh *wh, bool *committed, ml_err *err) {
-  *committed = false;
-  if (!wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "no transaction to commit");
-  ml_status st = wh->tx_failed ? ml_err_set(err, ML_ERR_STATE, "a statement in this transaction failed")
-                               : ml_wh_exec(wh, "COMMIT", err);
-  if (st != ML_OK) {
-    ml_err_prefix(err, "commit failed, nothing since the last commit was saved");
-    ml_wh_exec(wh, "ROLLBACK", NULL);
-    return st;
-  }
-  *committed = true;
-  st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
+  ml_status st = end_tx(wh, err);
+  *committed = st == ML_OK;
+  if (st == ML_OK) st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
   if (st == ML_OK) wh->tx_failed = false;
   return st;
 }
@@ -253,6 +315,7 @@ void ml_wh_rollback(ml_wh *wh) {
   ml_wh_sync(wh, NULL);
   ml_wh_exec(wh, "ROLLBACK", NULL);
   wh->in_tx = false;
+  restore_memory_limit(wh);
 }
 
 bool ml_wh_in_transaction(const ml_wh *wh) { return wh->in_tx; }

@@ -99,6 +99,16 @@ rc=$?
 set -e
 assert_eq "memory_limit: DuckDB enforces it (1MB is too small: the sync fails)" "1" "$rc"
 assert_contains "memory_limit: DuckDB says why" "Increasing the memory limit" "$out"
+# without a memory_limit, appends run under a 64MB bound that a large value lifts:
+# a 70 MB string loads, and so does a merge into append_dedup after it
+cfg=$(config biglines); cat_=$(catalog biglines append_dedup)
+big=$(head -c 73400320 /dev/zero | tr '\0' x)
+{ rec "{\"id\":1,\"name\":\"$big\",\"updated_at\":1}"; rec '{"id":2,"name":"small","updated_at":1}'; state 1; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >"$WORK/big.out"
+unset big
+assert_eq "default bound: a 70 MB value is loaded" '{"n":2,"len":73400325}' \
+  "$(q "$(db biglines)" 'SELECT count(*) n, sum(length(name)) len FROM shop.items')"
+assert_contains "default bound: its STATE is echoed" '"pos":1' "$(grep '"STATE"' "$WORK/big.out")"
 cfg=$(config memlimit_bad ',"memory_limit":"a lot"')
 set +e
 out=$(echo | "$MALLARD" write --config "$cfg" --catalog "$WORK/mem.catalog.json" 2>/dev/null)

@@ -137,6 +137,61 @@ static void test_open_options(void **state) {
   ml_wh_close(wh);
 }
 
+/* The limit as DuckDB shows it; compared by its first digits, since the
+ * default re-set from its printed form may print one digit lower. */
+static void expect_limit(ml_wh *wh, const char *want) {
+  char *got = NULL;
+  assert_int_equal(ml_wh_query_text(wh, "SELECT current_setting('memory_limit')", &got, NULL), ML_OK);
+  assert_non_null(got);
+  if (strncmp(got, want, 2) != 0 || strcmp(strrchr(got, ' '), strrchr(want, ' ')) != 0)
+    fail_msg("memory_limit is %s, expected about %s", got, want);
+  free(got);
+}
+
+/* A liftable limit: bounds appends; ml_wh_exec_unbounded runs under DuckDB's
+ * default until the transaction ends (commit or rollback), and
+ * ml_wh_lift_memory_limit lifts it for good.  A fixed limit never moves. */
+static void test_liftable_memory_limit(void **state) {
+  (void)state;
+  ml_wh *plain = th_open(":memory:", NULL);
+  char *dflt = NULL;
+  assert_int_equal(ml_wh_query_text(plain, "SELECT current_setting('memory_limit')", &dflt, NULL), ML_OK);
+  ml_wh_close(plain);
+  assert_non_null(dflt);
+  assert_string_not_equal(dflt, "61.0 MiB");
+  assert_non_null(strrchr(dflt, ' '));
+
+  ml_wh_options opts = {.memory_limit = "64MB", .memory_limit_liftable = true};
+  ml_wh *wh = th_open(":memory:", &opts);
+  expect_limit(wh, "61.0 MiB");
+  assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
+  assert_int_equal(ml_wh_exec_unbounded(wh, "CREATE TABLE t AS SELECT range AS x FROM range(10)", NULL), ML_OK);
+  expect_limit(wh, dflt);
+  assert_int_equal(ml_wh_commit(wh, NULL), ML_OK);
+  expect_limit(wh, "61.0 MiB");
+  /* a failing statement does not leave the limit lifted either */
+  assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
+  assert_int_not_equal(ml_wh_exec_unbounded(wh, "SELECT * FROM no_such_table", NULL), ML_OK);
+  ml_wh_rollback(wh);
+  expect_limit(wh, "61.0 MiB");
+  assert_int_equal(ml_wh_lift_memory_limit(wh, NULL), ML_OK);
+  expect_limit(wh, dflt);
+  assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
+  assert_int_equal(ml_wh_exec_unbounded(wh, "SELECT 1", NULL), ML_OK);
+  assert_int_equal(ml_wh_commit(wh, NULL), ML_OK);
+  expect_limit(wh, dflt);
+  ml_wh_close(wh);
+
+  ml_wh_options fixed = {.memory_limit = "64MB"};
+  wh = th_open(":memory:", &fixed);
+  assert_int_equal(ml_wh_exec_unbounded(wh, "SELECT 1", NULL), ML_OK);
+  expect_limit(wh, "61.0 MiB");
+  assert_int_equal(ml_wh_lift_memory_limit(wh, NULL), ML_OK);
+  expect_limit(wh, "61.0 MiB");
+  ml_wh_close(wh);
+  free(dflt);
+}
+
 /* ---- exec / query ---------------------------------------------------------------- */
 
 static void test_exec_errors(void **state) {
@@ -674,6 +729,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_open_bad_path),
       cmocka_unit_test(test_open_read_only),
       cmocka_unit_test(test_open_options),
+      cmocka_unit_test(test_liftable_memory_limit),
       cmocka_unit_test(test_exec_errors),
       cmocka_unit_test(test_execf),
       cmocka_unit_test(test_query_i64),
