@@ -159,9 +159,9 @@ echo "work dir $WORK"
 # ---- inputs (deterministic: mallard-gen's default seed 42) -------------------
 need_kb $((RECORDS * 330 / 1000 + 65536)) "the input file"
 INPUT=$WORK/messages.jsonl
-"$GEN" --records "$RECORDS" --streams 1 --state-every "$STATE_EVERY" --catalog "$WORK/cat_append.json" >"$INPUT" ||
+"$GEN" --records "$RECORDS" --streams 1 --state-every "$STATE_EVERY" --sync-id 1 --catalog "$WORK/cat_append.json" >"$INPUT" ||
   die "mallard-gen failed"
-"$GEN" --records 0 --mode append_dedup --catalog "$WORK/cat_dedup.json" >/dev/null || die "mallard-gen failed"
+"$GEN" --records 0 --mode append_dedup --sync-id 1 --catalog "$WORK/cat_dedup.json" >/dev/null || die "mallard-gen failed"
 # The dedup pair loads the input as a later sync (sync_id 2) than the one that
 # built the base (sync_id 1): with the same sync_id, mallard would take the
 # input for a retry of the base's sync and skip the records before the STATEs
