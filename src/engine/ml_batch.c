@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../warehouse/ml_feed.h"
 #include "../warehouse/ml_loader.h"
 
-/* With a background loader, full chunks are appended on the loader thread
- * while the next one fills: a few chunks circulate between the two. */
+/* With a background loader, full chunks go to an INSERT on the loader
+ * thread (ml_feed) while the next one fills: a few chunks circulate between
+ * the two. */
 #define CHUNKS_IN_FLIGHT 16
 
 typedef struct batch_col {
@@ -19,7 +21,10 @@ typedef struct batch_col {
 
 struct ml_batch {
   ml_wh *wh; /* borrowed */
-  duckdb_appender app;
+  duckdb_appender app; /* without a loader: rows go through DuckDB's appender */
+  ml_feed_sink sink;   /* with a loader: rows go through ml_feed */
+  bool has_sink;
+  duckdb_logical_type *lts; /* the table's column types (the sink's) */
   duckdb_data_chunk chunk; /* the one being filled */
   ml_loader *loader;       /* borrowed from the warehouse; NULL: append inline */
   duckdb_data_chunk pool[CHUNKS_IN_FLIGHT];
@@ -31,6 +36,8 @@ struct ml_batch {
   uint64_t total;
   char *table; /* for error messages */
 };
+
+static void give_back(void *ud, duckdb_data_chunk chunk);
 
 /* After a chunk reset DuckDB may hand out new buffers, so pointers are taken
  * again, and every row starts invalid (NULL): setters mark what they fill. */
@@ -75,7 +82,7 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
     ml_batch_close(b);
     return ML_ERR_STATE;
   }
-  duckdb_logical_type *lts = calloc(n ? n : 1, sizeof *lts);
+  duckdb_logical_type *lts = b->lts = calloc(n ? n : 1, sizeof *lts);
   if (!lts) {
     ml_batch_close(b);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
@@ -95,11 +102,23 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
     made &= b->pool[i] != NULL;
   }
   b->chunk = b->pool[0];
-  for (size_t c = 0; c < n; c++) duckdb_destroy_logical_type(&lts[c]);
-  free(lts);
   if (!made) {
     ml_batch_close(b);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory creating a data chunk");
+  }
+  if (b->loader) {
+    /* the appender only told the column types: it never holds rows here */
+    duckdb_appender_destroy(&b->app);
+    ml_buf target = ML_BUF_INIT;
+    ml_sql_qualified(&target, schema, table);
+    ml_status st = ml_buf_ok(&target) ? ml_feed_sink_init(&b->sink, b->loader, wh, target.data, b->table, lts, n, give_back, b, err)
+                                      : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    ml_buf_free(&target);
+    b->has_sink = st == ML_OK;
+    if (st != ML_OK) {
+      ml_batch_close(b);
+      return st;
+    }
   }
   chunk_prepare(b);
   *out = b;
@@ -108,10 +127,19 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
 
 void ml_batch_close(ml_batch *b) {
   if (!b) return;
-  /* chunks still queued refer to this batch */
+  /* Chunks still queued refer to this batch.  Outside a transaction the
+   * INSERT reading them would commit them on its own when it ends, so it is
+   * made to fail instead. */
+  if (b->has_sink && !ml_wh_in_transaction(b->wh)) ml_feed_discard(&b->sink);
   if (b->loader) ml_loader_wait(b->loader, NULL);
   for (size_t i = 0; i < CHUNKS_IN_FLIGHT; i++)
     if (b->pool[i]) duckdb_destroy_data_chunk(&b->pool[i]);
+  if (b->has_sink) ml_feed_sink_free(&b->sink);
+  if (b->lts) {
+    for (size_t c = 0; c < b->n_cols; c++)
+      if (b->lts[c]) duckdb_destroy_logical_type(&b->lts[c]);
+    free(b->lts);
+  }
   if (b->app) {
     /* Destroying an appender flushes the rows it holds (DuckDB 1.4 has no
      * way to drop them).  Outside a transaction that would commit them on
@@ -185,35 +213,19 @@ static size_t pool_index(const ml_batch *b, duckdb_data_chunk chunk) {
   return i;
 }
 
-/* Loader-thread side: append one chunk, then hand it back empty. */
-static ml_status release_chunk(void *a, void *c, ml_err *err) {
-  ml_batch *b = a;
-  duckdb_data_chunk chunk = c;
-  (void)err;
+/* ml_feed hands a chunk back (loader lock held) once DuckDB is done with it. */
+static void give_back(void *ud, duckdb_data_chunk chunk) {
+  ml_batch *b = ud;
   duckdb_data_chunk_reset(chunk);
-  ml_loader_lock(b->loader);
   b->pool_free[pool_index(b, chunk)] = true;
-  ml_loader_unlock(b->loader);
-  return ML_OK;
-}
-
-static ml_status append_job(void *a, void *c, ml_err *err) {
-  ml_batch *b = a;
-  ml_status st = ML_OK;
-  if (duckdb_append_data_chunk(b->app, (duckdb_data_chunk)c) != DuckDBSuccess) {
-    duckdb_error_data ed = duckdb_appender_error_data(b->app);
-    st = ml_err_set(err, ML_ERR_DB, "cannot append rows to %s: %s", b->table, ed ? duckdb_error_data_message(ed) : "?");
-    if (ed) duckdb_destroy_error_data(&ed);
-  }
-  release_chunk(a, c, NULL);
-  return st;
 }
 
 static ml_status append_chunk(ml_batch *b, ml_err *err) {
   if (b->row == 0) return ML_OK;
   duckdb_data_chunk_set_size(b->chunk, b->row);
   if (b->loader) {
-    ml_loader_submit(b->loader, append_job, release_chunk, b, b->chunk);
+    ml_status st = ml_feed_push(&b->sink, b->chunk, err);
+    if (st != ML_OK) return st;
     ml_loader_lock(b->loader);
     size_t next;
     for (;;) {
@@ -258,20 +270,14 @@ static ml_status appender_flush(ml_batch *b, ml_err *err) {
   return ML_OK;
 }
 
-static ml_status flush_job(void *a, void *unused, ml_err *err) {
-  (void)unused;
-  return appender_flush(a, err);
-}
-
 ml_status ml_batch_flush(ml_batch *b, ml_err *err) {
   ml_status st = append_chunk(b, err);
-  if (st == ML_OK && b->loader) st = ml_loader_wait(b->loader, err);
+  /* waiting ends the INSERT, which puts the rows in the transaction */
+  if (b->loader) return st == ML_OK ? ml_loader_wait(b->loader, err) : st;
   return st == ML_OK ? appender_flush(b, err) : st;
 }
 
 ml_status ml_batch_flush_async(ml_batch *b, ml_err *err) {
-  if (!b->loader) return ml_batch_flush(b, err);
-  ml_status st = append_chunk(b, err);
-  if (st == ML_OK) ml_loader_submit(b->loader, flush_job, NULL, b, NULL);
-  return st;
+  /* the next job queued ends the INSERT before it runs */
+  return b->loader ? append_chunk(b, err) : ml_batch_flush(b, err);
 }

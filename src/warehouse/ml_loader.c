@@ -22,7 +22,19 @@ struct ml_loader {
   size_t head, count;
   bool busy, stopping, failed;
   ml_err first_error;
+  /* the streaming job running or queued (see ml_loader_set_stream) */
+  void (*stream_stop)(void *ud);
+  void *stream_ud;
 };
+
+/* Lock held.  A streaming job would wait for input forever once the caller
+ * moves on to other work: tell it to finish first. */
+static void stop_stream(ml_loader *l) {
+  if (!l->stream_stop) return;
+  void (*stop)(void *) = l->stream_stop;
+  l->stream_stop = NULL;
+  stop(l->stream_ud);
+}
 
 static void *loader_main(void *arg) {
   ml_loader *l = arg;
@@ -77,6 +89,7 @@ ml_status ml_loader_start(ml_loader **out, ml_err *err) {
 void ml_loader_stop(ml_loader *l) {
   if (!l) return;
   pthread_mutex_lock(&l->mu);
+  stop_stream(l);
   l->stopping = true;
   pthread_cond_signal(&l->has_work);
   pthread_mutex_unlock(&l->mu);
@@ -89,6 +102,7 @@ void ml_loader_stop(ml_loader *l) {
 
 void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void *b) {
   pthread_mutex_lock(&l->mu);
+  stop_stream(l);
   while (l->count == QUEUE_SLOTS) pthread_cond_wait(&l->progress, &l->mu);
   l->queue[(l->head + l->count) % QUEUE_SLOTS] = (job){fn, cancel, a, b};
   l->count++;
@@ -96,8 +110,21 @@ void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *
   pthread_mutex_unlock(&l->mu);
 }
 
+void ml_loader_submit_stream(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void (*stop)(void *a)) {
+  pthread_mutex_lock(&l->mu);
+  stop_stream(l);
+  while (l->count == QUEUE_SLOTS) pthread_cond_wait(&l->progress, &l->mu);
+  l->queue[(l->head + l->count) % QUEUE_SLOTS] = (job){fn, cancel, a, NULL};
+  l->count++;
+  l->stream_stop = stop;
+  l->stream_ud = a;
+  pthread_cond_signal(&l->has_work);
+  pthread_mutex_unlock(&l->mu);
+}
+
 ml_status ml_loader_wait(ml_loader *l, ml_err *err) {
   pthread_mutex_lock(&l->mu);
+  stop_stream(l);
   while (l->count > 0 || l->busy) pthread_cond_wait(&l->progress, &l->mu);
   ml_status st = ML_OK;
   if (l->failed) {
@@ -122,3 +149,8 @@ bool ml_loader_on_thread(const ml_loader *l) { return pthread_equal(pthread_self
 void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
 void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }
 void ml_loader_wait_progress(ml_loader *l) { pthread_cond_wait(&l->progress, &l->mu); }
+void ml_loader_broadcast(ml_loader *l) { pthread_cond_broadcast(&l->progress); }
+
+void ml_loader_clear_stream(ml_loader *l, void *ud) {
+  if (l->stream_stop && l->stream_ud == ud) l->stream_stop = NULL;
+}

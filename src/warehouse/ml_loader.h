@@ -45,5 +45,17 @@ void ml_loader_lock(ml_loader *l);
 void ml_loader_unlock(ml_loader *l);
 /* Waits on the loader's "something finished" condition; lock must be held. */
 void ml_loader_wait_progress(ml_loader *l);
+/* Wakes every ml_loader_wait_progress; lock must be held. */
+void ml_loader_broadcast(ml_loader *l);
+
+/* Streaming jobs (ml_feed): a job that keeps taking input handed to it
+ * outside the queue until told to stop.  ml_loader_submit_stream queues
+ * fn(a) like ml_loader_submit and registers it as the stream in the same
+ * step; while it is registered, every ml_loader_submit, ml_loader_wait and
+ * ml_loader_stop first calls stop(a) (lock held, once), so that the stream
+ * ends before anything else runs. */
+void ml_loader_submit_stream(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void (*stop)(void *a));
+/* Forgets the stream registered with ud, if it still is; lock held. */
+void ml_loader_clear_stream(ml_loader *l, void *ud);
 
 #endif

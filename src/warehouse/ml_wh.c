@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../util/ml_file.h"
+#include "ml_feed.h"
 #include "ml_loader.h"
 
 struct ml_wh {
@@ -113,7 +114,8 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     }
   }
   if (opts->background_append) {
-    ml_status st = ml_loader_start(&wh->loader, err);
+    ml_status st = ml_feed_register(wh->conn, err);
+    if (st == ML_OK) st = ml_loader_start(&wh->loader, err);
     if (st != ML_OK) {
       ml_wh_close(wh);
       return st;

@@ -14,6 +14,22 @@
 
 static ml_err err;
 
+/* Every test runs twice: rows appended inline through DuckDB's appender, and
+ * through the background loader (ml_feed's INSERT on a second thread). */
+static ml_wh_options g_opts;
+static int inline_mode(void **state) {
+  (void)state;
+  g_opts = (ml_wh_options){0};
+  return 0;
+}
+static int loader_mode(void **state) {
+  (void)state;
+  g_opts = (ml_wh_options){.background_append = true};
+  return 0;
+}
+#undef th_open_mem
+#define th_open_mem() th_open_(":memory:", &g_opts, __FILE__, __LINE__)
+
 #define OK(expr)                                                                \
   do {                                                                          \
     ml_err_clear(&err);                                                         \
@@ -501,6 +517,81 @@ static void test_flush_constraint_error(void **state) {
   ml_wh_close(wh);
 }
 
+/* Two tables filled in turns (with a loader: each switch ends one INSERT and
+ * starts the other's), SQL in between (it sees every row handed over
+ * before it), then commit: every row once, in the order it was appended. */
+static void test_interleaved_tables(void **state) {
+  (void)state;
+  ml_wh *wh = th_open_mem();
+  th_exec(wh, "CREATE TABLE a (x BIGINT); CREATE TABLE b (x BIGINT)");
+  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
+  ml_batch *ba = NULL, *bb = NULL;
+  OK(ml_wh_begin(wh, &err));
+  OK(ml_batch_open(wh, "main", "a", types, 1, &ba, &err));
+  OK(ml_batch_open(wh, "main", "b", types, 1, &bb, &err));
+  const int per_turn = (int)duckdb_vector_size() + 7, turns = 9;
+  int na = 0, nb = 0;
+  for (int t = 0; t < turns; t++) {
+    ml_batch *b = t % 2 ? bb : ba;
+    int *n = t % 2 ? &nb : &na;
+    for (int r = 0; r < per_turn * (1 + t % 3); r++) {
+      ml_batch_put_i64(b, 0, (*n)++);
+      OK(ml_batch_end_row(b, &err));
+    }
+    if (t == 4) {
+      /* full chunks are handed over; a statement waits for them */
+      OK(ml_batch_flush_async(ba, &err));
+      th_expectf(wh, "1", "SELECT CAST(count(*) = %d AS INTEGER) FROM a", na);
+    }
+  }
+  OK(ml_batch_flush(ba, &err));
+  OK(ml_batch_flush(bb, &err));
+  OK(ml_wh_commit(wh, &err));
+  th_expectf(wh, "1", "SELECT CAST(count(*) = %d AND sum(x) = %lld AS INTEGER) FROM a", na, (long long)na * (na - 1) / 2);
+  th_expectf(wh, "1", "SELECT CAST(count(*) = %d AND sum(x) = %lld AS INTEGER) FROM b", nb, (long long)nb * (nb - 1) / 2);
+  th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM (SELECT x, row_number() OVER () - 1 AS rn FROM a) WHERE x <> rn",
+            "0");
+  ml_batch_close(ba);
+  ml_batch_close(bb);
+  ml_wh_close(wh);
+}
+
+/* A failing INSERT (NOT NULL) in the middle of many chunks: the flush says
+ * which table and why, the transaction rolls back to nothing, and the
+ * warehouse (and its loader) keep working afterwards. */
+static void test_failure_mid_stream(void **state) {
+  (void)state;
+  ml_wh *wh = th_open_mem();
+  th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
+  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
+  ml_batch *b = NULL;
+  OK(ml_wh_begin(wh, &err));
+  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  const int rows = 20 * (int)duckdb_vector_size();
+  for (int r = 0; r < rows; r++) {
+    if (r != rows / 2) ml_batch_put_i64(b, 0, r); /* one NULL */
+    OK(ml_batch_end_row(b, &err));
+  }
+  ml_err_clear(&err);
+  ml_status st = ml_batch_flush(b, &err);
+  assert_int_not_equal(st, ML_OK);
+  if (!strstr(err.msg, "main.t") || !strstr(err.msg, "NOT NULL")) fail_msg("unexpected message: %s", err.msg);
+  ml_batch_close(b);
+  ml_wh_rollback(wh);
+  th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
+  OK(ml_wh_begin(wh, &err));
+  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  for (int r = 0; r < rows; r++) {
+    ml_batch_put_i64(b, 0, r);
+    OK(ml_batch_end_row(b, &err));
+  }
+  OK(ml_batch_flush(b, &err));
+  OK(ml_wh_commit(wh, &err));
+  th_expectf(wh, "1", "SELECT CAST(count(*) = %d AS INTEGER) FROM t", rows);
+  ml_batch_close(b);
+  ml_wh_close(wh);
+}
+
 /* ---- ml_table ------------------------------------------------------------------------- */
 
 static void expect_columns(ml_wh *wh, const char *schema, const char *table, const char *want) {
@@ -873,6 +964,8 @@ int main(void) {
       cmocka_unit_test(test_close_after_rollback),
       cmocka_unit_test(test_close_drops_partial_chunk),
       cmocka_unit_test(test_flush_constraint_error),
+      cmocka_unit_test(test_interleaved_tables),
+      cmocka_unit_test(test_failure_mid_stream),
       cmocka_unit_test(test_table_create),
       cmocka_unit_test(test_table_reconcile),
       cmocka_unit_test(test_table_replace),
@@ -883,5 +976,6 @@ int main(void) {
       cmocka_unit_test(test_unknown_column_type),
       cmocka_unit_test(test_sync_column_case),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("inline appender", tests, inline_mode, NULL);
+  return failed + cmocka_run_group_tests_name("background loader", tests, loader_mode, NULL);
 }

@@ -73,6 +73,8 @@ static inline void th_exec_(ml_wh *wh, const char *sql, const char *file, int li
  * cell is SQL NULL or there is no row.  The query must succeed. */
 static inline char *th_query_(ml_wh *wh, const char *sql, const char *file, int line) {
   duckdb_result res;
+  /* direct use of the connection: background appends must be done first */
+  ml_wh_sync(wh, NULL);
   if (duckdb_query(ml_wh_conn(wh), sql, &res) != DuckDBSuccess) {
     print_error("query failed: %s\n  error: %s\n", sql, duckdb_result_error(&res));
     duckdb_destroy_result(&res);
