@@ -242,11 +242,16 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
    * records).  Appends need little (DuckDB writes full row groups out as they
    * fill), so they run under ML_DEST_APPEND_MEMORY_LIMIT; the append_dedup
    * MERGE, which needs memory in proportion to the tables, runs under
-   * DuckDB's default.  A configured memory_limit applies to everything. */
+   * DuckDB's default.  A configured memory_limit applies to everything.
+   * Appends also run on one DuckDB thread (the loader; parsing has the other
+   * core): with more, the thread running the INSERT polls while another one
+   * works (a core busy doing nothing); MERGEs get DuckDB's default. */
   ml_wh_options opts = {.create_dirs = true,
                         .background_append = true,
                         .memory_limit = config->memory_limit ? config->memory_limit : ML_DEST_APPEND_MEMORY_LIMIT,
-                        .memory_limit_liftable = !config->memory_limit};
+                        .memory_limit_liftable = !config->memory_limit,
+                        .threads = "1",
+                        .threads_liftable = true};
   ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
   if (st == ML_OK) st = ml_wh_begin(d->wh, err);
   if (st == ML_OK)

@@ -502,7 +502,7 @@ static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upt
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
   if (!ml_buf_ok(q)) return nomem(err);
-  ml_status st = ml_wh_exec(a->wh, q->data, err);
+  ml_status st = ml_wh_exec_unbounded(a->wh, q->data, err);
   if (st == ML_OK) {
     t->staged -= n;
     t->staged_at_mark = upto == UINT64_MAX ? 0 : t->staged_at_mark - n;
@@ -559,7 +559,7 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   }
   ml_buf_puts(q, " ORDER BY _mallard_seq DESC) = 1");
   if (!ml_buf_ok(q)) return nomem(err);
-  return ml_wh_exec(a->wh, q->data, err);
+  return ml_wh_exec_unbounded(a->wh, q->data, err);
 }
 
 /* Applies the staged rows with _seq < upto (UINT64_MAX: all of them). */
@@ -647,7 +647,7 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
   }
   ml_buf_printf(q, "s._mallard_del, %s)", now);
   if (!ml_buf_ok(q)) return nomem(err);
-  st = ml_wh_exec(a->wh, q->data, err);
+  st = ml_wh_exec_unbounded(a->wh, q->data, err);
   if (st != ML_OK) return ml_err_prefix(err, "applying the operations on table %s", t->name);
   return finish_apply(a, t, n, upto, upto_sql, err);
 }
@@ -695,7 +695,7 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
   ml_table_sql_name(&t->target, q);
   ml_buf_printf(q, " SET " COL_DELETED " = true, " COL_SYNCED " = %s WHERE " COL_DELETED " IS NOT TRUE", now);
   if (!ml_buf_ok(q)) return nomem(err);
-  return ml_wh_exec(a->wh, q->data, err);
+  return ml_wh_exec_unbounded(a->wh, q->data, err);
 }
 
 ml_status ml_apply_start(ml_apply *a, ml_err *err) {

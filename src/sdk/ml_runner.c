@@ -234,7 +234,9 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (st == ML_OK) st = load_connector(&r, &conn, err);
   ml_wh *wh = NULL;
   if (st == ML_OK) {
-    ml_wh_options wo = {.create_dirs = true, .background_append = true};
+    /* staging appends on one DuckDB thread (the loader), the set-wise
+     * apply statements with all of them (see ml_dest_open) */
+    ml_wh_options wo = {.create_dirs = true, .background_append = true, .threads = "1", .threads_liftable = true};
     st = ml_wh_open(r.db, &wo, &wh, err);
   }
   if (st == ML_OK) st = ml_apply_open(wh, SCHEMA, apply_log, &r, &r.apply, err);

@@ -6,10 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/ml_file.h"
 #include "ml_feed.h"
 #include "ml_loader.h"
+
+/* Settings that can bound appends (ml_wh_options *_liftable). */
+enum { BOUND_MEMORY, BOUND_THREADS, N_BOUNDS };
+static const char *const bound_name[N_BOUNDS] = {"memory_limit", "threads"};
 
 struct ml_wh {
   duckdb_database db;
@@ -18,14 +23,14 @@ struct ml_wh {
   bool tx_failed; /* a statement failed in the open transaction */
   char *path;
   ml_loader *loader;
-  /* memory_limit_liftable: the bound, and DuckDB's default that lifts it
-   * (as DuckDB prints it; RESET memory_limit changes the setting but not
-   * the buffer pool's limit in DuckDB 1.4); NULL when not liftable */
-  char *liftable_limit, *default_limit;
+  /* liftable settings (ml_wh_options): the bound and DuckDB's default that lifts
+   * it (as DuckDB prints it; RESET memory_limit changes the setting but not
+   * the buffer pool's limit in DuckDB 1.4); NULL when not bounded */
+  char *bound[N_BOUNDS], *dflt[N_BOUNDS];
   bool lifted_until_commit; /* ml_wh_exec_unbounded ran in this transaction */
 };
 
-static ml_status set_memory_limit(ml_wh *wh, const char *limit, ml_err *err);
+static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *err);
 
 ml_loader *ml_wh_loader(ml_wh *wh) { return wh->loader; }
 
@@ -75,10 +80,11 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     return ml_err_set(err, ML_ERR_NOMEM, "cannot create DuckDB config");
   }
   if (opts->read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
-  if (opts->threads) duckdb_set_config(config, "threads", opts->threads);
-  /* a liftable limit is SET after connecting, once DuckDB's default is known */
-  bool liftable = opts->memory_limit && opts->memory_limit_liftable;
-  if (opts->memory_limit && !liftable) duckdb_set_config(config, "memory_limit", opts->memory_limit);
+  /* liftable bounds are SET after connecting, once DuckDB's defaults are known */
+  const char *wanted[N_BOUNDS] = {opts->memory_limit, opts->threads};
+  const bool liftable[N_BOUNDS] = {opts->memory_limit_liftable, opts->threads_liftable};
+  for (int i = 0; i < N_BOUNDS; i++)
+    if (wanted[i] && !liftable[i]) duckdb_set_config(config, bound_name[i], wanted[i]);
   /* Extensions that are not built in would be downloaded at run time; mallard
    * must never reach the network, so autoloading stays off. */
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
@@ -102,12 +108,14 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     ml_wh_close(wh);
     return ml_err_set(err, ML_ERR_DB, "cannot connect to database %s", path);
   }
-  if (liftable) {
-    ml_status st = ml_wh_query_text(wh, "SELECT current_setting('memory_limit')", &wh->default_limit, err);
-    if (st == ML_OK && !wh->default_limit) st = ml_err_set(err, ML_ERR_DB, "DuckDB reports no memory_limit");
-    if (st == ML_OK && !(wh->liftable_limit = strdup(opts->memory_limit)))
-      st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-    if (st == ML_OK) st = set_memory_limit(wh, wh->liftable_limit, err);
+  for (int i = 0; i < N_BOUNDS; i++) {
+    if (!wanted[i] || !liftable[i]) continue;
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT CAST(current_setting('%s') AS VARCHAR)", bound_name[i]);
+    ml_status st = ml_wh_query_text(wh, sql, &wh->dflt[i], err);
+    if (st == ML_OK && !wh->dflt[i]) st = ml_err_set(err, ML_ERR_DB, "DuckDB reports no %s", bound_name[i]);
+    if (st == ML_OK && !(wh->bound[i] = strdup(wanted[i]))) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK) st = set_setting(wh, i, wh->bound[i], err);
     if (st != ML_OK) {
       ml_wh_close(wh);
       return st;
@@ -136,8 +144,10 @@ void ml_wh_close(ml_wh *wh) {
   if (wh->conn) duckdb_disconnect(&wh->conn);
   if (wh->db) duckdb_close(&wh->db);
   free(wh->path);
-  free(wh->liftable_limit);
-  free(wh->default_limit);
+  for (int i = 0; i < N_BOUNDS; i++) {
+    free(wh->bound[i]);
+    free(wh->dflt[i]);
+  }
   free(wh);
 }
 
@@ -164,11 +174,49 @@ ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
   return ML_OK;
 }
 
+static ml_status message_error(const char *msg, ml_err *err) {
+  ml_status code = is_disk_message(msg) ? ML_ERR_IO : ML_ERR_DB;
+  return ml_err_set(err, code, "%s", msg ? msg : "unknown DuckDB error");
+}
+
+ml_status ml_wh_exec_sleepy(ml_wh *wh, const char *sql, ml_err *err) {
+  ml_status st = ml_wh_sync(wh, err);
+  if (st != ML_OK) return st;
+  duckdb_prepared_statement ps = NULL;
+  duckdb_pending_result pending = NULL;
+  if (duckdb_prepare(wh->conn, sql, &ps) != DuckDBSuccess) {
+    st = message_error(duckdb_prepare_error(ps), err);
+  } else if (duckdb_pending_prepared(ps, &pending) != DuckDBSuccess) {
+    st = message_error(duckdb_pending_error(pending), err);
+  } else {
+    duckdb_pending_state ps_state;
+    while (!duckdb_pending_execution_is_finished(ps_state = duckdb_pending_execute_task(pending))) {
+      if (ps_state != DUCKDB_PENDING_NO_TASKS_AVAILABLE) continue;
+      /* DuckDB would poll here until its other threads finish */
+      struct timespec nap = {0, 200 * 1000};
+      nanosleep(&nap, NULL);
+    }
+    duckdb_result res;
+    if (ps_state == DUCKDB_PENDING_ERROR) {
+      st = message_error(duckdb_pending_error(pending), err);
+    } else if (duckdb_execute_pending(pending, &res) != DuckDBSuccess) {
+      st = result_error(&res, err);
+      duckdb_destroy_result(&res);
+    } else {
+      duckdb_destroy_result(&res);
+    }
+  }
+  if (pending) duckdb_destroy_pending(&pending);
+  duckdb_destroy_prepare(&ps);
+  if (st != ML_OK && wh->in_tx) wh->tx_failed = true;
+  return st;
+}
+
 /* SET is not transactional and does not mark the open transaction failed. */
-static ml_status set_memory_limit(ml_wh *wh, const char *limit, ml_err *err) {
+static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *err) {
   ml_buf q = ML_BUF_INIT;
-  ml_buf_puts(&q, "SET memory_limit = ");
-  ml_sql_literal(&q, limit, strlen(limit));
+  ml_buf_printf(&q, "SET %s = ", bound_name[which]);
+  ml_sql_literal(&q, value, strlen(value));
   bool failed = wh->tx_failed;
   ml_status st = ml_buf_ok(&q) ? ml_wh_exec(wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   wh->tx_failed = failed;
@@ -177,30 +225,28 @@ static ml_status set_memory_limit(ml_wh *wh, const char *limit, ml_err *err) {
 }
 
 ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
-  if (!wh->liftable_limit) return ml_wh_exec(wh, sql, err);
   ml_status st = ML_OK;
-  if (!wh->lifted_until_commit) {
-    st = set_memory_limit(wh, wh->default_limit, err);
-    wh->lifted_until_commit = st == ML_OK;
-  }
+  for (int i = 0; st == ML_OK && i < N_BOUNDS && !wh->lifted_until_commit; i++)
+    if (wh->bound[i]) st = set_setting(wh, i, wh->dflt[i], err);
+  if (st == ML_OK) wh->lifted_until_commit = true;
   return st == ML_OK ? ml_wh_exec(wh, sql, err) : st;
 }
 
-/* After the transaction that lifted the limit ended: the bound again.  Not
- * inside that transaction, because lowering fails while DuckDB still holds
- * more, and a failed statement would abort the transaction. */
-static void restore_memory_limit(ml_wh *wh) {
+/* After the transaction that lifted the bounds ended: the bounds again.  Not
+ * inside that transaction, because lowering the memory limit fails while
+ * DuckDB still holds more, and a failed statement would abort it. */
+static void restore_bounds(ml_wh *wh) {
   if (!wh->lifted_until_commit) return;
   wh->lifted_until_commit = false;
-  set_memory_limit(wh, wh->liftable_limit, NULL);
+  for (int i = 0; i < N_BOUNDS; i++)
+    if (wh->bound[i]) set_setting(wh, i, wh->bound[i], NULL);
 }
 
 ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err) {
-  if (!wh->liftable_limit) return ML_OK;
-  ml_status st = wh->lifted_until_commit ? ML_OK : set_memory_limit(wh, wh->default_limit, err);
-  free(wh->liftable_limit);
-  wh->liftable_limit = NULL;
-  wh->lifted_until_commit = false;
+  if (!wh->bound[BOUND_MEMORY]) return ML_OK;
+  ml_status st = set_setting(wh, BOUND_MEMORY, wh->dflt[BOUND_MEMORY], err);
+  free(wh->bound[BOUND_MEMORY]);
+  wh->bound[BOUND_MEMORY] = NULL;
   return st;
 }
 
@@ -294,7 +340,7 @@ static ml_status end_tx(ml_wh *wh, ml_err *err) {
     ml_err_prefix(err, "commit failed, nothing since the last commit was saved");
     ml_wh_exec(wh, "ROLLBACK", NULL);
   }
-  restore_memory_limit(wh);
+  restore_bounds(wh);
   return st;
 }
 
@@ -317,7 +363,7 @@ void ml_wh_rollback(ml_wh *wh) {
   ml_wh_sync(wh, NULL);
   ml_wh_exec(wh, "ROLLBACK", NULL);
   wh->in_tx = false;
-  restore_memory_limit(wh);
+  restore_bounds(wh);
 }
 
 bool ml_wh_in_transaction(const ml_wh *wh) { return wh->in_tx; }

@@ -26,9 +26,9 @@ typedef struct ml_wh_options {
   bool create_dirs;      /* create the file's parent directories if missing */
   const char *threads;   /* DuckDB "threads" setting, NULL = DuckDB's default */
   const char *memory_limit; /* DuckDB "memory_limit", NULL = default */
-  /* memory_limit bounds appends only: ml_wh_exec_unbounded lifts it for a
-   * statement that needs more (a MERGE) */
-  bool memory_limit_liftable;
+  /* threads / memory_limit bound appends only: ml_wh_exec_unbounded lifts
+   * them for a statement that needs more (a MERGE) */
+  bool threads_liftable, memory_limit_liftable;
   bool background_append; /* append data chunks on a second thread (ml_loader) */
 } ml_wh_options;
 
@@ -53,13 +53,18 @@ const char *ml_wh_path(const ml_wh *wh);
  * DuckDB's message (and ML_ERR_IO when DuckDB reports a disk/IO problem such
  * as a full disk). */
 ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err);
-/* ml_wh_exec under DuckDB's default memory limit (80% of RAM) when the
- * warehouse was opened with memory_limit_liftable; the limit is set again
- * afterwards (best effort: DuckDB keeps the higher one if it cannot shrink). */
+/* ml_wh_exec under DuckDB's default memory limit (80% of RAM) and threads
+ * where the warehouse was opened with them liftable, until the transaction
+ * ends; the bounds are set again then (best effort: DuckDB keeps the higher
+ * memory limit if it cannot shrink yet). */
 ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err);
 /* Lifts a liftable memory_limit for the rest of the session (values larger
  * than the limit cannot be appended under it); otherwise does nothing. */
 ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err);
+/* ml_wh_exec for a statement whose thread would otherwise wait on DuckDB's
+ * other threads by polling (one busy core): it naps 0.2 ms instead whenever
+ * DuckDB has no task for it.  For long statements fed from elsewhere. */
+ml_status ml_wh_exec_sleepy(ml_wh *wh, const char *sql, ml_err *err);
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Runs a query whose first row's first column is an integer; *found=false
  * (and *out untouched) when there is no row or the value is NULL. */

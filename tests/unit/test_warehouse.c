@@ -161,14 +161,23 @@ static void test_liftable_memory_limit(void **state) {
   assert_string_not_equal(dflt, "61.0 MiB");
   assert_non_null(strrchr(dflt, ' '));
 
-  ml_wh_options opts = {.memory_limit = "64MB", .memory_limit_liftable = true};
+  ml_wh *probe = th_open(":memory:", NULL);
+  char *dflt_threads = NULL;
+  assert_int_equal(ml_wh_query_text(probe, "SELECT CAST(current_setting('threads') AS VARCHAR)", &dflt_threads, NULL),
+                   ML_OK);
+  ml_wh_close(probe);
+  ml_wh_options opts = {.memory_limit = "64MB", .memory_limit_liftable = true, .threads = "1", .threads_liftable = true};
   ml_wh *wh = th_open(":memory:", &opts);
+  const char *tq = "SELECT CAST(current_setting('threads') AS VARCHAR)";
+  th_expect(wh, tq, "1");
   expect_limit(wh, "61.0 MiB");
   assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
   assert_int_equal(ml_wh_exec_unbounded(wh, "CREATE TABLE t AS SELECT range AS x FROM range(10)", NULL), ML_OK);
   expect_limit(wh, dflt);
+  th_expect(wh, tq, dflt_threads);
   assert_int_equal(ml_wh_commit(wh, NULL), ML_OK);
   expect_limit(wh, "61.0 MiB");
+  th_expect(wh, tq, "1");
   /* a failing statement does not leave the limit lifted either */
   assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
   assert_int_not_equal(ml_wh_exec_unbounded(wh, "SELECT * FROM no_such_table", NULL), ML_OK);
@@ -190,6 +199,7 @@ static void test_liftable_memory_limit(void **state) {
   expect_limit(wh, "61.0 MiB");
   ml_wh_close(wh);
   free(dflt);
+  free(dflt_threads);
 }
 
 /* ---- exec / query ---------------------------------------------------------------- */
