@@ -178,7 +178,7 @@ static ml_status insert_job(void *a, void *unused, ml_err *err) {
                        s->target, (uint64_t)(uintptr_t)f) >= sizeof sql)
     st = ml_err_set(err, ML_ERR_STATE, "table name too long: %.100s", s->target);
   else
-    st = ml_wh_exec_sleepy(s->wh, sql, err);
+    st = ml_wh_exec(s->wh, sql, err);
   if (st != ML_OK) ml_err_prefix(err, "cannot append rows to %s", s->label);
   ml_loader_lock(s->loader);
   feed_end(f);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../util/ml_file.h"
 #include "ml_feed.h"
@@ -172,44 +171,6 @@ ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
   }
   duckdb_destroy_result(&res);
   return ML_OK;
-}
-
-static ml_status message_error(const char *msg, ml_err *err) {
-  ml_status code = is_disk_message(msg) ? ML_ERR_IO : ML_ERR_DB;
-  return ml_err_set(err, code, "%s", msg ? msg : "unknown DuckDB error");
-}
-
-ml_status ml_wh_exec_sleepy(ml_wh *wh, const char *sql, ml_err *err) {
-  ml_status st = ml_wh_sync(wh, err);
-  if (st != ML_OK) return st;
-  duckdb_prepared_statement ps = NULL;
-  duckdb_pending_result pending = NULL;
-  if (duckdb_prepare(wh->conn, sql, &ps) != DuckDBSuccess) {
-    st = message_error(duckdb_prepare_error(ps), err);
-  } else if (duckdb_pending_prepared(ps, &pending) != DuckDBSuccess) {
-    st = message_error(duckdb_pending_error(pending), err);
-  } else {
-    duckdb_pending_state ps_state;
-    while (!duckdb_pending_execution_is_finished(ps_state = duckdb_pending_execute_task(pending))) {
-      if (ps_state != DUCKDB_PENDING_NO_TASKS_AVAILABLE) continue;
-      /* DuckDB would poll here until its other threads finish */
-      struct timespec nap = {0, 200 * 1000};
-      nanosleep(&nap, NULL);
-    }
-    duckdb_result res;
-    if (ps_state == DUCKDB_PENDING_ERROR) {
-      st = message_error(duckdb_pending_error(pending), err);
-    } else if (duckdb_execute_pending(pending, &res) != DuckDBSuccess) {
-      st = result_error(&res, err);
-      duckdb_destroy_result(&res);
-    } else {
-      duckdb_destroy_result(&res);
-    }
-  }
-  if (pending) duckdb_destroy_pending(&pending);
-  duckdb_destroy_prepare(&ps);
-  if (st != ML_OK && wh->in_tx) wh->tx_failed = true;
-  return st;
 }
 
 /* SET is not transactional and does not mark the open transaction failed. */

@@ -61,10 +61,6 @@ ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err);
 /* Lifts a liftable memory_limit for the rest of the session (values larger
  * than the limit cannot be appended under it); otherwise does nothing. */
 ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err);
-/* ml_wh_exec for a statement whose thread would otherwise wait on DuckDB's
- * other threads by polling (one busy core): it naps 0.2 ms instead whenever
- * DuckDB has no task for it.  For long statements fed from elsewhere. */
-ml_status ml_wh_exec_sleepy(ml_wh *wh, const char *sql, ml_err *err);
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Runs a query whose first row's first column is an integer; *found=false
  * (and *out untouched) when there is no row or the value is NULL. */
