@@ -16,6 +16,7 @@ BUILD=${MALLARD_BUILD_DIR:-$ROOT/build}
 MALLARD=$BUILD/mallard
 GEN=$BUILD/mallard-gen
 B_CHUNKS=$BUILD/bench/baseline_chunks
+B_FEED=$BUILD/bench/baseline_feed
 B_INSERT=$BUILD/bench/baseline_insert
 
 usage() {
@@ -63,7 +64,7 @@ done
 ((INSERT_RECORDS <= RECORDS)) || INSERT_RECORDS=$RECORDS
 STATE_EVERY=10000
 
-for f in "$MALLARD" "$GEN" "$B_CHUNKS" "$B_INSERT"; do
+for f in "$MALLARD" "$GEN" "$B_CHUNKS" "$B_FEED" "$B_INSERT"; do
   [[ -x $f ]] || { echo "run.sh: $f not found: build first (cmake -S . -B build && cmake --build build -j2)" >&2; exit 2; }
 done
 
@@ -209,7 +210,7 @@ fi
 
 # ---- 1-4 (and 7): the contenders on the same input, alternating ---------------
 need_kb $((RECORDS * 480 / 1000 + 65536)) "the databases"
-CONTENDERS="write read_json chunks insert"
+CONTENDERS="write read_json chunks feed insert"
 [[ -n $SDK_REASON ]] || CONTENDERS="$CONTENDERS sdk"
 for ((run = 1; run <= RUNS; run++)); do
   echo "round $run/$RUNS: $CONTENDERS"
@@ -243,6 +244,15 @@ for ((run = 1; run <= RUNS; run++)); do
           [[ $n == "$RECORDS" ]] || die "baseline_chunks loaded $n rows, expected $RECORDS"
         fi
         fresh c ;;
+      feed)
+        fresh f
+        timed /dev/null "$B_FEED" --db "$WORK/db/f.duckdb" --records "$RECORDS" || die "baseline_feed failed"
+        record feed "$RECORDS"
+        if ((run == 1)); then
+          n=$(q "$WORK/db/f.duckdb" "SELECT count(*) FROM users")
+          [[ $n == "$RECORDS" ]] || die "baseline_feed loaded $n rows, expected $RECORDS"
+        fi
+        fresh f ;;
       insert)
         fresh i
         timed /dev/null "$B_INSERT" --db "$WORK/db/i.duckdb" --input "$INPUT" --records "$INSERT_RECORDS" ||
@@ -355,6 +365,7 @@ END {
   row("write", sprintf("mallard write, append (%d)", recs), "process start to exit, file on stdin")
   row("read_json", sprintf("read_json into a table (%d)", recs), "mallard query --write: CREATE TABLE AS read_json")
   row("chunks", sprintf("data-chunk appender floor (%d)", recs), "no parsing; values computed in C")
+  row("feed", sprintf("mallard storage path, no parsing (%d)", recs), "ml_batch + ml_feed, as mallard write; values computed in C")
   row("insert", sprintf("one INSERT per record (%d prefix)", ins), sprintf("first %d records of the same file; at this rate %d records take %.0f s", ins, recs, recs * MEDX("insert") / ins))
   row("sdk", sprintf("SDK connector, upserts (%d)", recs), "mallard debug, connector prebuilt")
   row("dedup", sprintf("append_dedup into %d rows (%d)", base, recs), "fresh copy of the base per run")
@@ -373,6 +384,7 @@ END {
   else printf "| %-56s | %10s | %-12s | %s |\n", "SDK / mallard write time (same rows)", "-", "<= 1.5x", "skipped (" sdk_reason ")"
   if (cnt["insert"]) check("speed-up vs one INSERT per record (records/s ratio)", RPS["write"] / RPS["insert"], "%9.1fx", ">= 50x", RPS["write"] / RPS["insert"] >= 50)
   if (cnt["chunks"]) printf "| %-56s | %9.2fx | %-12s | %s |\n", "mallard write / chunk-API floor time (information)", MED["write"] / MED["chunks"], "-", "-"
+  if (cnt["feed"]) printf "| %-56s | %9.2fx | %-12s | %s |\n", "mallard write / its own storage path time (information)", MED["write"] / MED["feed"], "-", "-"
   if (quick) print "\n(--quick: a smoke test; the targets are for 1,000,000 records and a 10,000,000-row dedup base)"
 }' "$RES"
 echo

@@ -1,0 +1,125 @@
+/* baseline_feed: mallard's own storage path without parsing, for
+ * bench/run.sh (information: where mallard write's time goes).
+ *
+ *   baseline_feed --db FILE [--records N] [--seed X]
+ *
+ * The rows of `mallard-gen --records N --seed X` (one stream), computed in C
+ * as baseline_chunks does, go through the same code mallard write uses:
+ * ml_batch with the background loader, i.e. data chunks filled on this
+ * thread and streamed by ml_feed into an INSERT on the loader thread, with
+ * the settings of ml_dest_open (one DuckDB thread and a 64MB memory bound for
+ * appends), one transaction.  The difference to baseline_chunks is the
+ * appender (and its single thread); the difference to mallard write is JSON
+ * parsing and the protocol.  Prints one line to stderr: records, seconds
+ * (open to close) and records/s. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/ml_batch.h"
+#include "engine/ml_ids.h"
+#include "warehouse/ml_wh.h"
+
+enum { COLS = 13 };
+
+static uint64_t next_rand(uint64_t *s) {
+  /* splitmix64, as in bench/gen.c */
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int fail(const char *what, const ml_err *err) {
+  fprintf(stderr, "baseline_feed: %s: %s\n", what, err->msg);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  const char *db_path = NULL;
+  uint64_t records = 1000000, seed = 42;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--db")) db_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--records")) records = strtoull(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
+  }
+  if (!db_path || argc % 2 == 0) {
+    fprintf(stderr, "usage: baseline_feed --db FILE [--records N] [--seed X]\n");
+    return 2;
+  }
+  double t0 = now_s();
+  ml_err err;
+  ml_err_clear(&err);
+  ml_wh_options opts = {.background_append = true,
+                        .memory_limit = "64MB",
+                        .memory_limit_liftable = true,
+                        .threads = "1",
+                        .threads_liftable = true};
+  ml_wh *wh = NULL;
+  if (ml_wh_open(db_path, &opts, &wh, &err) != ML_OK) return fail("open", &err);
+  if (ml_wh_exec(wh,
+                 "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta JSON, "
+                 "_airbyte_generation_id BIGINT, id BIGINT, name VARCHAR, email VARCHAR, age BIGINT, score DOUBLE, "
+                 "active BOOLEAN, updated_at TIMESTAMPTZ, tags JSON, address JSON)",
+                 &err) != ML_OK ||
+      ml_wh_begin(wh, &err) != ML_OK)
+    return fail("create", &err);
+  const ml_type_id ids_of[COLS] = {ML_TYPE_UUID,   ML_TYPE_TIMESTAMPTZ, ML_TYPE_JSON,    ML_TYPE_BIGINT, ML_TYPE_BIGINT,
+                                   ML_TYPE_VARCHAR, ML_TYPE_VARCHAR,    ML_TYPE_BIGINT,  ML_TYPE_DOUBLE, ML_TYPE_BOOLEAN,
+                                   ML_TYPE_TIMESTAMPTZ, ML_TYPE_JSON,   ML_TYPE_JSON};
+  ml_type types[COLS];
+  for (int c = 0; c < COLS; c++) types[c] = ml_type_of(ids_of[c]);
+  ml_batch *b = NULL;
+  if (ml_batch_open(wh, "main", "users", types, COLS, &b, &err) != ML_OK) return fail("batch", &err);
+
+  static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
+  static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};
+  static const char *const tag[] = {"new", "vip", "churn-risk", "beta", "trial", "partner"};
+  static const char meta[] = "{\"sync_id\":1,\"changes\":[]}";
+  const int64_t base_ms = 1700000000000LL;
+  ml_ids ids;
+  ml_ids_init(&ids);
+  uint64_t rng = seed;
+  char buf[128];
+  for (uint64_t n = 0; n < records; n++) {
+    uint64_t r = next_rand(&rng), id = n + 1;
+    const char *nm = first[r % 8];
+    uint64_t lo;
+    int64_t hi;
+    ml_ids_next(&ids, &lo, &hi);
+    ml_batch_put_i128(b, 0, lo, hi);
+    ml_batch_put_i64(b, 1, (base_ms + (int64_t)n) * 1000);
+    ml_batch_put_str(b, 2, meta, sizeof meta - 1);
+    ml_batch_put_i64(b, 3, 1);
+    ml_batch_put_i64(b, 4, (int64_t)id);
+    int len = snprintf(buf, sizeof buf, "%s %" PRIu64, nm, id);
+    ml_batch_put_str(b, 5, buf, (size_t)len);
+    len = snprintf(buf, sizeof buf, "%s.%" PRIu64 "@example.com", nm, id);
+    ml_batch_put_str(b, 6, buf, (size_t)len);
+    ml_batch_put_i64(b, 7, (int64_t)(18 + (r >> 8) % 70));
+    ml_batch_put_f64(b, 8, (double)((r >> 16) % 1000 * 100 + (r >> 24) % 100) / 100.0);
+    ml_batch_put_bool(b, 9, (r >> 32) & 1);
+    ml_batch_put_i64(b, 10, (base_ms / 1000 + (int64_t)n) * 1000000);
+    len = snprintf(buf, sizeof buf, "[\"%s\",\"%s\"]", tag[(r >> 40) % 6], tag[(r >> 44) % 6]);
+    ml_batch_put_str(b, 11, buf, (size_t)len);
+    len = snprintf(buf, sizeof buf, "{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}", city[(r >> 48) % 8],
+                   (r >> 52) % 100000);
+    ml_batch_put_str(b, 12, buf, (size_t)len);
+    if (ml_batch_end_row(b, &err) != ML_OK) return fail("append", &err);
+  }
+  if (ml_batch_flush(b, &err) != ML_OK || ml_wh_commit(wh, &err) != ML_OK) return fail("commit", &err);
+  ml_batch_close(b);
+  ml_wh_close(wh);
+  double secs = now_s() - t0;
+  fprintf(stderr, "baseline_feed: %" PRIu64 " records in %.3f s, %.0f records/s\n", records, secs,
+          secs > 0 ? (double)records / secs : 0.0);
+  return 0;
+}
