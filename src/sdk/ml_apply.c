@@ -352,6 +352,36 @@ static bool is_pk(const ap_table *t, const char *name) {
   return false;
 }
 
+/* SQL pieces of the apply statements.  The key columns, qual (may be "")
+ * before each, sep between them. */
+static void put_pk(ml_buf *q, const ap_table *t, const char *qual, const char *sep) {
+  for (size_t k = 0; k < t->n_pk; k++) {
+    if (k) ml_buf_puts(q, sep);
+    ml_buf_puts(q, qual);
+    ml_sql_ident(q, t->pk[k]);
+  }
+}
+
+/* t.k1 = s.k1 AND t.k2 = s.k2 */
+static void put_pk_match(ml_buf *q, const ap_table *t) {
+  for (size_t k = 0; k < t->n_pk; k++) {
+    if (k) ml_buf_puts(q, " AND ");
+    ml_buf_puts(q, "t.");
+    ml_sql_ident(q, t->pk[k]);
+    ml_buf_puts(q, " = s.");
+    ml_sql_ident(q, t->pk[k]);
+  }
+}
+
+/* Every user column, qual before and ", " after each. */
+static void put_cols(ml_buf *q, const ap_table *t, const char *qual) {
+  for (size_t i = 0; i < t->n_cols; i++) {
+    ml_buf_puts(q, qual);
+    ml_sql_ident(q, t->cols[i].name);
+    ml_buf_puts(q, ", ");
+  }
+}
+
 /* cols index of record field j, using the per-table hint first. */
 static long field_col(ap_table *t, const mallard_record *r, size_t j) {
   if (j < t->n_hint && t->hint[j] < t->n_cols && !strcmp(t->cols[t->hint[j]].name, r->f[j].name))
@@ -522,41 +552,23 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   ml_buf_puts(q, "DELETE FROM ");
   ml_table_sql_name(&t->target, q);
   ml_buf_puts(q, " AS t USING (SELECT DISTINCT ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, ", ");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  put_pk(q, t, "", ", ");
   ml_buf_puts(q, " FROM ");
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
   ml_buf_puts(q, ") AS s WHERE ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, " AND ");
-    ml_buf_puts(q, "t.");
-    ml_sql_ident(q, t->pk[k]);
-    ml_buf_puts(q, " = s.");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  put_pk_match(q, t);
   ml_buf_puts(q, "; INSERT INTO ");
   ml_table_sql_name(&t->target, q);
   ml_buf_puts(q, " (");
-  for (size_t i = 0; i < t->n_cols; i++) {
-    ml_sql_ident(q, t->cols[i].name);
-    ml_buf_puts(q, ", ");
-  }
+  put_cols(q, t, "");
   ml_buf_puts(q, COL_DELETED ", " COL_SYNCED ") SELECT ");
-  for (size_t i = 0; i < t->n_cols; i++) {
-    ml_sql_ident(q, t->cols[i].name);
-    ml_buf_puts(q, ", ");
-  }
+  put_cols(q, t, "");
   ml_buf_printf(q, "false, %s FROM ", now);
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
   ml_buf_puts(q, " QUALIFY row_number() OVER (PARTITION BY ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, ", ");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  put_pk(q, t, "", ", ");
   ml_buf_puts(q, " ORDER BY _mallard_seq DESC) = 1");
   if (!ml_buf_ok(q)) return nomem(err);
   return ml_wh_exec_unbounded(a->wh, q->data, err);
@@ -568,25 +580,20 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
   if (!n) return ML_OK;
   char upto_sql[64] = "";
   if (upto != UINT64_MAX) snprintf(upto_sql, sizeof upto_sql, " WHERE _mallard_seq < %llu", (unsigned long long)upto);
-  if (t->staged_changes == 0) {
-    ml_status st = ml_table_flush(&t->stage, err);
-    if (st == ML_OK) st = upsert_only(a, t, now, upto_sql, err);
-    if (st != ML_OK) return ml_err_prefix(err, "applying the operations on table %s", t->name);
-    return finish_apply(a, t, n, upto, upto_sql, err);
-  }
   ml_status st = ml_table_flush(&t->stage, err);
   if (st != ML_OK) return st;
+  if (t->staged_changes == 0) {
+    if ((st = upsert_only(a, t, now, upto_sql, err)) != ML_OK)
+      return ml_err_prefix(err, "applying the operations on table %s", t->name);
+    return finish_apply(a, t, n, upto, upto_sql, err);
+  }
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
   ml_buf_puts(q, "MERGE INTO ");
   ml_table_sql_name(&t->target, q);
   ml_buf_puts(q, " AS t USING (SELECT ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    ml_buf_puts(q, "s.");
-    ml_sql_ident(q, t->pk[k]);
-    ml_buf_puts(q, ", ");
-  }
-  ml_buf_puts(q, "bool_or(s._mallard_op = 1) AS _mallard_has_up, bool_or(s._mallard_op = 3) AS _mallard_del");
+  put_pk(q, t, "s.", ", ");
+  ml_buf_puts(q, ", bool_or(s._mallard_op = 1) AS _mallard_has_up, bool_or(s._mallard_op = 3) AS _mallard_del");
   for (size_t i = 0; i < t->n_cols; i++) {
     if (is_pk(t, t->cols[i].name)) continue;
     char cond[160];
@@ -599,27 +606,14 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
     ml_buf_printf(q, ", bool_or(%s) AS _mallard_g%zu", cond, i);
   }
   ml_buf_puts(q, " FROM (SELECT *, max(CASE WHEN _mallard_op = 1 THEN _mallard_seq END) OVER (PARTITION BY ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, ", ");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  put_pk(q, t, "", ", ");
   ml_buf_puts(q, ") AS _mallard_last_up FROM ");
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
   ml_buf_puts(q, ") AS s WHERE s._mallard_last_up IS NULL OR s._mallard_seq >= s._mallard_last_up GROUP BY ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, ", ");
-    ml_buf_puts(q, "s.");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  put_pk(q, t, "s.", ", ");
   ml_buf_puts(q, ") AS s ON ");
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, " AND ");
-    ml_buf_puts(q, "t.");
-    ml_sql_ident(q, t->pk[k]);
-    ml_buf_puts(q, " = s.");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  put_pk_match(q, t);
   ml_buf_puts(q, " WHEN MATCHED THEN UPDATE SET ");
   for (size_t i = 0; i < t->n_cols; i++) {
     if (is_pk(t, t->cols[i].name)) continue;
@@ -635,16 +629,9 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
                             " OR s._mallard_del END, " COL_SYNCED " = %s",
                 now);
   ml_buf_puts(q, " WHEN NOT MATCHED AND s._mallard_has_up THEN INSERT (");
-  for (size_t i = 0; i < t->n_cols; i++) {
-    ml_sql_ident(q, t->cols[i].name);
-    ml_buf_puts(q, ", ");
-  }
+  put_cols(q, t, "");
   ml_buf_puts(q, COL_DELETED ", " COL_SYNCED ") VALUES (");
-  for (size_t i = 0; i < t->n_cols; i++) {
-    ml_buf_puts(q, "s.");
-    ml_sql_ident(q, t->cols[i].name);
-    ml_buf_puts(q, ", ");
-  }
+  put_cols(q, t, "s.");
   ml_buf_printf(q, "s._mallard_del, %s)", now);
   if (!ml_buf_ok(q)) return nomem(err);
   st = ml_wh_exec_unbounded(a->wh, q->data, err);
