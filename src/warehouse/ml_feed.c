@@ -159,13 +159,17 @@ static void feed_stop(void *ud) {
   ml_loader_broadcast(f->sink->loader);
 }
 
-/* Lock held: the INSERT is over (or never ran): chunks it did not read go
- * back, and the feed is forgotten. */
+/* The INSERT is over (or never ran): chunks it did not read go back, and
+ * the feed is forgotten and freed. */
 static void feed_end(ml_feed *f) {
+  ml_loader *loader = f->sink->loader;
+  ml_loader_lock(loader);
   for (; f->n; f->n--, f->head = (f->head + 1) % FEED_SLOTS) f->sink->release(f->sink->ud, f->q[f->head]);
   if (f->sink->open == f) f->sink->open = NULL;
-  ml_loader_clear_stream(f->sink->loader, f);
-  ml_loader_broadcast(f->sink->loader);
+  ml_loader_clear_stream(loader, f);
+  ml_loader_broadcast(loader);
+  ml_loader_unlock(loader);
+  free(f);
 }
 
 static ml_status insert_job(void *a, void *unused, ml_err *err) {
@@ -180,21 +184,14 @@ static ml_status insert_job(void *a, void *unused, ml_err *err) {
   else
     st = ml_wh_exec(s->wh, sql, err);
   if (st != ML_OK) ml_err_prefix(err, "cannot append rows to %s", s->label);
-  ml_loader_lock(s->loader);
   feed_end(f);
-  ml_loader_unlock(s->loader);
-  free(f);
   return st;
 }
 
 static ml_status insert_cancel(void *a, void *unused, ml_err *err) {
-  ml_feed *f = a;
   (void)unused;
   (void)err;
-  ml_loader_lock(f->sink->loader);
-  feed_end(f);
-  ml_loader_unlock(f->sink->loader);
-  free(f);
+  feed_end(a);
   return ML_OK;
 }
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* room for every chunk of a batch plus the flush and commit jobs behind them */
+/* jobs waiting (feed INSERTs, commits); a full queue makes the caller wait */
 #define QUEUE_SLOTS 256
 
 typedef struct job {
@@ -22,7 +22,7 @@ struct ml_loader {
   size_t head, count;
   bool busy, stopping, failed;
   ml_err first_error;
-  /* the streaming job running or queued (see ml_loader_set_stream) */
+  /* the streaming job running or queued (see ml_loader_submit_stream) */
   void (*stream_stop)(void *ud);
   void *stream_ud;
 };
@@ -100,25 +100,26 @@ void ml_loader_stop(ml_loader *l) {
   free(l);
 }
 
-void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void *b) {
-  pthread_mutex_lock(&l->mu);
+/* Lock held: ends the open stream, waits for room, queues j. */
+static void enqueue(ml_loader *l, job j) {
   stop_stream(l);
   while (l->count == QUEUE_SLOTS) pthread_cond_wait(&l->progress, &l->mu);
-  l->queue[(l->head + l->count) % QUEUE_SLOTS] = (job){fn, cancel, a, b};
+  l->queue[(l->head + l->count) % QUEUE_SLOTS] = j;
   l->count++;
   pthread_cond_signal(&l->has_work);
+}
+
+void ml_loader_submit(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void *b) {
+  pthread_mutex_lock(&l->mu);
+  enqueue(l, (job){fn, cancel, a, b});
   pthread_mutex_unlock(&l->mu);
 }
 
 void ml_loader_submit_stream(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel, void *a, void (*stop)(void *a)) {
   pthread_mutex_lock(&l->mu);
-  stop_stream(l);
-  while (l->count == QUEUE_SLOTS) pthread_cond_wait(&l->progress, &l->mu);
-  l->queue[(l->head + l->count) % QUEUE_SLOTS] = (job){fn, cancel, a, NULL};
-  l->count++;
+  enqueue(l, (job){fn, cancel, a, NULL});
   l->stream_stop = stop;
   l->stream_ud = a;
-  pthread_cond_signal(&l->has_work);
   pthread_mutex_unlock(&l->mu);
 }
 
