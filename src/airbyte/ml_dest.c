@@ -90,7 +90,6 @@ struct ml_dest {
   queued_commit **queued;
   size_t n_queued, cap_queued;
   _Atomic uint64_t committed_seq;
-  bool limit_lifted; /* a big line lifted the append memory limit */
 };
 
 static void states_free(pending_state *states, size_t n) {
@@ -630,11 +629,11 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
   while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
   if (i == len) return ML_OK;
   const ml_json_val *msg;
-  /* a value near the append memory limit could not be appended under it */
-  if (len > ML_DEST_BIG_LINE && !d->limit_lifted) {
+  /* a value near the append memory limit could not be appended under it
+   * (after the first such line this does nothing) */
+  if (len > ML_DEST_BIG_LINE) {
     ml_status lifted = ml_wh_lift_memory_limit(d->wh, err);
     if (lifted != ML_OK) return lifted;
-    d->limit_lifted = true;
   }
   ml_status st = ml_json_parse(d->doc, line, len, &msg, err);
   if (st != ML_OK) {

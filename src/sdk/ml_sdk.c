@@ -1,11 +1,10 @@
 #include "ml_sdk.h"
 
-#include <time.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../json/ml_json.h"
 #include "../util/ml_buf.h"
