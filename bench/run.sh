@@ -235,24 +235,17 @@ for ((run = 1; run <= RUNS; run++)); do
           [[ $n == "$LINES" ]] || die "read_json loaded $n rows, expected $LINES"
         fi
         fresh r ;;
-      chunks)
-        fresh c
-        timed /dev/null "$B_CHUNKS" --db "$WORK/db/c.duckdb" --records "$RECORDS" || die "baseline_chunks failed"
-        record chunks "$RECORDS"
+      chunks | feed)  # the two no-parsing baselines: same arguments, same check
+        bin=$B_CHUNKS
+        [[ $c == feed ]] && bin=$B_FEED
+        fresh "$c"
+        timed /dev/null "$bin" --db "$WORK/db/$c.duckdb" --records "$RECORDS" || die "${bin##*/} failed"
+        record "$c" "$RECORDS"
         if ((run == 1)); then
-          n=$(q "$WORK/db/c.duckdb" "SELECT count(*) FROM users")
-          [[ $n == "$RECORDS" ]] || die "baseline_chunks loaded $n rows, expected $RECORDS"
+          n=$(q "$WORK/db/$c.duckdb" "SELECT count(*) FROM users")
+          [[ $n == "$RECORDS" ]] || die "${bin##*/} loaded $n rows, expected $RECORDS"
         fi
-        fresh c ;;
-      feed)
-        fresh f
-        timed /dev/null "$B_FEED" --db "$WORK/db/f.duckdb" --records "$RECORDS" || die "baseline_feed failed"
-        record feed "$RECORDS"
-        if ((run == 1)); then
-          n=$(q "$WORK/db/f.duckdb" "SELECT count(*) FROM users")
-          [[ $n == "$RECORDS" ]] || die "baseline_feed loaded $n rows, expected $RECORDS"
-        fi
-        fresh f ;;
+        fresh "$c" ;;
       insert)
         fresh i
         timed /dev/null "$B_INSERT" --db "$WORK/db/i.duckdb" --input "$INPUT" --records "$INSERT_RECORDS" ||
