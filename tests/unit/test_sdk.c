@@ -221,22 +221,38 @@ static void check_model(ml_wh *wh, const model_row *m, unsigned seed) {
   }
 }
 
+/* A fresh database at path (any older one removed) with the model's table:
+ * tester.t, key id, columns a and b, started. */
+static void open_model_table(const char *path, ml_wh **wh, ml_apply **a) {
+  unlink(path);
+  ml_err err;
+  assert_int_equal(ml_wh_open(path, NULL, wh, &err), ML_OK);
+  assert_int_equal(ml_apply_open(*wh, "tester", NULL, NULL, a, &err), ML_OK);
+  const char *pk[] = {"id"};
+  ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)},
+                   {"b", ml_type_of(ML_TYPE_BIGINT)}};
+  assert_int_equal(ml_apply_declare(*a, "t", pk, 1, cols, 3, &err), ML_OK);
+  assert_int_equal(ml_apply_start(*a, &err), ML_OK);
+}
+
+/* Removes what tmp_db made: the database, its WAL, the directory. */
+static void remove_db(const char *dir, const char *path) {
+  unlink(path);
+  char wal[160];
+  snprintf(wal, sizeof wal, "%s.wal", path);
+  unlink(wal);
+  rmdir(dir);
+}
+
 static void test_apply_matches_one_by_one(void **s) {
   (void)s;
   char dir[64];
   const char *path = tmp_db(dir);
   for (unsigned seed = 1; seed <= 40; seed++) {
-    unlink(path);
     ml_wh *wh = NULL;
-    ml_err err;
-    assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
     ml_apply *a = NULL;
-    assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
-    const char *pk[] = {"id"};
-    ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)},
-                     {"b", ml_type_of(ML_TYPE_BIGINT)}};
-    assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 3, &err), ML_OK);
-    assert_int_equal(ml_apply_start(a, &err), ML_OK);
+    ml_err err;
+    open_model_table(path, &wh, &a);
     model_row m[KEYS];
     memset(m, 0, sizeof m);
     uint64_t st = seed * 0x9E3779B97F4A7C15ULL;
@@ -277,11 +293,7 @@ static void test_apply_matches_one_by_one(void **s) {
     ml_apply_free(a);
     ml_wh_close(wh);
   }
-  unlink(path);
-  char wal[160];
-  snprintf(wal, sizeof wal, "%s.wal", path);
-  unlink(wal);
-  rmdir(dir);
+  remove_db(dir, path);
 }
 
 /* Upserts only (the DELETE + INSERT path of apply_table, keys repeated within
@@ -293,17 +305,10 @@ static void test_apply_upserts_and_marks(void **s) {
   char dir[64];
   const char *path = tmp_db(dir);
   for (unsigned seed = 1; seed <= 30; seed++) {
-    unlink(path);
     ml_wh *wh = NULL;
-    ml_err err;
-    assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
     ml_apply *a = NULL;
-    assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
-    const char *pk[] = {"id"};
-    ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)},
-                     {"b", ml_type_of(ML_TYPE_BIGINT)}};
-    assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 3, &err), ML_OK);
-    assert_int_equal(ml_apply_start(a, &err), ML_OK);
+    ml_err err;
+    open_model_table(path, &wh, &a);
     model_row m[KEYS], at_mark[KEYS];
     memset(m, 0, sizeof m);
     memcpy(at_mark, m, sizeof m);
@@ -341,11 +346,7 @@ static void test_apply_upserts_and_marks(void **s) {
     ml_apply_free(a);
     ml_wh_close(wh);
   }
-  unlink(path);
-  char wal[160];
-  snprintf(wal, sizeof wal, "%s.wal", path);
-  unlink(wal);
-  rmdir(dir);
+  remove_db(dir, path);
 }
 
 /* A failure rolls back to the last commit. */
