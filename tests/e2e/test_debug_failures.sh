@@ -38,6 +38,13 @@ config p "checkpoint" "$T"
 debug p --configuration "$work/nope.json"
 expect_rc 1 "missing --configuration file"
 expect_grep "nope.json" "names the file"
+# a commit interval that is not a number of milliseconds is a usage error, before anything runs
+for bad in abc -5 "" 10x 99999999999999999999; do
+  debug p --commit-interval-ms "$bad"
+  expect_rc 2 "--commit-interval-ms '$bad'"
+  grep -qF -- "--commit-interval-ms needs a number of milliseconds >= 0, not '$bad'" "$work/err" ||
+    fail "--commit-interval-ms '$bad': stderr does not say why"
+done
 
 # ---- failure after a checkpoint: warehouse and state.json as at the checkpoint
 config p "upsert t id=1 name=a; state c 1; checkpoint; upsert t id=2 name=b; update t id=1 name=changed; delete t id=1;
