@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
   ml_type types[COLS];
   for (int c = 0; c < COLS; c++) types[c] = ml_type_of(ids_of[c]);
   ml_batch *b = NULL;
-  if (ml_batch_open(wh, "main", "users", types, COLS, &b, &err) != ML_OK) return fail("batch", &err);
+  if (ml_batch_open(wh, NULL, "main", "users", types, COLS, &b, &err) != ML_OK) return fail("batch", &err);
 
   static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
   static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};

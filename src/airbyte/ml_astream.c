@@ -122,7 +122,7 @@ static ml_status holds_only_this_sync(ml_astream *s, const char *table, bool *ke
   *keep = false;
   if (s->def->sync_id == 0) return ML_OK;
   bool exists = false, found = false;
-  ml_status st = ml_wh_table_exists(s->wh, s->def->schema, table, &exists, err);
+  ml_status st = ml_wh_table_exists(s->wh, NULL, s->def->schema, table, &exists, err);
   if (st != ML_OK || !exists) return st;
   ml_buf q = ML_BUF_INIT;
   ml_buf_puts(&q, "SELECT count(*) FROM ");
@@ -224,7 +224,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
     if (st == ML_OK) {
       ml_buf q = ML_BUF_INIT;
       bool exists = false, found;
-      st = ml_wh_table_exists(s->wh, d->schema, s->pending.name, &exists, err);
+      st = ml_wh_table_exists(s->wh, NULL, d->schema, s->pending.name, &exists, err);
       if (st == ML_OK && exists) {
         ml_buf_puts(&q, "SELECT count(*) FROM ");
         ml_table_sql_name(&s->pending, &q);

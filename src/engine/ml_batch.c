@@ -53,23 +53,23 @@ static void chunk_prepare(ml_batch *b) {
   b->row = 0;
 }
 
-ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const ml_type *types, size_t n,
-                        ml_batch **out, ml_err *err) {
+ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, const ml_type *types,
+                        size_t n, ml_batch **out, ml_err *err) {
   *out = NULL;
   ml_batch *b = calloc(1, sizeof *b);
   if (!b) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   b->cols = calloc(n ? n : 1, sizeof *b->cols);
-  size_t tl = strlen(schema) + strlen(table) + 2;
+  size_t tl = (catalog ? strlen(catalog) + 1 : 0) + strlen(schema) + strlen(table) + 2;
   b->table = malloc(tl);
   if (!b->cols || !b->table) {
     ml_batch_close(b);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
-  snprintf(b->table, tl, "%s.%s", schema, table);
+  snprintf(b->table, tl, "%s%s%s.%s", catalog ? catalog : "", catalog ? "." : "", schema, table);
   b->wh = wh;
   b->n_cols = n;
   b->capacity = duckdb_vector_size();
-  if (duckdb_appender_create(ml_wh_conn(wh), schema, table, &b->app) != DuckDBSuccess) {
+  if (duckdb_appender_create_ext(ml_wh_conn(wh), catalog, schema, table, &b->app) != DuckDBSuccess) {
     duckdb_error_data ed = duckdb_appender_error_data(b->app);
     ml_err_set(err, ML_ERR_DB, "cannot append to %s: %s", b->table, ed ? duckdb_error_data_message(ed) : "?");
     if (ed) duckdb_destroy_error_data(&ed);
@@ -110,7 +110,7 @@ ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const 
     /* the appender only told the column types: it never holds rows here */
     duckdb_appender_destroy(&b->app);
     ml_buf target = ML_BUF_INIT;
-    ml_sql_qualified(&target, schema, table);
+    ml_sql_qualified_in(&target, catalog, schema, table);
     ml_status st = ml_buf_ok(&target) ? ml_feed_sink_init(&b->sink, b->loader, wh, target.data, b->table, lts, n, give_back, b, err)
                                       : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
     ml_buf_free(&target);

@@ -25,10 +25,11 @@
 
 typedef struct ml_batch ml_batch;
 
-/* Opens an appender on schema.table; types[] must match the table's columns
- * in order (n of them).  The batch keeps a copy of types. */
-ml_status ml_batch_open(ml_wh *wh, const char *schema, const char *table, const ml_type *types, size_t n,
-                        ml_batch **out, ml_err *err);
+/* Opens an appender on catalog.schema.table (catalog NULL: the database
+ * itself, see ML_WH_TEMP_CATALOG); types[] must match the table's columns in
+ * order (n of them).  The batch keeps a copy of types. */
+ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, const ml_type *types,
+                        size_t n, ml_batch **out, ml_err *err);
 /* Destroys the batch.  Rows not flushed are dropped when no transaction is
  * open; inside a transaction, rows already handed to the appender (every
  * full chunk) go into that transaction, so a caller that wants them gone

@@ -16,6 +16,12 @@ ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *
   return ML_OK;
 }
 
+ml_status ml_table_init_temp(ml_table *t, ml_wh *wh, const char *name, ml_err *err) {
+  ml_status st = ml_table_init(t, wh, "main", name, err);
+  t->catalog = ML_WH_TEMP_CATALOG;
+  return st;
+}
+
 static void free_cols(ml_table *t) {
   for (size_t i = 0; i < t->n_cols; i++) free(t->cols[i].name);
   free(t->cols);
@@ -33,7 +39,7 @@ void ml_table_free(ml_table *t) {
   t->schema = t->name = NULL;
 }
 
-void ml_table_sql_name(const ml_table *t, ml_buf *b) { ml_sql_qualified(b, t->schema, t->name); }
+void ml_table_sql_name(const ml_table *t, ml_buf *b) { ml_sql_qualified_in(b, t->catalog, t->schema, t->name); }
 
 static ml_status push_col(ml_table *t, const char *name, ml_type type, ml_err *err) {
   if (t->n_cols == t->cap) {
@@ -61,7 +67,8 @@ long ml_table_find(const ml_table *t, const char *name) {
 static ml_status exec_buf(ml_table *t, ml_buf *sql, ml_err *err) {
   if (!ml_buf_ok(sql)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   ml_status st = ml_wh_exec(t->wh, sql->data, err);
-  if (st != ML_OK) ml_err_prefix(err, "table %s.%s", t->schema, t->name);
+  if (st != ML_OK)
+    ml_err_prefix(err, "table %s%s%s.%s", t->catalog ? t->catalog : "", t->catalog ? "." : "", t->schema, t->name);
   return st;
 }
 
@@ -79,10 +86,12 @@ ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replac
   if (st != ML_OK) return st;
   free_cols(t);
   ml_buf sql = ML_BUF_INIT;
-  ml_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS ");
-  ml_sql_ident(&sql, t->schema);
-  st = exec_buf(t, &sql, err);
-  ml_buf_reset(&sql);
+  if (!t->catalog) { /* the temporary catalog has its one schema */
+    ml_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS ");
+    ml_sql_ident(&sql, t->schema);
+    st = exec_buf(t, &sql, err);
+    ml_buf_reset(&sql);
+  }
   if (st == ML_OK && replace) {
     ml_buf_puts(&sql, "DROP TABLE IF EXISTS ");
     ml_table_sql_name(t, &sql);
@@ -92,10 +101,10 @@ ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replac
   ml_wh_column *existing = NULL;
   size_t n_existing = 0;
   bool exists = false;
-  if (st == ML_OK) st = ml_wh_table_columns(t->wh, t->schema, t->name, &existing, &n_existing, &exists, err);
+  if (st == ML_OK) st = ml_wh_table_columns(t->wh, t->catalog, t->schema, t->name, &existing, &n_existing, &exists, err);
   if (st == ML_OK && !exists) {
     char tbuf[32];
-    ml_buf_puts(&sql, "CREATE TABLE ");
+    ml_buf_puts(&sql, t->catalog ? "CREATE TEMP TABLE " : "CREATE TABLE ");
     ml_table_sql_name(t, &sql);
     ml_buf_puts(&sql, " (");
     for (size_t i = 0; i < n; i++) {
@@ -172,7 +181,7 @@ ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err) {
     ml_type *types = malloc((t->n_cols ? t->n_cols : 1) * sizeof *types);
     if (!types) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < t->n_cols; i++) types[i] = t->cols[i].type;
-    ml_status st = ml_batch_open(t->wh, t->schema, t->name, types, t->n_cols, &t->batch, err);
+    ml_status st = ml_batch_open(t->wh, t->catalog, t->schema, t->name, types, t->n_cols, &t->batch, err);
     free(types);
     if (st != ML_OK) return st;
   }

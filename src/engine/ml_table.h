@@ -24,6 +24,7 @@ typedef struct ml_col {
 
 typedef struct ml_table {
   ml_wh *wh;     /* borrowed */
+  const char *catalog; /* static string: NULL (the database) or ML_WH_TEMP_CATALOG */
   char *schema;  /* owned */
   char *name;    /* owned */
   ml_col *cols;  /* current columns, table order */
@@ -34,6 +35,10 @@ typedef struct ml_table {
 } ml_table;
 
 ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *name, ml_err *err);
+/* A table of the connection's temporary catalog (ML_WH_TEMP_CATALOG, schema
+ * "main"): for rows that are only ever read back by the same connection, so
+ * that they are neither compressed into nor deleted from the database file. */
+ml_status ml_table_init_temp(ml_table *t, ml_wh *wh, const char *name, ml_err *err);
 void ml_table_free(ml_table *t);
 
 /* Makes the table exist with at least the wanted columns:
@@ -65,7 +70,8 @@ ml_status ml_table_flush_async(ml_table *t, ml_err *err);
 /* Flushes and closes the batch (before DDL on the table by someone else). */
 ml_status ml_table_close_batch(ml_table *t, ml_err *err);
 
-/* Appends the quoted, schema-qualified name. */
+/* Appends the quoted, schema-qualified (and for a temporary table
+ * catalog-qualified) name. */
 void ml_table_sql_name(const ml_table *t, ml_buf *b);
 
 #endif

@@ -5,7 +5,13 @@
 #include <string.h>
 #include <time.h>
 
-#define STAGE_SCHEMA "_mallard_staging"
+/* Where earlier versions of mallard kept the staging tables, in the
+ * database file; dropped at start in case such a run left them behind.
+ * Staging tables are temporary now (ml_table_init_temp): staged rows are
+ * read back once and deleted, so writing them into the file (compressing
+ * full row groups, then vacuuming the deletes at checkpoint) was wasted. */
+#define OLD_STAGE_SCHEMA "_mallard_staging"
+#define STAGE_PREFIX "_mallard_stage_"
 #define COL_SYNCED "_fivetran_synced"
 #define COL_DELETED "_fivetran_deleted"
 #define COL_ID "_fivetran_id"
@@ -239,7 +245,7 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
   bool exists = false;
   ml_status st = before_schema_change(a, err);
   if (st != ML_OK) return st;
-  st = ml_wh_table_columns(a->wh, a->schema, t->name, &existing, &n_existing, &exists, err);
+  st = ml_wh_table_columns(a->wh, NULL, a->schema, t->name, &existing, &n_existing, &exists, err);
   if (st != ML_OK) return st;
   size_t n_wanted = t->n_decl + 3;
   ml_col *wanted = calloc(n_wanted, sizeof *wanted);
@@ -303,7 +309,11 @@ static ml_status ensure_stage(ml_apply *a, ap_table *t, ml_err *err) {
   wanted[ST_SEQ] = (ml_col){(char *)stage_meta[ST_SEQ], ml_type_of(ML_TYPE_BIGINT)};
   wanted[ST_GIVEN] = (ml_col){(char *)stage_meta[ST_GIVEN], ml_type_of(ML_TYPE_VARCHAR)};
   for (size_t i = 0; i < t->n_cols; i++) wanted[ST_USER + i] = (ml_col){t->cols[i].name, t->cols[i].type};
-  ml_status st = ml_table_init(&t->stage, a->wh, STAGE_SCHEMA, t->name, err);
+  ml_buf name = ML_BUF_INIT;
+  ml_buf_puts(&name, STAGE_PREFIX);
+  ml_buf_puts(&name, t->name);
+  ml_status st = ml_buf_ok(&name) ? ml_table_init_temp(&t->stage, a->wh, name.data, err) : nomem(err);
+  ml_buf_free(&name);
   if (st == ML_OK) {
     t->stage_ready = true;
     st = ml_table_sync(&t->stage, wanted, ST_USER + t->n_cols, true, NULL, err);
@@ -661,7 +671,7 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
     ml_wh_column *cols = NULL;
     size_t n = 0;
     bool exists = false;
-    st = ml_wh_table_columns(a->wh, a->schema, table, &cols, &n, &exists, err);
+    st = ml_wh_table_columns(a->wh, NULL, a->schema, table, &cols, &n, &exists, err);
     ml_wh_columns_free(cols, n);
     if (st != ML_OK) return st;
     a->counts.truncates++;
@@ -687,7 +697,7 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
 
 ml_status ml_apply_start(ml_apply *a, ml_err *err) {
   ml_status st = ensure_tx(a, err);
-  if (st == ML_OK) st = ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " STAGE_SCHEMA " CASCADE", err);
+  if (st == ML_OK) st = ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " OLD_STAGE_SCHEMA " CASCADE", err);
   for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = ensure_target(a, &a->tables[i], err);
   a->started = st == ML_OK;
   return st;
@@ -718,36 +728,41 @@ ml_status ml_apply_commit_mark(ml_apply *a, ml_err *err) {
   return st;
 }
 
-static void drop_stages(ml_apply *a) {
+/* Forgets the staging tables (rows not flushed yet are dropped with their
+ * batch) and, inside the open transaction, drops them so that their memory
+ * goes back to DuckDB. */
+static ml_status drop_stages(ml_apply *a, ml_err *err) {
+  ml_status st = ML_OK;
   for (size_t i = 0; i < a->n_tables; i++) {
     ap_table *t = &a->tables[i];
     if (!t->stage_ready) continue;
+    ml_buf *q = &a->sql;
+    ml_buf_reset(q);
+    ml_buf_puts(q, "DROP TABLE IF EXISTS ");
+    ml_table_sql_name(&t->stage, q);
     ml_table_free(&t->stage);
     t->stage_ready = false;
+    if (st == ML_OK) st = ml_buf_ok(q) ? ml_wh_exec(a->wh, q->data, err) : nomem(err);
   }
+  return st;
 }
 
 ml_status ml_apply_finish(ml_apply *a, ml_err *err) {
   ml_status st = ensure_tx(a, err);
   if (st == ML_OK) st = apply_all(a, UINT64_MAX, err);
-  if (st == ML_OK) {
-    drop_stages(a);
-    st = ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " STAGE_SCHEMA " CASCADE", err);
-  }
+  if (st == ML_OK) st = drop_stages(a, err);
   if (st == ML_OK) st = ml_wh_commit(a->wh, err);
   return st;
 }
 
 void ml_apply_abort(ml_apply *a) {
   if (!a) return;
-  drop_stages(a);
   if (ml_wh_in_transaction(a->wh)) ml_wh_rollback(a->wh);
-  /* staging tables committed at an earlier checkpoint are empty; drop them so
-   * the file holds only the connector's tables */
-  if (ml_wh_begin(a->wh, NULL) != ML_OK) return;
-  if (ml_wh_exec(a->wh, "DROP SCHEMA IF EXISTS " STAGE_SCHEMA " CASCADE", NULL) != ML_OK ||
-      ml_wh_commit(a->wh, NULL) != ML_OK)
-    ml_wh_rollback(a->wh);
+  /* staging tables created in an earlier, committed transaction still hold
+   * the operations after the held checkpoint (ml_apply_commit_mark) */
+  bool began = ml_wh_begin(a->wh, NULL) == ML_OK;
+  ml_status st = drop_stages(a, NULL); /* when begin failed, each DROP commits on its own */
+  if (began && (st != ML_OK || ml_wh_commit(a->wh, NULL) != ML_OK)) ml_wh_rollback(a->wh);
 }
 
 ml_apply_counts ml_apply_totals(const ml_apply *a) {

@@ -2,7 +2,9 @@
  * set-wise.
  *
  * Every upsert / update / delete becomes one row of a per-table staging
- * table (_mallard_staging.<table>, appended column-wise through ml_batch):
+ * table (temp.main._mallard_stage_<table>, in the connection's temporary
+ * catalog: it never reaches the database file; appended column-wise through
+ * ml_batch):
  *   _op (1 upsert, 2 update, 3 delete), _seq (global order), _given (update
  *   only: one '1'/'0' per user column, which columns the update sets), then
  *   the user columns with the destination's types.
@@ -55,8 +57,9 @@ void ml_apply_free(ml_apply *a); /* NULL is fine */
 ml_status ml_apply_declare(ml_apply *a, const char *table, const char *const *pk, size_t n_pk, const ml_col *cols,
                            size_t n_cols, ml_err *err);
 
-/* Begins the first transaction: removes staging tables a failed run left,
- * creates or reconciles the declared tables (schema changes counted). */
+/* Begins the first transaction: removes staging tables an earlier version
+ * of mallard left in the file, creates or reconciles the declared tables
+ * (schema changes counted). */
 ml_status ml_apply_start(ml_apply *a, ml_err *err);
 
 /* Stages one operation; r is borrowed for the call.  Errors: a missing
@@ -76,8 +79,8 @@ ml_status ml_apply_commit(ml_apply *a, ml_err *err);
  * which staged operations came before it, without applying or committing.
  * Counts as a checkpoint.  A later ml_apply_commit or ml_apply_finish covers
  * it; ml_apply_commit_mark applies and commits only the operations before it
- * (the later ones stay staged, and are committed in the staging table, which
- * ml_apply_start and ml_apply_abort drop), so that a sync that fails
+ * (the later ones stay staged, in memory, until ml_apply_finish or
+ * ml_apply_abort drops the staging tables), so that a sync that fails
  * afterwards still leaves the warehouse exactly as at that checkpoint.
  * Truncates and schema changes apply at once: a caller commits the mark
  * before a truncate, and ml_apply_on_schema_change before DDL. */

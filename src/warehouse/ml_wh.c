@@ -338,11 +338,17 @@ void ml_sql_ident(ml_buf *b, const char *name) {
   ml_buf_putc(b, '"');
 }
 
-void ml_sql_qualified(ml_buf *b, const char *schema, const char *table) {
+void ml_sql_qualified_in(ml_buf *b, const char *catalog, const char *schema, const char *table) {
+  if (catalog) {
+    ml_sql_ident(b, catalog);
+    ml_buf_putc(b, '.');
+  }
   ml_sql_ident(b, schema);
   ml_buf_putc(b, '.');
   ml_sql_ident(b, table);
 }
+
+void ml_sql_qualified(ml_buf *b, const char *schema, const char *table) { ml_sql_qualified_in(b, NULL, schema, table); }
 
 void ml_sql_literal(ml_buf *b, const char *s, size_t n) {
   ml_buf_putc(b, '\'');
@@ -353,10 +359,14 @@ void ml_sql_literal(ml_buf *b, const char *s, size_t n) {
   ml_buf_putc(b, '\'');
 }
 
-ml_status ml_wh_table_exists(ml_wh *wh, const char *schema, const char *table, bool *exists, ml_err *err) {
+ml_status ml_wh_table_exists(ml_wh *wh, const char *catalog, const char *schema, const char *table, bool *exists,
+                             ml_err *err) {
   *exists = false;
   ml_buf q = ML_BUF_INIT;
-  ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ");
+  ml_buf_puts(&q, "SELECT count(*) FROM duckdb_tables() WHERE database_name = ");
+  if (catalog) ml_sql_literal(&q, catalog, strlen(catalog));
+  else ml_buf_puts(&q, "current_database()");
+  ml_buf_puts(&q, " AND schema_name = ");
   ml_sql_literal(&q, schema, strlen(schema));
   ml_buf_puts(&q, " AND table_name = ");
   ml_sql_literal(&q, table, strlen(table));
@@ -379,13 +389,13 @@ void ml_wh_columns_free(ml_wh_column *cols, size_t n) {
   free(cols);
 }
 
-ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, ml_wh_column **cols, size_t *n,
-                              bool *exists, ml_err *err) {
+ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema, const char *table,
+                              ml_wh_column **cols, size_t *n, bool *exists, ml_err *err) {
   *cols = NULL;
   *n = 0;
   *exists = false;
   bool present = false;
-  ml_status st = ml_wh_table_exists(wh, schema, table, &present, err);
+  ml_status st = ml_wh_table_exists(wh, catalog, schema, table, &present, err);
   if (st != ML_OK || !present) return st;
   ml_buf q = ML_BUF_INIT;
 
@@ -393,7 +403,7 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, 
   /* A zero-row query carries exact names and logical types (including the
    * JSON alias, which information_schema renders only as text). */
   ml_buf_puts(&q, "SELECT * FROM ");
-  ml_sql_qualified(&q, schema, table);
+  ml_sql_qualified_in(&q, catalog, schema, table);
   ml_buf_puts(&q, " LIMIT 0");
   duckdb_result res;
   if (!ml_buf_ok(&q)) {

@@ -83,8 +83,16 @@ ml_status ml_wh_commit_and_begin(ml_wh *wh, bool *committed, ml_err *err);
 void ml_wh_rollback(ml_wh *wh);
 bool ml_wh_in_transaction(const ml_wh *wh);
 
-/* *exists tells whether schema.table is a table of the open database. */
-ml_status ml_wh_table_exists(ml_wh *wh, const char *schema, const char *table, bool *exists, ml_err *err);
+/* Tables are named by catalog, schema and table.  catalog NULL means the
+ * open database itself; ML_WH_TEMP_CATALOG is the connection's temporary
+ * catalog (its one schema is "main"), whose tables live in memory (spilling
+ * to DuckDB's temp directory), are never written to the database file, and
+ * vanish when the connection closes. */
+#define ML_WH_TEMP_CATALOG "temp"
+
+/* *exists tells whether catalog.schema.table is a table. */
+ml_status ml_wh_table_exists(ml_wh *wh, const char *catalog, const char *schema, const char *table, bool *exists,
+                             ml_err *err);
 
 /* A column of an existing table. name is malloc'd and owned by the array. */
 typedef struct ml_wh_column {
@@ -93,17 +101,19 @@ typedef struct ml_wh_column {
   bool known; /* false when the DuckDB type is one mallard does not create */
 } ml_wh_column;
 
-/* Lists the columns of schema.table in table order.  *exists=false (and
- * *cols=NULL, *n=0) when there is no such table.  Free with
+/* Lists the columns of catalog.schema.table in table order.  *exists=false
+ * (and *cols=NULL, *n=0) when there is no such table.  Free with
  * ml_wh_columns_free. */
-ml_status ml_wh_table_columns(ml_wh *wh, const char *schema, const char *table, ml_wh_column **cols, size_t *n,
-                              bool *exists, ml_err *err);
+ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema, const char *table,
+                              ml_wh_column **cols, size_t *n, bool *exists, ml_err *err);
 void ml_wh_columns_free(ml_wh_column *cols, size_t n);
 
 /* SQL text helpers: append a double-quoted identifier ("" inside doubled),
- * schema-qualified name, or a single-quoted string literal. */
+ * schema-qualified name (catalog-qualified too unless catalog is NULL), or a
+ * single-quoted string literal. */
 void ml_sql_ident(ml_buf *b, const char *name);
 void ml_sql_qualified(ml_buf *b, const char *schema, const char *table);
+void ml_sql_qualified_in(ml_buf *b, const char *catalog, const char *schema, const char *table);
 void ml_sql_literal(ml_buf *b, const char *s, size_t n);
 /* A literal for a NUL-terminated string, or NULL when s is NULL. */
 void ml_sql_literal_or_null(ml_buf *b, const char *s);

@@ -81,7 +81,7 @@ static void test_every_type(void **state) {
   ml_type types[C_COUNT + 1];
   every_types(types);
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "every", types, C_COUNT + 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "every", types, C_COUNT + 1, &b, &err));
   assert_int_equal(ml_batch_columns(b), C_COUNT + 1);
   for (int i = 0; i <= C_COUNT; i++) assert_true(ml_type_equal(ml_batch_type(b, (size_t)i), types[i]));
   assert_int_equal(ml_batch_rows(b), 0);
@@ -235,7 +235,7 @@ static void test_decimal_widths(void **state) {
                       ml_type_decimal(5, 5),       ml_type_decimal(9, 0), ml_type_decimal(10, 0),
                       ml_type_decimal(18, 18),     ml_type_decimal(19, 0), ml_type_decimal(38, 0)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "dec", types, 9, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "dec", types, 9, &b, &err));
   /* k=1: the largest values; k=2: the smallest; k=3: zero */
   static const int64_t max64[] = {9, 9999, 99999, 999999999, 9999999999LL, 999999999999999999LL};
   for (int k = 1; k <= 3; k++) {
@@ -285,7 +285,7 @@ static void test_many_chunks(void **state) {
   ml_type types[4] = {ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_DOUBLE), ml_type_of(ML_TYPE_VARCHAR),
                       ml_type_of(ML_TYPE_INTEGER)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "big", types, 4, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "big", types, 4, &b, &err));
   const int64_t vs = (int64_t)duckdb_vector_size();
   const int64_t rows = 2 * vs + 904; /* 5000 with the usual 2048 */
   int64_t sum_i = 0, nulls_n = 0, sum_len = 0;
@@ -332,7 +332,7 @@ static void test_chunk_boundary_nulls(void **state) {
   th_exec(wh, "CREATE TABLE c (k INTEGER, g BIGINT, v VARCHAR)");
   ml_type types[3] = {ml_type_of(ML_TYPE_INTEGER), ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_VARCHAR)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "c", types, 3, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "c", types, 3, &b, &err));
   const int vs = (int)duckdb_vector_size();
   for (int r = 0; r < vs; r++) {
     ml_batch_put_i32(b, 0, r);
@@ -371,7 +371,7 @@ static void test_flush_in_transaction(void **state) {
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   for (int r = 0; r < 3000; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -385,7 +385,7 @@ static void test_flush_in_transaction(void **state) {
 
   /* and committed when the transaction commits */
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   for (int r = 0; r < 10; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -406,19 +406,19 @@ static void test_open_errors(void **state) {
   ml_type types[3] = {ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_VARCHAR), ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = (ml_batch *)1;
   ml_err_clear(&err);
-  assert_int_equal(ml_batch_open(wh, "main", "t", types, 3, &b, &err), ML_ERR_STATE);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "t", types, 3, &b, &err), ML_ERR_STATE);
   assert_null(b);
   if (!strstr(err.msg, "main.t")) fail_msg("message does not name the table: %s", err.msg);
   b = (ml_batch *)1;
-  assert_int_equal(ml_batch_open(wh, "main", "t", types, 1, &b, &err), ML_ERR_STATE);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err), ML_ERR_STATE);
   assert_null(b);
   b = (ml_batch *)1;
   ml_err_clear(&err);
-  assert_int_equal(ml_batch_open(wh, "main", "missing", types, 2, &b, &err), ML_ERR_DB);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "missing", types, 2, &b, &err), ML_ERR_DB);
   assert_null(b);
   if (!strstr(err.msg, "missing")) fail_msg("message does not name the table: %s", err.msg);
   /* right count: fine; closing without rows is fine, and NULL is fine */
-  OK(ml_batch_open(wh, "main", "t", types, 2, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 2, &b, &err));
   ml_batch_close(b);
   ml_batch_close(NULL);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
@@ -441,7 +441,7 @@ static void test_close_without_flush(void **state) {
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   const int rows = 2 * (int)duckdb_vector_size() + 5;
   for (int r = 0; r < rows; r++) {
     ml_batch_put_i64(b, 0, r);
@@ -468,7 +468,7 @@ static void test_close_after_rollback(void **state) {
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   const int rows = 2 * (int)duckdb_vector_size() + 5;
   for (int r = 0; r < rows; r++) {
     ml_batch_put_i64(b, 0, r);
@@ -488,7 +488,7 @@ static void test_close_drops_partial_chunk(void **state) {
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   for (int r = 0; r < 10; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -505,7 +505,7 @@ static void test_flush_constraint_error(void **state) {
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   ml_batch_put_i64(b, 0, 1);
   OK(ml_batch_end_row(b, &err));
   OK(ml_batch_end_row(b, &err)); /* NULL into NOT NULL */
@@ -527,8 +527,8 @@ static void test_interleaved_tables(void **state) {
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *ba = NULL, *bb = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, "main", "a", types, 1, &ba, &err));
-  OK(ml_batch_open(wh, "main", "b", types, 1, &bb, &err));
+  OK(ml_batch_open(wh, NULL, "main", "a", types, 1, &ba, &err));
+  OK(ml_batch_open(wh, NULL, "main", "b", types, 1, &bb, &err));
   const int per_turn = (int)duckdb_vector_size() + 7, turns = 9;
   int na = 0, nb = 0;
   for (int t = 0; t < turns; t++) {
@@ -566,7 +566,7 @@ static void test_failure_mid_stream(void **state) {
   ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   const int rows = 20 * (int)duckdb_vector_size();
   for (int r = 0; r < rows; r++) {
     if (r != rows / 2) ml_batch_put_i64(b, 0, r); /* one NULL */
@@ -580,7 +580,7 @@ static void test_failure_mid_stream(void **state) {
   ml_wh_rollback(wh);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
   for (int r = 0; r < rows; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));

@@ -203,7 +203,7 @@ static void test_format_matches_duckdb(void **state) {
   ml_type types[2] = {ml_type_of(ML_TYPE_UUID), ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   ml_err err;
-  assert_int_equal(ml_batch_open(wh, "main", "ids", types, 2, &b, &err), ML_OK);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "ids", types, 2, &b, &err), ML_OK);
 
   /* Hand-made hugeints over the whole range (sign of upper and top bit of
    * lower both ways), then 3000 generated ids (more than one chunk). */

@@ -35,7 +35,7 @@ static ml_wh *run_cases_(ml_type type, const ml_value_opts *opts, const vcase *c
   ml_batch *b = NULL;
   ml_err err;
   ml_err_clear(&err);
-  if (ml_batch_open(wh, "main", "v", types, 2, &b, &err) != ML_OK) {
+  if (ml_batch_open(wh, NULL, "main", "v", types, 2, &b, &err) != ML_OK) {
     print_error("ml_batch_open: %s\n", err.msg);
     _fail(file, line);
   }
@@ -319,7 +319,7 @@ static void test_json_escapes_inside(void **state) {
   ml_type types[3] = {ml_type_of(ML_TYPE_INTEGER), ml_type_of(ML_TYPE_JSON), ml_type_of(ML_TYPE_VARCHAR)};
   ml_batch *b = NULL;
   ml_err err;
-  assert_int_equal(ml_batch_open(wh, "main", "v", types, 3, &b, &err), ML_OK);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "v", types, 3, &b, &err), ML_OK);
   ml_json_doc *doc = ml_json_doc_new();
   ml_buf scratch = ML_BUF_INIT;
   for (size_t i = 0; i < TH_LEN(inputs); i++) {

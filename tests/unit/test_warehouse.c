@@ -447,21 +447,21 @@ static void test_table_columns_missing(void **state) {
   ml_wh_column *cols = (ml_wh_column *)1;
   size_t n = 99;
   bool exists = true;
-  assert_int_equal(ml_wh_table_columns(wh, "main", "nope", &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, "main", "nope", &cols, &n, &exists, &err), ML_OK);
   assert_false(exists);
   assert_null(cols);
   assert_int_equal(n, 0);
   /* missing schema */
   exists = true;
-  assert_int_equal(ml_wh_table_columns(wh, "noschema", "nope", &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, "noschema", "nope", &cols, &n, &exists, &err), ML_OK);
   assert_false(exists);
   /* the table exists in another schema only */
   th_exec(wh, "CREATE SCHEMA other");
   th_exec(wh, "CREATE TABLE other.t (x INTEGER)");
   exists = true;
-  assert_int_equal(ml_wh_table_columns(wh, "main", "t", &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, "main", "t", &cols, &n, &exists, &err), ML_OK);
   assert_false(exists);
-  assert_int_equal(ml_wh_table_columns(wh, "other", "t", &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, "other", "t", &cols, &n, &exists, &err), ML_OK);
   assert_true(exists);
   assert_int_equal(n, 1);
   assert_string_equal(cols[0].name, "x");
@@ -511,7 +511,7 @@ static void test_table_columns_types(void **state) {
   ml_wh_column *cols = NULL;
   size_t n = 0;
   bool exists = false;
-  assert_int_equal(ml_wh_table_columns(wh, "s", "every", &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, "s", "every", &cols, &n, &exists, &err), ML_OK);
   assert_true(exists);
   assert_int_equal(n, TH_LEN(want));
   for (size_t i = 0; i < n; i++) {
@@ -523,7 +523,7 @@ static void test_table_columns_types(void **state) {
   ml_wh_columns_free(cols, n);
   /* table names are matched exactly as stored */
   exists = true;
-  assert_int_equal(ml_wh_table_columns(wh, "s", "EVERY_x", &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, "s", "EVERY_x", &cols, &n, &exists, &err), ML_OK);
   assert_false(exists);
   ml_wh_close(wh);
 }
@@ -604,7 +604,7 @@ static void test_sql_quoting_roundtrip(void **state) {
   bool exists = false;
   ml_err err;
   ml_err_clear(&err);
-  assert_int_equal(ml_wh_table_columns(wh, schema, table, &cols, &n, &exists, &err), ML_OK);
+  assert_int_equal(ml_wh_table_columns(wh, NULL, schema, table, &cols, &n, &exists, &err), ML_OK);
   assert_true(exists);
   assert_int_equal(n, 1);
   assert_string_equal(cols[0].name, col);
