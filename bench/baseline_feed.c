@@ -62,7 +62,8 @@ int main(int argc, char **argv) {
                         .memory_limit = "64MB",
                         .memory_limit_liftable = true,
                         .threads = "1",
-                        .threads_liftable = true};
+                        .threads_liftable = true,
+                        .vacuum_after_deletes = true};
   ml_wh *wh = NULL;
   if (ml_wh_open(db_path, &opts, &wh, &err) != ML_OK) return fail("open", &err);
   if (ml_wh_exec(wh,

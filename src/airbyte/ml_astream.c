@@ -545,7 +545,11 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   }
   ml_buf_puts(&q, ")");
   if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  /* CDC deletions leave deleted rows behind in the final table */
+  if (st == ML_OK && cdc) st = ml_wh_rows_deleted(s->wh, err);
   if (st == ML_OK) {
+    /* every row of the staging table goes, so DuckDB drops its row groups
+     * at the next checkpoint without merging anything: no ml_wh_rows_deleted */
     ml_buf_reset(&q);
     ml_buf_puts(&q, "DELETE FROM ");
     ml_table_sql_name(&s->load, &q);
@@ -609,7 +613,7 @@ ml_status ml_astream_finish(ml_astream *s, ml_err *err) {
     ml_sql_qualified(&q, d->schema, d->table);
     ml_buf_printf(&q, " WHERE _airbyte_generation_id IS NULL OR _airbyte_generation_id < %lld",
                   (long long)d->minimum_generation_id);
-    st = ml_wh_exec(s->wh, q.data, err);
+    st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
     ml_buf_free(&q);
   }
   if (st != ML_OK) ml_err_prefix(err, "stream '%s': finishing the sync", d->name);
@@ -633,8 +637,10 @@ static ml_status drop_from(ml_astream *s, ml_table *t, const char *id_col, bool 
   }
   if (duckdb_query(ml_wh_conn(s->wh), q.data, &res) != DuckDBSuccess) {
     st = ml_err_set(err, ML_ERR_DB, "stream '%s': removing resent rows: %s", s->def->name, duckdb_result_error(&res));
-  } else if (dropped) {
-    *dropped += (uint64_t)duckdb_rows_changed(&res);
+  } else {
+    idx_t n = duckdb_rows_changed(&res);
+    if (dropped) *dropped += (uint64_t)n;
+    if (n > 0) st = ml_wh_rows_deleted(s->wh, err);
   }
   duckdb_destroy_result(&res);
   ml_buf_free(&q);
@@ -680,7 +686,7 @@ static ml_status move_rows(ml_astream *s, ml_table *from, ml_table *to, bool onl
   ml_buf_puts(&q, "; DELETE FROM ");
   ml_table_sql_name(from, &q);
   if (only_tail) ml_buf_printf(&q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
-  ml_status st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   ml_buf_free(&q);
   if (st != ML_OK) ml_err_prefix(err, "stream '%s': moving rows not covered by a STATE", s->def->name);
   return st;

@@ -247,6 +247,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
    * works (a core busy doing nothing); MERGEs get DuckDB's default. */
   ml_wh_options opts = {.create_dirs = true,
                         .background_append = true,
+                        .vacuum_after_deletes = true,
                         .memory_limit = config->memory_limit ? config->memory_limit : ML_DEST_APPEND_MEMORY_LIMIT,
                         .memory_limit_liftable = !config->memory_limit,
                         .threads = "1",

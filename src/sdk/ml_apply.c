@@ -568,7 +568,11 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   ml_buf_puts(q, upto_sql);
   ml_buf_puts(q, ") AS s WHERE ");
   put_pk_match(q, t);
-  ml_buf_puts(q, "; INSERT INTO ");
+  if (!ml_buf_ok(q)) return nomem(err);
+  ml_status st = ml_wh_delete_unbounded(a->wh, q->data, err);
+  if (st != ML_OK) return st;
+  ml_buf_reset(q);
+  ml_buf_puts(q, "INSERT INTO ");
   ml_table_sql_name(&t->target, q);
   ml_buf_puts(q, " (");
   put_cols(q, t, "");

@@ -236,7 +236,11 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (st == ML_OK) {
     /* staging appends on one DuckDB thread (the loader), the set-wise
      * apply statements with all of them (see ml_dest_open) */
-    ml_wh_options wo = {.create_dirs = true, .background_append = true, .threads = "1", .threads_liftable = true};
+    ml_wh_options wo = {.create_dirs = true,
+                        .background_append = true,
+                        .threads = "1",
+                        .threads_liftable = true,
+                        .vacuum_after_deletes = true};
     st = ml_wh_open(r.db, &wo, &wh, err);
   }
   if (st == ML_OK) st = ml_apply_open(wh, SCHEMA, apply_log, &r, &r.apply, err);

@@ -11,9 +11,12 @@
 #include "ml_feed.h"
 #include "ml_loader.h"
 
-/* Settings that can bound appends (ml_wh_options *_liftable). */
-enum { BOUND_MEMORY, BOUND_THREADS, N_BOUNDS };
-static const char *const bound_name[N_BOUNDS] = {"memory_limit", "threads"};
+/* Settings that can bound appends (ml_wh_options *_liftable, and
+ * vacuum_after_deletes for max_vacuum_tasks).  ml_wh_exec_unbounded lifts
+ * the first N_LIFTED_PER_TX until the transaction ends; max_vacuum_tasks is
+ * lifted for the rest of the session by ml_wh_rows_deleted. */
+enum { BOUND_MEMORY, BOUND_THREADS, N_LIFTED_PER_TX, BOUND_VACUUM = N_LIFTED_PER_TX, N_BOUNDS };
+static const char *const bound_name[N_BOUNDS] = {"memory_limit", "threads", "max_vacuum_tasks"};
 
 struct ml_wh {
   duckdb_database db;
@@ -80,8 +83,8 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
   }
   if (opts->read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
   /* liftable bounds are SET after connecting, once DuckDB's defaults are known */
-  const char *wanted[N_BOUNDS] = {opts->memory_limit, opts->threads};
-  const bool liftable[N_BOUNDS] = {opts->memory_limit_liftable, opts->threads_liftable};
+  const char *wanted[N_BOUNDS] = {opts->memory_limit, opts->threads, opts->vacuum_after_deletes ? "0" : NULL};
+  const bool liftable[N_BOUNDS] = {opts->memory_limit_liftable, opts->threads_liftable, true};
   for (int i = 0; i < N_BOUNDS; i++)
     if (wanted[i] && !liftable[i]) duckdb_set_config(config, bound_name[i], wanted[i]);
   /* Extensions that are not built in would be downloaded at run time; mallard
@@ -159,7 +162,8 @@ static ml_status result_error(duckdb_result *res, ml_err *err) {
   return ml_err_set(err, code, "%s", msg ? msg : "unknown DuckDB error");
 }
 
-ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
+/* Runs sql; *changed (may be NULL) gets the rows its last statement changed. */
+static ml_status exec_changed(ml_wh *wh, const char *sql, idx_t *changed, ml_err *err) {
   ml_status synced = ml_wh_sync(wh, err);
   if (synced != ML_OK) return synced;
   duckdb_result res;
@@ -169,9 +173,12 @@ ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) {
     if (wh->in_tx) wh->tx_failed = true;
     return st;
   }
+  if (changed) *changed = duckdb_rows_changed(&res);
   duckdb_destroy_result(&res);
   return ML_OK;
 }
+
+ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) { return exec_changed(wh, sql, NULL, err); }
 
 /* SET is not transactional and does not mark the open transaction failed. */
 static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *err) {
@@ -185,11 +192,16 @@ static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *er
   return st;
 }
 
-ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
+static ml_status lift_until_commit(ml_wh *wh, ml_err *err) {
   ml_status st = ML_OK;
-  for (int i = 0; st == ML_OK && i < N_BOUNDS && !wh->lifted_until_commit; i++)
+  for (int i = 0; st == ML_OK && i < N_LIFTED_PER_TX && !wh->lifted_until_commit; i++)
     if (wh->bound[i]) st = set_setting(wh, i, wh->dflt[i], err);
   if (st == ML_OK) wh->lifted_until_commit = true;
+  return st;
+}
+
+ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
+  ml_status st = lift_until_commit(wh, err);
   return st == ML_OK ? ml_wh_exec(wh, sql, err) : st;
 }
 
@@ -199,16 +211,27 @@ ml_status ml_wh_exec_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
 static void restore_bounds(ml_wh *wh) {
   if (!wh->lifted_until_commit) return;
   wh->lifted_until_commit = false;
-  for (int i = 0; i < N_BOUNDS; i++)
+  for (int i = 0; i < N_LIFTED_PER_TX; i++)
     if (wh->bound[i]) set_setting(wh, i, wh->bound[i], NULL);
 }
 
-ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err) {
-  if (!wh->bound[BOUND_MEMORY]) return ML_OK;
-  ml_status st = set_setting(wh, BOUND_MEMORY, wh->dflt[BOUND_MEMORY], err);
-  free(wh->bound[BOUND_MEMORY]);
-  wh->bound[BOUND_MEMORY] = NULL;
+static ml_status lift_for_session(ml_wh *wh, int which, ml_err *err) {
+  if (!wh->bound[which]) return ML_OK;
+  ml_status st = set_setting(wh, which, wh->dflt[which], err);
+  free(wh->bound[which]);
+  wh->bound[which] = NULL;
   return st;
+}
+
+ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err) { return lift_for_session(wh, BOUND_MEMORY, err); }
+
+ml_status ml_wh_rows_deleted(ml_wh *wh, ml_err *err) { return lift_for_session(wh, BOUND_VACUUM, err); }
+
+ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
+  idx_t deleted = 0;
+  ml_status st = lift_until_commit(wh, err);
+  if (st == ML_OK) st = exec_changed(wh, sql, &deleted, err);
+  return st == ML_OK && deleted > 0 ? ml_wh_rows_deleted(wh, err) : st;
 }
 
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) {
