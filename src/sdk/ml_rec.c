@@ -22,6 +22,8 @@ void mallard_record_free(mallard_record *r) {
   free(r->f);
   free(r->err);
   ml_buf_free(&r->get_buf);
+  ml_json_doc_free(r->json);
+  ml_buf_free(&r->json_out);
   free(r);
 }
 
@@ -224,38 +226,46 @@ int mallard_set_binary(mallard_record *r, const char *column, const void *data, 
   return set_text(r, f, data, len);
 }
 
+/* Parses json[0..len) with the record's reusable parser; NULL (with the
+ * record failed for out of memory) when the parser cannot be created.  The
+ * values stay valid until the next parse on r. */
+static ml_json_doc *rec_json_doc(mallard_record *r) {
+  if (!r->json && !(r->json = ml_json_doc_new())) rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
+  return r->json;
+}
+
+/* Sets column to v as compact JSON. */
+static int set_json_value(mallard_record *r, const char *column, const ml_json_val *v) {
+  ml_buf_reset(&r->json_out);
+  ml_jw w;
+  ml_jw_init(&w, &r->json_out);
+  ml_jw_val(&w, v);
+  if (!ml_buf_ok(&r->json_out)) return rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
+  ml_rec_field *f = field_for(r, column);
+  if (!f) return MALLARD_ERR_ARG;
+  f->kind = ML_REC_JSON;
+  return set_text(r, f, r->json_out.data ? r->json_out.data : "", r->json_out.len);
+}
+
 int mallard_set_json(mallard_record *r, const char *column, const char *json) {
   if (!json) return mallard_set_null(r, column);
-  ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
+  if (!r) return MALLARD_ERR_ARG;
+  ml_json_doc *doc = rec_json_doc(r);
+  if (!doc) return MALLARD_ERR_NOMEM;
   const ml_json_val *v;
   ml_err err;
-  int rc = MALLARD_OK;
   if (ml_json_parse(doc, json, strlen(json), &v, &err) != ML_OK) {
-    if (r && column) mallard_unset(r, column);
-    rc = rec_fail(r, MALLARD_ERR_ARG, "column '%s': invalid JSON: %s", column ? column : "?", err.msg);
-  } else {
-    ml_buf compact = ML_BUF_INIT;
-    ml_jw w;
-    ml_jw_init(&w, &compact);
-    ml_jw_val(&w, v);
-    ml_rec_field *f = ml_buf_ok(&compact) ? field_for(r, column) : NULL;
-    if (!f) rc = ml_buf_ok(&compact) ? MALLARD_ERR_ARG : rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
-    else {
-      f->kind = ML_REC_JSON;
-      rc = set_text(r, f, compact.data, compact.len);
-    }
-    ml_buf_free(&compact);
+    if (column) mallard_unset(r, column);
+    return rec_fail(r, MALLARD_ERR_ARG, "column '%s': invalid JSON: %s", column ? column : "?", err.msg);
   }
-  ml_json_doc_free(doc);
-  return rc;
+  return set_json_value(r, column, v);
 }
 
 int mallard_set_from_json(mallard_record *r, const char *json, size_t len) {
   if (!r) return MALLARD_ERR_ARG;
   if (!json) return rec_fail(r, MALLARD_ERR_ARG, "JSON text is NULL");
-  ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
+  ml_json_doc *doc = rec_json_doc(r);
+  if (!doc) return MALLARD_ERR_NOMEM;
   const ml_json_val *v;
   ml_err err;
   int rc = MALLARD_OK;
@@ -264,7 +274,6 @@ int mallard_set_from_json(mallard_record *r, const char *json, size_t len) {
   } else if (v->type != ML_JSON_OBJECT) {
     rc = rec_fail(r, MALLARD_ERR_ARG, "a JSON record must be an object");
   } else {
-    ml_buf tmp = ML_BUF_INIT;
     for (size_t i = 0; rc == MALLARD_OK && i < v->len; i++) {
       const ml_json_val *k = ml_json_key(v, i), *m = ml_json_member(v, i);
       if (memchr(k->u.str, '\0', k->len)) {
@@ -289,23 +298,10 @@ int mallard_set_from_json(mallard_record *r, const char *json, size_t len) {
           }
         }
         break;
-      default: {
-        ml_buf_reset(&tmp);
-        ml_jw w;
-        ml_jw_init(&w, &tmp);
-        ml_jw_val(&w, m);
-        ml_rec_field *f = field_for(r, name);
-        if (!f) rc = MALLARD_ERR_ARG;
-        else {
-          f->kind = ML_REC_JSON;
-          rc = set_text(r, f, tmp.data ? tmp.data : "", tmp.len);
-        }
-      }
+      default: rc = set_json_value(r, name, m);
       }
     }
-    ml_buf_free(&tmp);
   }
-  ml_json_doc_free(doc);
   return rc;
 }
 

@@ -50,6 +50,11 @@ struct mallard_record {
   size_t n, cap;
   char *err;       /* first setter error since clear, owned */
   ml_buf get_buf;  /* backing store for mallard_get_text */
+  /* JSON setters: parser arena and compact output, created on first use and
+   * reused for every value (a doc and a buffer per value cost more than the
+   * parse); owned */
+  struct ml_json_doc *json;
+  ml_buf json_out;
 };
 
 /* Field by exact name, or NULL. */
