@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../util/ml_hash.h"
+#include "../util/ml_keyset.h"
+
 /* Where earlier versions of mallard kept the staging tables, in the
  * database file; dropped at start in case such a run left them behind.
  * Staging tables are temporary now (ml_table_init_temp): staged rows are
@@ -42,6 +45,10 @@ typedef struct ap_table {
   uint64_t staged; /* rows in the staging table not applied yet */
   uint64_t staged_at_mark; /* of those, staged before ml_apply_mark */
   uint64_t staged_changes; /* of those, updates and deletes (0: upserts only) */
+  /* hashes of the staged upserts' keys (note_staged_key); staged_repeats once
+   * a key may repeat among the staged rows, or could not be told */
+  ml_keyset staged_keys;
+  bool staged_repeats;
   uint64_t ops;
 } ap_table;
 
@@ -100,6 +107,7 @@ static void table_free(ap_table *t) {
   for (size_t i = 0; i < t->n_cols; i++) free(t->cols[i].name);
   free(t->cols);
   free(t->hint);
+  ml_keyset_free(&t->staged_keys);
   if (t->target_ready) ml_table_free(&t->target);
   if (t->stage_ready) ml_table_free(&t->stage);
 }
@@ -341,6 +349,8 @@ static ml_status widen_col(ml_apply *a, ap_table *t, size_t i, ml_type type, ml_
   ml_status st = before_schema_change(a, err);
   if (st == ML_OK && at >= 0) st = ml_table_widen(&t->target, (size_t)at, type, err);
   if (st == ML_OK && t->stage_ready) st = ml_table_widen(&t->stage, ST_USER + i, type, err);
+  /* staged keys of the old type may now equal new ones with other hashes */
+  t->staged_repeats = true;
   if (st == ML_OK) {
     char tb[32];
     logf_(a, MALLARD_INFO, "schema change: table %s: column %s widened to %s", t->name, t->cols[i].name,
@@ -409,6 +419,39 @@ static long field_col(ap_table *t, const mallard_record *r, size_t j) {
     t->hint[j] = (size_t)i;
   }
   return i;
+}
+
+/* Beyond this many staged keys a table just counts as repeating (the set
+ * would take 16 bytes per key and more). */
+#define MAX_TRACKED_KEYS ((size_t)1 << 20)
+
+/* Remembers a staged upsert's key, so that upsert_only knows whether a key
+ * repeats among the staged rows (only then must it pick each key's last
+ * row).  A key is hashed in the form its column stores it: a LONG in an
+ * integer column, a STRING in a VARCHAR column.  Any other pairing ("1" or
+ * 1.0 into a BIGINT key, a date) could equal another form once converted,
+ * so the table then counts as repeating; so does a hash seen before, which
+ * at worst sends a batch down the general path. */
+static void note_staged_key(ap_table *t, const mallard_record *r, const char *own_id) {
+  if (t->staged_repeats) return;
+  uint64_t h = ML_HASH_FNV_OFFSET;
+  if (own_id) h = ml_hash_fnv1a_more(h, own_id, strlen(own_id));
+  for (size_t k = 0; !own_id && k < t->n_pk; k++) {
+    const ml_rec_field *f = ml_rec_find(r, t->pk[k]);
+    long i = col_index(t, t->pk[k]);
+    ml_type_id type = i >= 0 ? t->cols[i].type.id : ML_TYPE_NULL;
+    bool integer = type == ML_TYPE_BIGINT || type == ML_TYPE_INTEGER || type == ML_TYPE_SMALLINT;
+    if (f && f->kind == ML_REC_LONG && integer) {
+      h = ml_hash_fnv1a_more(h, &f->i, sizeof f->i);
+    } else if (f && f->kind == ML_REC_STRING && type == ML_TYPE_VARCHAR) {
+      h = ml_hash_fnv1a_more(h, &f->len, sizeof f->len);
+      h = ml_hash_fnv1a_more(h, f->text, f->len);
+    } else {
+      t->staged_repeats = true;
+      return;
+    }
+  }
+  if (t->staged_keys.n >= MAX_TRACKED_KEYS || ml_keyset_add(&t->staged_keys, h) != 1) t->staged_repeats = true;
 }
 
 ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const mallard_record *r, ml_err *err) {
@@ -498,6 +541,7 @@ ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const 
     if ((st = ml_batch_end_row(b, err)) != ML_OK) return st;
     break;
   }
+  if (kind == ML_APPLY_UPSERT) note_staged_key(t, r, own_id ? id : NULL);
   a->seq++;
   t->staged++;
   if (kind != ML_APPLY_UPSERT) t->staged_changes++;
@@ -547,7 +591,11 @@ static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upt
     t->staged -= n;
     t->staged_at_mark = upto == UINT64_MAX ? 0 : t->staged_at_mark - n;
     /* what stays staged after a partial apply is counted conservatively */
-    if (t->staged == 0) t->staged_changes = 0;
+    if (t->staged == 0) {
+      t->staged_changes = 0;
+      t->staged_repeats = false;
+      ml_keyset_clear(&t->staged_keys);
+    }
   }
   return st;
 }
@@ -555,13 +603,15 @@ static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upt
 /* Only upserts staged: each key's last upsert replaces the whole row, which
  * a DELETE of the staged keys and an INSERT of their last rows do about
  * three times faster than the general MERGE (its window, per-column
- * aggregates and join). */
+ * aggregates and join).  When no key repeats among the staged rows, every
+ * row is its key's last and the window that picks them is left out. */
 static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const char *upto_sql, ml_err *err) {
+  bool repeats = t->staged_repeats;
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
   ml_buf_puts(q, "DELETE FROM ");
   ml_table_sql_name(&t->target, q);
-  ml_buf_puts(q, " AS t USING (SELECT DISTINCT ");
+  ml_buf_puts(q, repeats ? " AS t USING (SELECT DISTINCT " : " AS t USING (SELECT ");
   put_pk(q, t, "", ", ");
   ml_buf_puts(q, " FROM ");
   ml_table_sql_name(&t->stage, q);
@@ -581,9 +631,11 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   ml_buf_printf(q, "false, %s FROM ", now);
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
-  ml_buf_puts(q, " QUALIFY row_number() OVER (PARTITION BY ");
-  put_pk(q, t, "", ", ");
-  ml_buf_puts(q, " ORDER BY _mallard_seq DESC) = 1");
+  if (repeats) {
+    ml_buf_puts(q, " QUALIFY row_number() OVER (PARTITION BY ");
+    put_pk(q, t, "", ", ");
+    ml_buf_puts(q, " ORDER BY _mallard_seq DESC) = 1");
+  }
   if (!ml_buf_ok(q)) return nomem(err);
   return ml_wh_exec_unbounded(a->wh, q->data, err);
 }
