@@ -8,9 +8,22 @@
 #include "../warehouse/ml_loader.h"
 
 /* With a background loader, full chunks go to an INSERT on the loader
- * thread (ml_feed) while the next one fills: a few chunks circulate between
- * the two. */
-#define CHUNKS_IN_FLIGHT 16
+ * thread (ml_feed) while the next one fills: chunks circulate between the
+ * two, created as they are needed.  DuckDB compresses each row group
+ * (122,880 rows, 60 chunks) in one burst; with at most 16 chunks (32,768
+ * rows) in flight the parser stopped during every burst and the two threads
+ * took turns (1M records: 3.7-3.9 s; with 64, 2.7-3.2 s, see
+ * docs/performance.md).  So a batch may grow to CHUNKS_MAX, taking the
+ * chunks beyond CHUNKS_MIN from the loader's shared grant (at most
+ * ML_LOADER_EXTRA_CHUNKS for all tables together) and only while the string
+ * data of its chunks in flight stays under GROW_BYTES_MAX, so that wide rows
+ * or many tables do not multiply the memory. */
+#define CHUNKS_MIN 16
+#define CHUNKS_MAX (CHUNKS_MIN + ML_LOADER_EXTRA_CHUNKS)
+#define GROW_BYTES_MAX ((size_t)32 << 20)
+_Static_assert(CHUNKS_MAX <= ML_FEED_SLOTS, "a feed must queue every chunk a batch can have in flight");
+/* Strings up to this length live inside the vector (duckdb_string_t). */
+#define INLINED_STRING_MAX 12
 
 typedef struct batch_col {
   ml_type type;
@@ -25,10 +38,16 @@ struct ml_batch {
   ml_feed_sink sink;   /* with a loader: rows go through ml_feed */
   bool has_sink;
   duckdb_logical_type *lts; /* the table's column types (the sink's) */
-  duckdb_data_chunk chunk; /* the one being filled */
+  duckdb_data_chunk chunk; /* the one being filled: pool[cur] */
   ml_loader *loader;       /* borrowed from the warehouse; NULL: append inline */
-  duckdb_data_chunk pool[CHUNKS_IN_FLIGHT];
-  bool pool_free[CHUNKS_IN_FLIGHT]; /* guarded by the loader's lock */
+  duckdb_data_chunk pool[CHUNKS_MAX]; /* the first n_pool exist */
+  size_t n_pool, cur;
+  unsigned extra; /* chunks of pool taken from the loader's grant */
+  size_t chunk_bytes; /* string bytes outside the vectors in the chunk being filled */
+  /* guarded by the loader's lock: */
+  bool pool_free[CHUNKS_MAX];
+  size_t pool_bytes[CHUNKS_MAX]; /* chunk_bytes of each chunk in flight */
+  size_t inflight_bytes;         /* their sum */
   size_t n_cols;
   batch_col *cols;
   idx_t row;      /* current row within the chunk */
@@ -94,15 +113,9 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
     lts[c] = duckdb_appender_column_type(b->app, c);
   }
   b->loader = ml_wh_loader(wh);
-  size_t n_chunks = b->loader ? CHUNKS_IN_FLIGHT : 1;
-  bool made = true;
-  for (size_t i = 0; i < n_chunks; i++) {
-    b->pool[i] = duckdb_create_data_chunk(lts, n);
-    b->pool_free[i] = i > 0;
-    made &= b->pool[i] != NULL;
-  }
-  b->chunk = b->pool[0];
-  if (!made) {
+  b->chunk = b->pool[0] = duckdb_create_data_chunk(lts, n);
+  b->n_pool = 1;
+  if (!b->chunk) {
     ml_batch_close(b);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory creating a data chunk");
   }
@@ -131,8 +144,13 @@ void ml_batch_close(ml_batch *b) {
    * INSERT reading them would commit them on its own when it ends, so it is
    * made to fail instead. */
   if (b->has_sink && !ml_wh_in_transaction(b->wh)) ml_feed_discard(&b->sink);
-  if (b->loader) ml_loader_wait(b->loader, NULL);
-  for (size_t i = 0; i < CHUNKS_IN_FLIGHT; i++)
+  if (b->loader) {
+    ml_loader_wait(b->loader, NULL);
+    ml_loader_lock(b->loader);
+    ml_loader_return_extra(b->loader, b->extra);
+    ml_loader_unlock(b->loader);
+  }
+  for (size_t i = 0; i < b->n_pool; i++)
     if (b->pool[i]) duckdb_destroy_data_chunk(&b->pool[i]);
   if (b->has_sink) ml_feed_sink_free(&b->sink);
   if (b->lts) {
@@ -156,6 +174,7 @@ void ml_batch_close(ml_batch *b) {
 size_t ml_batch_columns(const ml_batch *b) { return b->n_cols; }
 ml_type ml_batch_type(const ml_batch *b, size_t col) { return b->cols[col].type; }
 uint64_t ml_batch_rows(const ml_batch *b) { return b->total; }
+size_t ml_batch_chunks(const ml_batch *b) { return b->n_pool; }
 
 static inline void mark_valid(batch_col *col, idx_t row) { col->validity[row >> 6] |= (uint64_t)1 << (row & 63); }
 
@@ -199,6 +218,7 @@ void ml_batch_put_decimal(ml_batch *b, size_t col, uint64_t lo, int64_t hi) {
 void ml_batch_put_str(ml_batch *b, size_t col, const char *s, size_t n) {
   batch_col *c = &b->cols[col];
   duckdb_vector_assign_string_element_len(c->vec, b->row, s, n);
+  if (n > INLINED_STRING_MAX) b->chunk_bytes += n;
   mark_valid(c, b->row);
 }
 
@@ -209,7 +229,7 @@ void ml_batch_put_null(ml_batch *b, size_t col) {
 
 static size_t pool_index(const ml_batch *b, duckdb_data_chunk chunk) {
   size_t i = 0;
-  while (i < CHUNKS_IN_FLIGHT - 1 && b->pool[i] != chunk) i++;
+  while (i < b->n_pool - 1 && b->pool[i] != chunk) i++;
   return i;
 }
 
@@ -217,24 +237,53 @@ static size_t pool_index(const ml_batch *b, duckdb_data_chunk chunk) {
 static void give_back(void *ud, duckdb_data_chunk chunk) {
   ml_batch *b = ud;
   duckdb_data_chunk_reset(chunk);
-  b->pool_free[pool_index(b, chunk)] = true;
+  size_t i = pool_index(b, chunk);
+  b->pool_free[i] = true;
+  b->inflight_bytes -= b->pool_bytes[i];
+  b->pool_bytes[i] = 0;
+}
+
+/* Loader lock held: the chunk to fill next, a free one or a new one (see
+ * CHUNKS_MIN), waiting for DuckDB to give one back when neither may be had.
+ * Returns CHUNKS_MAX when a new chunk could not be created. */
+static size_t next_chunk(ml_batch *b) {
+  for (;;) {
+    for (size_t i = 0; i < b->n_pool; i++)
+      if (b->pool_free[i]) return i;
+    bool grow = b->n_pool < CHUNKS_MIN;
+    if (!grow && b->n_pool < CHUNKS_MAX && b->inflight_bytes < GROW_BYTES_MAX && ml_loader_take_extra(b->loader)) {
+      grow = true;
+      b->extra++;
+    }
+    if (grow) {
+      duckdb_data_chunk c = duckdb_create_data_chunk(b->lts, b->n_cols);
+      if (!c) return CHUNKS_MAX;
+      b->pool[b->n_pool] = c;
+      b->pool_free[b->n_pool] = true;
+      return b->n_pool++;
+    }
+    ml_loader_wait_progress(b->loader);
+  }
 }
 
 static ml_status append_chunk(ml_batch *b, ml_err *err) {
   if (b->row == 0) return ML_OK;
   duckdb_data_chunk_set_size(b->chunk, b->row);
   if (b->loader) {
+    /* accounted before the push: DuckDB may give the chunk back at once */
+    ml_loader_lock(b->loader);
+    b->pool_bytes[b->cur] = b->chunk_bytes;
+    b->inflight_bytes += b->chunk_bytes;
+    ml_loader_unlock(b->loader);
+    b->chunk_bytes = 0;
     ml_status st = ml_feed_push(&b->sink, b->chunk, err);
     if (st != ML_OK) return st;
     ml_loader_lock(b->loader);
-    size_t next;
-    for (;;) {
-      for (next = 0; next < CHUNKS_IN_FLIGHT && !b->pool_free[next]; next++) continue;
-      if (next < CHUNKS_IN_FLIGHT) break;
-      ml_loader_wait_progress(b->loader);
-    }
-    b->pool_free[next] = false;
+    size_t next = next_chunk(b);
+    if (next < CHUNKS_MAX) b->pool_free[next] = false;
     ml_loader_unlock(b->loader);
+    if (next == CHUNKS_MAX) return ml_err_set(err, ML_ERR_NOMEM, "out of memory creating a data chunk for %s", b->table);
+    b->cur = next;
     b->chunk = b->pool[next];
     chunk_prepare(b);
     return ML_OK;
@@ -246,6 +295,7 @@ static ml_status append_chunk(ml_batch *b, ml_err *err) {
     return ML_ERR_DB;
   }
   duckdb_data_chunk_reset(b->chunk);
+  b->chunk_bytes = 0;
   chunk_prepare(b);
   return ML_OK;
 }

@@ -40,6 +40,9 @@ size_t ml_batch_columns(const ml_batch *b);
 ml_type ml_batch_type(const ml_batch *b, size_t col);
 /* Rows appended since open (including rows still in the chunk). */
 uint64_t ml_batch_rows(const ml_batch *b);
+/* Data chunks the batch has created so far: 1 without a loader; with one,
+ * more while DuckDB lags behind the producer (up to 64, see ml_batch.c). */
+size_t ml_batch_chunks(const ml_batch *b);
 
 /* Setters for the current row.  col must be < ml_batch_columns and the value
  * must match the column's physical type (the caller converts). */

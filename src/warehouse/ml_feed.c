@@ -13,8 +13,7 @@
 /* The SQL carries the feed's address; the magic number makes a stale or
  * foreign value an error instead of a crash. */
 #define FEED_MAGIC UINT64_C(0x6d616c6c61726466)
-/* Chunks a feed can queue: more than any owner keeps in flight. */
-#define FEED_SLOTS 64
+#define FEED_SLOTS ML_FEED_SLOTS
 /* DuckDB threads reading one feed.  Each keeps the chunk it returned last
  * until it asks for the next one, so this must stay well below the number
  * of chunks an owner circulates, or the owner and DuckDB would wait for each

@@ -29,6 +29,10 @@
 #include "../util/ml_err.h"
 #include "ml_loader.h"
 
+/* Chunks a feed can queue: at least what any owner keeps in flight (a
+ * push into a full feed ends its INSERT and starts another). */
+#define ML_FEED_SLOTS 128
+
 /* Called with the loader's lock held when DuckDB is done with a chunk: the
  * owner may reuse it (after duckdb_data_chunk_reset). */
 typedef void (*ml_feed_release_fn)(void *ud, duckdb_data_chunk chunk);

@@ -21,6 +21,7 @@ struct ml_loader {
   job queue[QUEUE_SLOTS];
   size_t head, count;
   bool busy, stopping, failed;
+  unsigned extra_out; /* chunks granted by ml_loader_take_extra */
   ml_err first_error;
   /* the streaming job running or queued (see ml_loader_submit_stream) */
   void (*stream_stop)(void *ud);
@@ -151,6 +152,14 @@ void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
 void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }
 void ml_loader_wait_progress(ml_loader *l) { pthread_cond_wait(&l->progress, &l->mu); }
 void ml_loader_broadcast(ml_loader *l) { pthread_cond_broadcast(&l->progress); }
+
+bool ml_loader_take_extra(ml_loader *l) {
+  if (l->extra_out >= ML_LOADER_EXTRA_CHUNKS) return false;
+  l->extra_out++;
+  return true;
+}
+
+void ml_loader_return_extra(ml_loader *l, unsigned n) { l->extra_out -= n <= l->extra_out ? n : l->extra_out; }
 
 void ml_loader_clear_stream(ml_loader *l, void *ud) {
   if (l->stream_stop && l->stream_ud == ud) l->stream_stop = NULL;

@@ -48,6 +48,18 @@ void ml_loader_wait_progress(ml_loader *l);
 /* Wakes every ml_loader_wait_progress; lock must be held. */
 void ml_loader_broadcast(ml_loader *l);
 
+/* Extra chunks: how many data chunks producers may keep in flight beyond
+ * their own minimum, shared by every producer of this loader (lock held for
+ * both).  DuckDB compresses a row group (122,880 rows) in one burst; a
+ * producer that can run ahead by more than that keeps parsing meanwhile
+ * instead of waiting (see ml_batch), and the grant keeps the memory that
+ * costs bounded however many tables are loaded at once.
+ * ml_loader_take_extra returns false when all ML_LOADER_EXTRA_CHUNKS are out;
+ * each chunk taken is given back with ml_loader_return_extra. */
+#define ML_LOADER_EXTRA_CHUNKS 48
+bool ml_loader_take_extra(ml_loader *l);
+void ml_loader_return_extra(ml_loader *l, unsigned n);
+
 /* Streaming jobs (ml_feed): a job that keeps taking input handed to it
  * outside the queue until told to stop.  ml_loader_submit_stream queues
  * fn(a) like ml_loader_submit and registers it as the stream in the same

@@ -6,8 +6,12 @@
  * DuckDB's duckdb_create_time_tz, not from mallard. */
 #include "test_helpers.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
+
+#include "warehouse/ml_loader.h"
 
 #include "engine/ml_batch.h"
 #include "engine/ml_table.h"
@@ -556,6 +560,116 @@ static void test_interleaved_tables(void **state) {
   ml_wh_close(wh);
 }
 
+/* ---- chunks in flight -------------------------------------------------------------- */
+
+/* A loader job that waits until the gate opens: rows pile up in flight
+ * meanwhile, as they do while DuckDB compresses a row group. */
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool open;
+} gate;
+
+static ml_status gate_job(void *a, void *b, ml_err *e) {
+  (void)b;
+  (void)e;
+  gate *g = a;
+  pthread_mutex_lock(&g->mu);
+  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+  return ML_OK;
+}
+
+static void gate_open(gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* Opens the gate a second later, from another thread: the producer that
+ * must wait for the loader goes on then (and a batch that wrongly stopped
+ * growing fails its count instead of waiting forever). */
+static void *gate_open_later(void *a) {
+  nanosleep(&(struct timespec){1, 0}, NULL);
+  gate_open(a);
+  return NULL;
+}
+
+static void close_gate_on_loader(gate *g, ml_wh *wh) {
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->open = false;
+  ml_loader_submit(ml_wh_loader(wh), gate_job, NULL, g, NULL);
+}
+
+static void fill_chunks(ml_batch *b, int64_t *next_key, int chunks, size_t str_len) {
+  static char text[2048];
+  memset(text, 'x', sizeof text);
+  for (int64_t r = 0; r < chunks * (int64_t)duckdb_vector_size(); r++) {
+    ml_batch_put_i64(b, 0, (*next_key)++);
+    ml_batch_put_str(b, 1, text, str_len);
+    OK(ml_batch_end_row(b, &err));
+  }
+}
+
+/* While the loader lags, a batch keeps creating chunks instead of waiting:
+ * 16 of its own, and beyond that what is left of the loader's grant of 48
+ * shared by all tables (so two tables together stop at 16 + 16 + 48); a
+ * table whose chunks in flight hold 32 MB of strings or more stays at 16.
+ * Every row arrives once either way. */
+static void test_chunks_grow_within_grant(void **state) {
+  (void)state;
+  if (!g_opts.background_append) skip();
+  ml_wh *wh = th_open_mem();
+  th_exec(wh, "CREATE TABLE a (k BIGINT, s VARCHAR); CREATE TABLE b (k BIGINT, s VARCHAR); "
+              "CREATE TABLE w (k BIGINT, s VARCHAR)");
+  ml_type types[2] = {ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_VARCHAR)};
+  ml_batch *ba = NULL, *bb = NULL, *bw = NULL;
+  OK(ml_wh_begin(wh, &err));
+  OK(ml_batch_open(wh, NULL, "main", "a", types, 2, &ba, &err));
+  OK(ml_batch_open(wh, NULL, "main", "b", types, 2, &bb, &err));
+  OK(ml_batch_open(wh, NULL, "main", "w", types, 2, &bw, &err));
+  assert_int_equal(ml_batch_chunks(ba), 1);
+
+  gate g1, g2;
+  close_gate_on_loader(&g1, wh);
+  pthread_t opener;
+  assert_int_equal(pthread_create(&opener, NULL, gate_open_later, &g1), 0);
+  int64_t ka = 0, kb = 0, kw = 0;
+  fill_chunks(ba, &ka, 40, 20); /* 40 in flight and one filling: 16 + 25 of the grant */
+  assert_int_equal(ml_batch_chunks(ba), 41);
+  fill_chunks(bb, &kb, 40, 20); /* 16 + the 23 left; then it waits for the loader */
+  pthread_join(opener, NULL);
+  assert_int_equal(ml_batch_chunks(bb), 39);
+  OK(ml_batch_flush(ba, &err));
+  OK(ml_batch_flush(bb, &err));
+  ml_batch_close(ba);
+  ml_batch_close(bb);
+  /* closed batches give their part of the grant back */
+  ml_loader *loader = ml_wh_loader(wh);
+  ml_loader_lock(loader);
+  for (int i = 0; i < ML_LOADER_EXTRA_CHUNKS; i++) assert_true(ml_loader_take_extra(loader));
+  assert_false(ml_loader_take_extra(loader));
+  ml_loader_return_extra(loader, ML_LOADER_EXTRA_CHUNKS);
+  ml_loader_unlock(loader);
+
+  close_gate_on_loader(&g2, wh);
+  assert_int_equal(pthread_create(&opener, NULL, gate_open_later, &g2), 0);
+  fill_chunks(bw, &kw, 20, 1200); /* 2.4 MB of strings per chunk */
+  pthread_join(opener, NULL);
+  OK(ml_batch_flush(bw, &err));
+  assert_int_equal(ml_batch_chunks(bw), 16);
+  ml_batch_close(bw);
+  OK(ml_wh_commit(wh, &err));
+  const char *check = "SELECT CAST(count(*) = %lld AND count(DISTINCT k) = %lld AND max(k) = %lld - 1 AND "
+                      "min(strlen(s)) = %d AS INTEGER) FROM %s";
+  th_expectf(wh, "1", check, (long long)ka, (long long)ka, (long long)ka, 20, "a");
+  th_expectf(wh, "1", check, (long long)kb, (long long)kb, (long long)kb, 20, "b");
+  th_expectf(wh, "1", check, (long long)kw, (long long)kw, (long long)kw, 1200, "w");
+  ml_wh_close(wh);
+}
+
 /* A failing INSERT (NOT NULL) in the middle of many chunks: the flush says
  * which table and why, the transaction rolls back to nothing, and the
  * warehouse (and its loader) keep working afterwards. */
@@ -965,6 +1079,7 @@ int main(void) {
       cmocka_unit_test(test_close_drops_partial_chunk),
       cmocka_unit_test(test_flush_constraint_error),
       cmocka_unit_test(test_interleaved_tables),
+      cmocka_unit_test(test_chunks_grow_within_grant),
       cmocka_unit_test(test_failure_mid_stream),
       cmocka_unit_test(test_table_create),
       cmocka_unit_test(test_table_reconcile),
