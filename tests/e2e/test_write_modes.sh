@@ -33,6 +33,31 @@ assert_eq "dedup: rerun keeps one row per key, older cursor does not replace" \
 {"id":4,"name":"d1"}' "$(q "$(db dedup)" 'SELECT id, name FROM shop.items ORDER BY id')"
 assert_eq "dedup: staging table is empty after the sync" "0" "$(q1 "$(db dedup)" 'SELECT count(*) FROM shop._mallard_stage_items')"
 
+# CDC deletions (_ab_cdc_deleted_at) and NULL keys: a newer deletion removes
+# the row, an older one does not; a deletion of a key never loaded adds
+# nothing; the later of two records with the same cursor wins, deletion or
+# not; a NULL key is one key, replaced like any other, and stays one row when
+# later syncs stage no NULL key
+cfg=$(config cdc); cat_=$(catalog cdc append_dedup '' \
+  '"id":{"type":["null","integer"]},"name":{"type":"string"},"updated_at":{"type":"integer"},"_ab_cdc_deleted_at":{"type":["null","string"]}')
+{ rec '{"id":1,"name":"a","updated_at":1}'; rec '{"id":2,"name":"b","updated_at":1}'; rec '{"id":null,"name":"n1","updated_at":1}'
+  rec '{"id":3,"name":"c","updated_at":5}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":1,"updated_at":2,"_ab_cdc_deleted_at":"2024-01-01T00:00:00Z"}'
+  rec '{"id":3,"updated_at":4,"_ab_cdc_deleted_at":"2024-01-01T00:00:00Z"}'
+  rec '{"id":null,"name":"n2","updated_at":2}'; rec '{"id":5,"updated_at":1,"_ab_cdc_deleted_at":"2024-01-01T00:00:00Z"}'
+  rec '{"id":2,"name":"b2","updated_at":1}'; rec '{"id":2,"updated_at":1,"_ab_cdc_deleted_at":"2024-01-01T00:00:00Z"}'
+  state 2; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: CDC deletions and a NULL key" \
+  '{"id":null,"name":"n2","deleted":false}
+{"id":3,"name":"c","deleted":false}' \
+  "$(q "$(db cdc)" 'SELECT id, name, _ab_cdc_deleted_at IS NOT NULL AS deleted FROM shop.items ORDER BY id NULLS FIRST')"
+{ rec '{"id":3,"name":"c3","updated_at":6}'; rec '{"id":6,"name":"f","updated_at":1}'; state 3; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: rows of NULL keys stay as they are when no NULL key is staged" \
+  '{"id":null,"name":"n2"}
+{"id":3,"name":"c3"}
+{"id":6,"name":"f"}' "$(q "$(db cdc)" 'SELECT id, name FROM shop.items ORDER BY id NULLS FIRST')"
+
 # the generator's larger stream: 3000 records over 100 keys
 cfg=$(config dedup_gen)
 "$GEN" --records 3000 --key-space 100 --state-every 250 --mode append_dedup --catalog "$WORK/gen.catalog.json" \
