@@ -37,14 +37,26 @@ ml_type ml_value_infer(const ml_json_val *v) {
   }
 }
 
-/* A parsed container's source text is valid JSON already; when it holds no
- * whitespace at all it is also compact, and copying it is far cheaper than
- * writing the value again (this is the common case for machine-made JSON). */
+/* A parsed container's source text is valid JSON already; when it has no
+ * whitespace outside its strings it is also compact, and copying it is far
+ * cheaper than writing the value again (the common case for machine-made
+ * JSON).  Inside strings a space is content, and raw control characters
+ * were rejected by the parser. */
 static bool source_is_compact(const ml_json_val *v) {
-  const unsigned char *p = (const unsigned char *)v->src;
-  for (size_t i = 0; i < v->src_len; i++)
-    if (p[i] <= ' ') return false;
-  return v->src != NULL;
+  if (!v->src) return false;
+  const unsigned char *p = (const unsigned char *)v->src, *end = p + v->src_len;
+  bool in_string = false;
+  for (; p < end; p++) {
+    if (in_string) {
+      if (*p == '\\') p++;
+      else if (*p == '"') in_string = false;
+    } else if (*p == '"') {
+      in_string = true;
+    } else if (*p <= ' ') {
+      return false;
+    }
+  }
+  return true;
 }
 
 void ml_value_json_text(const ml_json_val *v, ml_buf *out) {
@@ -54,6 +66,17 @@ void ml_value_json_text(const ml_json_val *v, ml_buf *out) {
   ml_jw_val(&w, v);
 }
 
+void ml_value_json_compact(const ml_json_val *v, ml_buf *scratch, const char **text, size_t *len) {
+  if ((v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY) && source_is_compact(v)) {
+    *text = v->src;
+    *len = v->src_len;
+    return;
+  }
+  ml_value_json_text(v, scratch);
+  *text = scratch->data ? scratch->data : "";
+  *len = scratch->len;
+}
+
 /* Text of a scalar for a VARCHAR column; containers as compact JSON. */
 static void put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *scratch) {
   switch (v->type) {
@@ -61,14 +84,13 @@ static void put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *s
   case ML_JSON_NUMBER: ml_batch_put_str(b, col, v->u.str, v->len); return;
   case ML_JSON_TRUE: ml_batch_put_str(b, col, "true", 4); return;
   case ML_JSON_FALSE: ml_batch_put_str(b, col, "false", 5); return;
-  default:
-    if (source_is_compact(v)) {
-      ml_batch_put_str(b, col, v->src, v->src_len);
-      return;
-    }
-    ml_value_json_text(v, scratch);
-    ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
+  default: {
+    const char *text;
+    size_t len;
+    ml_value_json_compact(v, scratch, &text, &len);
+    ml_batch_put_str(b, col, text, len);
     return;
+  }
   }
 }
 
@@ -85,11 +107,11 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
     put_as_text(b, col, v, scratch);
     return true;
   case ML_TYPE_JSON:
-    if ((v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY) && source_is_compact(v)) {
-      ml_batch_put_str(b, col, v->src, v->src_len);
-    } else if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) {
-      ml_value_json_text(v, scratch);
-      ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
+    if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) {
+      const char *text;
+      size_t len;
+      ml_value_json_compact(v, scratch, &text, &len);
+      ml_batch_put_str(b, col, text, len);
     } else {
       ml_batch_put_str(b, col, v->src, v->src_len);
     }

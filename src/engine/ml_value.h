@@ -31,5 +31,9 @@ ml_type ml_value_infer(const ml_json_val *v);
 
 /* Writes v as compact JSON text (strings quoted) into out (reset first). */
 void ml_value_json_text(const ml_json_val *v, ml_buf *out);
+/* v as compact JSON text: a container's own source text when that is
+ * compact already, else written into scratch.  *text stays valid while both
+ * the parsed document and scratch do. */
+void ml_value_json_compact(const ml_json_val *v, ml_buf *scratch, const char **text, size_t *len);
 
 #endif

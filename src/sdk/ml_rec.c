@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "../convert/ml_conv.h"
+#include "../engine/ml_value.h"
 #include "../json/ml_json.h"
+#include "../util/ml_hash.h"
 
 /* ---- record lifecycle ------------------------------------------------------ */
 
@@ -50,10 +52,27 @@ static int rec_fail(mallard_record *r, int code, const char *fmt, ...) {
   return code;
 }
 
-const ml_rec_field *ml_rec_find(const mallard_record *r, const char *name) {
+/* FNV-1a of a column name and its length, in one pass.  Every setter looks
+ * its column up among the fields set so far; comparing hashes first keeps
+ * that from being a strcmp per field (8% of the SDK path's connector thread
+ * for 9 columns). */
+static uint64_t name_hash(const char *name, size_t *len) {
+  uint64_t h = ML_HASH_FNV_OFFSET;
+  const unsigned char *p = (const unsigned char *)name;
+  for (; *p; p++) h = (h ^ *p) * ML_HASH_FNV_PRIME;
+  *len = (size_t)((const char *)p - name);
+  return h;
+}
+
+static ml_rec_field *find(const mallard_record *r, const char *name, uint64_t h) {
   for (size_t i = 0; i < r->n; i++)
-    if (!strcmp(r->f[i].name, name)) return &r->f[i];
+    if (r->f[i].name_hash == h && !strcmp(r->f[i].name, name)) return &r->f[i];
   return NULL;
+}
+
+const ml_rec_field *ml_rec_find(const mallard_record *r, const char *name) {
+  size_t len;
+  return find(r, name, name_hash(name, &len));
 }
 
 static bool grow(char **p, size_t *cap, size_t need) {
@@ -75,8 +94,10 @@ static ml_rec_field *field_for(mallard_record *r, const char *column) {
     rec_fail(r, MALLARD_ERR_ARG, "a column name is NULL or empty");
     return NULL;
   }
-  for (size_t i = 0; i < r->n; i++)
-    if (!strcmp(r->f[i].name, column)) return &r->f[i];
+  size_t len;
+  uint64_t h = name_hash(column, &len);
+  ml_rec_field *found = find(r, column, h);
+  if (found) return found;
   if (r->n == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 8;
     ml_rec_field *f = realloc(r->f, cap * sizeof *f);
@@ -89,12 +110,13 @@ static ml_rec_field *field_for(mallard_record *r, const char *column) {
     r->cap = cap;
   }
   ml_rec_field *f = &r->f[r->n];
-  size_t nl = strlen(column) + 1;
+  size_t nl = len + 1;
   if (!grow(&f->name, &f->name_cap, nl)) {
     rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
     return NULL;
   }
   memcpy(f->name, column, nl);
+  f->name_hash = h;
   r->n++;
   return f;
 }
@@ -236,15 +258,14 @@ static ml_json_doc *rec_json_doc(mallard_record *r) {
 
 /* Sets column to v as compact JSON. */
 static int set_json_value(mallard_record *r, const char *column, const ml_json_val *v) {
-  ml_buf_reset(&r->json_out);
-  ml_jw w;
-  ml_jw_init(&w, &r->json_out);
-  ml_jw_val(&w, v);
+  const char *text;
+  size_t len;
+  ml_value_json_compact(v, &r->json_out, &text, &len);
   if (!ml_buf_ok(&r->json_out)) return rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
   ml_rec_field *f = field_for(r, column);
   if (!f) return MALLARD_ERR_ARG;
   f->kind = ML_REC_JSON;
-  return set_text(r, f, r->json_out.data ? r->json_out.data : "", r->json_out.len);
+  return set_text(r, f, text, len);
 }
 
 int mallard_set_json(mallard_record *r, const char *column, const char *json) {

@@ -37,6 +37,7 @@ typedef enum ml_rec_kind {
 typedef struct ml_rec_field {
   char *name; /* owned, NUL-terminated; capacity name_cap */
   size_t name_cap;
+  uint64_t name_hash; /* of name (name_hash in ml_rec.c): lookups compare it first */
   ml_rec_kind kind;
   int64_t i;
   double d;

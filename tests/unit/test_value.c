@@ -591,6 +591,41 @@ static void test_json_text(void **state) {
   ml_json_doc_free(doc);
 }
 
+/* A container whose source has no whitespace outside its strings is taken as
+ * it is (the source text itself, even with spaces and escapes inside its
+ * strings); any other is written compactly into scratch. */
+static void test_json_compact(void **state) {
+  (void)state;
+  static const struct {
+    const char *json;
+    const char *text;
+    bool source; /* the result is the source text itself */
+  } cases[] = {
+      {"{\"s\":\"a b\",\"t\":\"x\\\" y\"}", "{\"s\":\"a b\",\"t\":\"x\\\" y\"}", true},
+      {"{\"a\":\"x\\\\\",\"b\":[1,2]}", "{\"a\":\"x\\\\\",\"b\":[1,2]}", true},
+      {"[\"S\u00e3o Paulo\",\"\\t\"]", "[\"S\u00e3o Paulo\",\"\\t\"]", true},
+      {"{\"a\": 1}", "{\"a\":1}", false},
+      {"[\"a b\" ,1]", "[\"a b\",1]", false},
+      {"[\"a\\\\\",\n2]", "[\"a\\\\\",2]", false},
+      {"\"a b\"", "\"a b\"", false}, /* scalars are always written */
+  };
+  ml_json_doc *doc = ml_json_doc_new();
+  ml_buf scratch = ML_BUF_INIT;
+  for (size_t i = 0; i < TH_LEN(cases); i++) {
+    const ml_json_val *root;
+    ml_err err;
+    const char *in = cases[i].json, *text;
+    size_t len;
+    assert_int_equal(ml_json_parse(doc, in, strlen(in), &root, &err), ML_OK);
+    ml_value_json_compact(root, &scratch, &text, &len);
+    if ((text >= in && text < in + strlen(in)) != cases[i].source) fail_msg("case %zu: source taken: %d", i, !cases[i].source);
+    assert_int_equal(len, strlen(cases[i].text));
+    assert_memory_equal(text, cases[i].text, len);
+  }
+  ml_buf_free(&scratch);
+  ml_json_doc_free(doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bigint),       cmocka_unit_test(test_smallint_integer),
@@ -604,7 +639,7 @@ int main(void) {
       cmocka_unit_test(test_time),         cmocka_unit_test(test_timetz),
       cmocka_unit_test(test_blob),         cmocka_unit_test(test_scratch_reuse),
       cmocka_unit_test(test_uuid_column),  cmocka_unit_test(test_infer),
-      cmocka_unit_test(test_json_text),
+      cmocka_unit_test(test_json_text),    cmocka_unit_test(test_json_compact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
