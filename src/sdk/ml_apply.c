@@ -1,5 +1,6 @@
 #include "ml_apply.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "../util/ml_hash.h"
 #include "../util/ml_keyset.h"
+#include "../warehouse/ml_loader.h"
 
 /* Where earlier versions of mallard kept the staging tables, in the
  * database file; dropped at start in case such a run left them behind.
@@ -68,7 +70,54 @@ struct ml_apply {
   ml_apply_counts counts; /* ops and checkpoints; schema changes are summed on demand */
   ml_buf sql, scratch, given;
   bool started;
+  /* ml_apply_commit_behind: commits queued on the loader, and how many of
+   * them have committed (written by the loader thread) */
+  uint64_t behind_queued;
+  _Atomic uint64_t behind_done;
 };
+
+/* Statements of an apply: run at once (plan NULL), or collected to run
+ * later on the loader thread (ml_apply_commit_behind). */
+typedef enum { RUN_PLAIN, RUN_UNBOUNDED, RUN_DELETE } run_kind;
+typedef struct ap_plan {
+  run_kind *kinds;
+  char **sql; /* owned */
+  size_t n, cap;
+} ap_plan;
+
+static void plan_free(ap_plan *p) {
+  for (size_t i = 0; i < p->n; i++) free(p->sql[i]);
+  free(p->sql);
+  free(p->kinds);
+  *p = (ap_plan){0};
+}
+
+static ml_status run_now(ml_wh *wh, run_kind kind, const char *sql, ml_err *err) {
+  switch (kind) {
+  case RUN_UNBOUNDED: return ml_wh_exec_unbounded(wh, sql, err);
+  case RUN_DELETE: return ml_wh_delete_unbounded(wh, sql, err);
+  default: return ml_wh_exec(wh, sql, err);
+  }
+}
+
+static ml_status run(ml_apply *a, ap_plan *plan, run_kind kind, const ml_buf *sql, ml_err *err) {
+  if (!ml_buf_ok(sql)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!plan) return run_now(a->wh, kind, sql->data, err);
+  if (plan->n == plan->cap) {
+    size_t cap = plan->cap ? plan->cap * 2 : 8;
+    run_kind *k = realloc(plan->kinds, cap * sizeof *k);
+    if (k) plan->kinds = k;
+    char **q = k ? realloc(plan->sql, cap * sizeof *q) : NULL;
+    if (!q) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    plan->sql = q;
+    plan->cap = cap;
+  }
+  char *copy = strdup(sql->data);
+  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  plan->kinds[plan->n] = kind;
+  plan->sql[plan->n++] = copy;
+  return ML_OK;
+}
 
 static void logf_(ml_apply *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void logf_(ml_apply *a, int level, const char *fmt, ...) {
@@ -579,14 +628,14 @@ static void now_literal(char out[96]) {
  *    delete of a missing row are ignored): NOT MATCHED inserts only with an
  *    upsert. */
 /* After n staged rows (_seq < upto) were applied: removes them. */
-static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upto, const char *upto_sql, ml_err *err) {
+static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upto, const char *upto_sql,
+                              ap_plan *plan, ml_err *err) {
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
   ml_buf_puts(q, "DELETE FROM ");
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
-  if (!ml_buf_ok(q)) return nomem(err);
-  ml_status st = ml_wh_exec_unbounded(a->wh, q->data, err);
+  ml_status st = run(a, plan, RUN_UNBOUNDED, q, err);
   if (st == ML_OK) {
     t->staged -= n;
     t->staged_at_mark = upto == UINT64_MAX ? 0 : t->staged_at_mark - n;
@@ -605,7 +654,8 @@ static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upt
  * three times faster than the general MERGE (its window, per-column
  * aggregates and join).  When no key repeats among the staged rows, every
  * row is its key's last and the window that picks them is left out. */
-static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const char *upto_sql, ml_err *err) {
+static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const char *upto_sql, ap_plan *plan,
+                             ml_err *err) {
   bool repeats = t->staged_repeats;
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
@@ -618,8 +668,7 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   ml_buf_puts(q, upto_sql);
   ml_buf_puts(q, ") AS s WHERE ");
   put_pk_match(q, t);
-  if (!ml_buf_ok(q)) return nomem(err);
-  ml_status st = ml_wh_delete_unbounded(a->wh, q->data, err);
+  ml_status st = run(a, plan, RUN_DELETE, q, err);
   if (st != ML_OK) return st;
   ml_buf_reset(q);
   ml_buf_puts(q, "INSERT INTO ");
@@ -636,8 +685,7 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
     put_pk(q, t, "", ", ");
     ml_buf_puts(q, " ORDER BY _mallard_seq DESC) = 1");
   }
-  if (!ml_buf_ok(q)) return nomem(err);
-  return ml_wh_exec_unbounded(a->wh, q->data, err);
+  return run(a, plan, RUN_UNBOUNDED, q, err);
 }
 
 /* Applies the staged rows with _seq < upto (UINT64_MAX: all of them). */
@@ -649,9 +697,9 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
   ml_status st = ml_table_flush(&t->stage, err);
   if (st != ML_OK) return st;
   if (t->staged_changes == 0) {
-    if ((st = upsert_only(a, t, now, upto_sql, err)) != ML_OK)
+    if ((st = upsert_only(a, t, now, upto_sql, NULL, err)) != ML_OK)
       return ml_err_prefix(err, "applying the operations on table %s", t->name);
-    return finish_apply(a, t, n, upto, upto_sql, err);
+    return finish_apply(a, t, n, upto, upto_sql, NULL, err);
   }
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
@@ -702,7 +750,7 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
   if (!ml_buf_ok(q)) return nomem(err);
   st = ml_wh_exec_unbounded(a->wh, q->data, err);
   if (st != ML_OK) return ml_err_prefix(err, "applying the operations on table %s", t->name);
-  return finish_apply(a, t, n, upto, upto_sql, err);
+  return finish_apply(a, t, n, upto, upto_sql, NULL, err);
 }
 
 static ml_status apply_all(ml_apply *a, uint64_t upto, ml_err *err) {
@@ -767,6 +815,75 @@ ml_status ml_apply_commit(ml_apply *a, ml_err *err) {
   return st;
 }
 
+/* One commit for the loader thread: the plan's statements, then COMMIT and
+ * BEGIN (the caller's transaction stays open as far as it can tell). */
+typedef struct behind_job {
+  ml_apply *a;
+  ap_plan plan;
+} behind_job;
+
+static ml_status run_behind(void *p, void *unused, ml_err *err) {
+  (void)unused;
+  behind_job *j = p;
+  ml_status st = ML_OK;
+  for (size_t i = 0; st == ML_OK && i < j->plan.n; i++) st = run_now(j->a->wh, j->plan.kinds[i], j->plan.sql[i], err);
+  if (st != ML_OK) ml_err_prefix(err, "applying the operations of a checkpoint");
+  bool committed = false;
+  if (st == ML_OK) st = ml_wh_commit_and_begin(j->a->wh, &committed, err);
+  if (committed) atomic_fetch_add(&j->a->behind_done, 1);
+  plan_free(&j->plan);
+  free(j);
+  return st;
+}
+
+static ml_status cancel_behind(void *p, void *unused, ml_err *err) {
+  (void)unused;
+  (void)err;
+  behind_job *j = p;
+  plan_free(&j->plan);
+  free(j);
+  return ML_OK;
+}
+
+ml_status ml_apply_commit_behind(ml_apply *a, uint64_t *seq, ml_err *err) {
+  *seq = 0;
+  ml_loader *loader = ml_wh_loader(a->wh);
+  bool behind = loader != NULL;
+  for (size_t i = 0; behind && i < a->n_tables; i++) behind = a->tables[i].staged_changes == 0;
+  /* an earlier commit failed: say so now */
+  if (behind && ml_loader_failed(loader)) return ml_wh_sync(a->wh, err);
+  if (!behind) return ml_apply_commit(a, err);
+  ml_status st = ensure_tx(a, err);
+  behind_job *j = st == ML_OK ? calloc(1, sizeof *j) : NULL;
+  if (st == ML_OK && !j) st = nomem(err);
+  if (st != ML_OK) return st;
+  j->a = a;
+  char now[96];
+  now_literal(now);
+  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) {
+    ap_table *t = &a->tables[i];
+    if (!t->staged) continue;
+    /* the rows go to the loader first; the job runs behind them */
+    st = ml_table_flush_async(&t->stage, err);
+    if (st == ML_OK) st = upsert_only(a, t, now, "", &j->plan, err);
+    if (st == ML_OK) st = finish_apply(a, t, t->staged, UINT64_MAX, "", &j->plan, err);
+  }
+  if (st != ML_OK) {
+    plan_free(&j->plan);
+    free(j);
+    return st;
+  }
+  a->marked = false;
+  a->counts.checkpoints++;
+  *seq = ++a->behind_queued;
+  ml_loader_submit(loader, run_behind, cancel_behind, j, NULL);
+  return ML_OK;
+}
+
+uint64_t ml_apply_behind_done(ml_apply *a) { return atomic_load(&a->behind_done); }
+
+ml_status ml_apply_wait_behind(ml_apply *a, ml_err *err) { return ml_wh_sync(a->wh, err); }
+
 void ml_apply_mark(ml_apply *a) {
   a->mark_seq = a->seq;
   a->marked = true;
@@ -804,7 +921,10 @@ static ml_status drop_stages(ml_apply *a, ml_err *err) {
 }
 
 ml_status ml_apply_finish(ml_apply *a, ml_err *err) {
-  ml_status st = ensure_tx(a, err);
+  /* a commit behind that failed is the reason: before the staging tables
+   * go (closing their batches waits for the loader and drops its error) */
+  ml_status st = ml_wh_sync(a->wh, err);
+  if (st == ML_OK) st = ensure_tx(a, err);
   if (st == ML_OK) st = apply_all(a, UINT64_MAX, err);
   if (st == ML_OK) st = drop_stages(a, err);
   if (st == ML_OK) st = ml_wh_commit(a->wh, err);

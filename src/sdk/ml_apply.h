@@ -74,6 +74,21 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err);
 /* Applies everything staged and commits; the next operation opens a new
  * transaction.  When this returns ML_OK the data is durable. */
 ml_status ml_apply_commit(ml_apply *a, ml_err *err);
+/* ml_apply_commit without waiting: when every table has only upserts staged
+ * and the warehouse has a loader thread, the statements that apply them and
+ * the COMMIT run there as one job, behind the staged rows, while the caller
+ * stages the next operations (applying and committing on the caller's thread
+ * stopped the connector for a third of the run).  *seq numbers the job: the
+ * data is durable once ml_apply_behind_done reaches it.  Otherwise it is
+ * ml_apply_commit, and *seq is 0.  A job that fails is reported by the next
+ * call that waits for the loader (every ml_apply call that reaches SQL,
+ * ml_apply_wait_behind), or by this one when it has failed by then; nothing
+ * it applied is committed, and later jobs do not run. */
+ml_status ml_apply_commit_behind(ml_apply *a, uint64_t *seq, ml_err *err);
+/* How many jobs of ml_apply_commit_behind have committed; any thread. */
+uint64_t ml_apply_behind_done(ml_apply *a);
+/* Waits until every job queued has run; returns the first failure (once). */
+ml_status ml_apply_wait_behind(ml_apply *a, ml_err *err);
 
 /* A checkpoint held back (see mallard_checkpoint in ml_sdk.c): remembers
  * which staged operations came before it, without applying or committing.

@@ -25,6 +25,11 @@ typedef struct decl_table {
   size_t n_cols, cap_cols;
 } decl_table;
 
+typedef struct behind_state {
+  uint64_t seq;
+  ml_buf state;
+} behind_state;
+
 struct mallard_ctx {
   ml_sdk_hooks hooks;
   const volatile sig_atomic_t *stop;
@@ -38,6 +43,10 @@ struct mallard_ctx {
    * mallard_checkpoint): the state of the newest one waits here. */
   ml_buf held_state;
   long long commit_interval_ms, last_commit_ms;
+  /* States of checkpoints whose commit runs behind (ml_apply_commit_behind),
+   * oldest first: each is saved once its commit is done (save_committed). */
+  behind_state *behind;
+  size_t n_behind, cap_behind;
   decl_table *decl;
   size_t n_decl, cap_decl;
   ml_apply *apply; /* borrowed */
@@ -79,6 +88,8 @@ void ml_sdk_free(mallard_ctx *ctx) {
   kv_free(ctx->state, ctx->n_state);
   ml_buf_free(&ctx->state_text);
   ml_buf_free(&ctx->held_state);
+  for (size_t i = 0; i < ctx->cap_behind; i++) ml_buf_free(&ctx->behind[i].state);
+  free(ctx->behind);
   for (size_t i = 0; i < ctx->n_decl; i++) {
     decl_table *t = &ctx->decl[i];
     free(t->name);
@@ -713,9 +724,57 @@ int mallard_delete(mallard_ctx *ctx, const char *table, const mallard_record *ke
   return do_op(ctx, ML_APPLY_DELETE, "mallard_delete", table, keys);
 }
 
+static ml_status write_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err) {
+  return ctx->hooks.save_state ? ctx->hooks.save_state(ctx->hooks.ud, state->data, state->len, err) : ML_OK;
+}
+
 static ml_status save_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err) {
   ctx->last_commit_ms = mono_ms();
-  return ctx->hooks.save_state ? ctx->hooks.save_state(ctx->hooks.ud, state->data, state->len, err) : ML_OK;
+  return write_state(ctx, state, err);
+}
+
+/* Saves the newest state whose commit behind is done, and forgets it and
+ * the older ones. */
+static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
+  uint64_t done = ml_apply_behind_done(ctx->apply);
+  size_t n = 0;
+  while (n < ctx->n_behind && ctx->behind[n].seq <= done) n++;
+  if (n == 0) return ML_OK;
+  ml_status st = write_state(ctx, &ctx->behind[n - 1].state, err);
+  /* keep the buffers for reuse: rotate the saved ones to the end */
+  for (size_t i = 0; i < n; i++) {
+    behind_state first = ctx->behind[0];
+    memmove(ctx->behind, ctx->behind + 1, (ctx->cap_behind - 1) * sizeof *ctx->behind);
+    ctx->behind[ctx->cap_behind - 1] = first;
+    ctx->n_behind--;
+  }
+  return st;
+}
+
+/* Commits everything staged; the state is saved once the commit is done
+ * (at once, or by save_committed when the commit runs behind). */
+static ml_status commit_now_or_behind(mallard_ctx *ctx, ml_err *err) {
+  if (ctx->n_behind == ctx->cap_behind) {
+    size_t cap = ctx->cap_behind ? ctx->cap_behind * 2 : 4;
+    behind_state *b = realloc(ctx->behind, cap * sizeof *b);
+    if (!b) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    memset(b + ctx->cap_behind, 0, (cap - ctx->cap_behind) * sizeof *b);
+    ctx->behind = b;
+    ctx->cap_behind = cap;
+  }
+  behind_state *next = &ctx->behind[ctx->n_behind];
+  ml_buf_reset(&next->state);
+  ml_buf_append(&next->state, ctx->state_text.data, ctx->state_text.len);
+  if (!ml_buf_ok(&next->state)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  uint64_t seq;
+  ml_status st = ml_apply_commit_behind(ctx->apply, &seq, err);
+  if (st != ML_OK) return st;
+  /* the state is written only once the data before it is durable */
+  if (seq == 0) return save_state(ctx, &ctx->state_text, err);
+  next->seq = seq;
+  ctx->n_behind++;
+  ctx->last_commit_ms = mono_ms();
+  return ML_OK;
 }
 
 /* Commits the operations before the held-back checkpoint, then saves its
@@ -756,16 +815,14 @@ int mallard_checkpoint(mallard_ctx *ctx) {
   ml_err_clear(&err);
   const char *state = mallard_state_json(ctx);
   if (!state) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  ml_status st = ML_OK;
-  if (mono_ms() - ctx->last_commit_ms < ctx->commit_interval_ms) {
+  ml_status st = save_committed(ctx, &err);
+  if (st == ML_OK && mono_ms() - ctx->last_commit_ms < ctx->commit_interval_ms) {
     ml_buf_reset(&ctx->held_state);
     ml_buf_append(&ctx->held_state, ctx->state_text.data, ctx->state_text.len);
     if (!ml_buf_ok(&ctx->held_state)) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
     ml_apply_mark(ctx->apply);
-  } else {
-    st = ml_apply_commit(ctx->apply, &err);
-    /* the state is written only once the data before it is durable */
-    if (st == ML_OK) st = save_state(ctx, &ctx->state_text, &err);
+  } else if (st == ML_OK) {
+    st = commit_now_or_behind(ctx, &err);
   }
   return op_result(ctx, st, &err);
 }
@@ -773,6 +830,8 @@ int mallard_checkpoint(mallard_ctx *ctx) {
 ml_status ml_sdk_finish(mallard_ctx *ctx, ml_err *err) {
   bool held = ml_apply_marked(ctx->apply);
   ml_status st = ml_apply_finish(ctx->apply, err);
+  /* every commit behind is done now; the held checkpoint is newer */
+  if (st == ML_OK) st = save_committed(ctx, err);
   return st == ML_OK && held ? save_state(ctx, &ctx->held_state, err) : st;
 }
 
@@ -780,8 +839,17 @@ void ml_sdk_commit_held(mallard_ctx *ctx) {
   if (!ctx || !ctx->apply) return;
   ml_err err;
   ml_err_clear(&err);
-  /* when the warehouse itself failed, the commit fails and nothing is saved */
-  if (commit_held(ctx, &err) != ML_OK && ctx->hooks.log) {
+  /* commits behind that succeeded keep their states; when the warehouse
+   * itself failed, the held commit fails and nothing more is saved */
+  ml_status st = ml_apply_wait_behind(ctx->apply, &err);
+  ml_err save_err;
+  ml_status saved = save_committed(ctx, &save_err);
+  if (st == ML_OK && saved != ML_OK) {
+    st = saved;
+    err = save_err;
+  }
+  if (st == ML_OK) st = commit_held(ctx, &err);
+  if (st != ML_OK && ctx->hooks.log) {
     char msg[sizeof err.msg + 64];
     snprintf(msg, sizeof msg, "the last checkpoint could not be committed: %s", err.msg);
     ctx->hooks.log(ctx->hooks.ud, MALLARD_WARNING, msg);

@@ -314,10 +314,18 @@ ml_status ml_wh_begin(ml_wh *wh, ml_err *err) {
  * open afterwards (wh->in_tx is the caller's to change). */
 static ml_status end_tx(ml_wh *wh, ml_err *err) {
   if (!wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "no transaction to commit");
+  /* A job of the loader that failed (an append, a commit behind) says why
+   * better than anything below: report it as it is. */
+  ml_status st = ml_wh_sync(wh, err);
+  if (st != ML_OK) {
+    ml_wh_exec(wh, "ROLLBACK", NULL);
+    restore_bounds(wh);
+    return st;
+  }
   /* DuckDB discards a transaction in which a statement failed, yet answers
    * its COMMIT with success: say what really happened */
-  ml_status st = wh->tx_failed ? ml_err_set(err, ML_ERR_STATE, "a statement in this transaction failed")
-                               : ml_wh_exec(wh, "COMMIT", err);
+  st = wh->tx_failed ? ml_err_set(err, ML_ERR_STATE, "a statement in this transaction failed")
+                     : ml_wh_exec(wh, "COMMIT", err);
   /* A failed COMMIT leaves DuckDB's transaction aborted: roll it back so the
    * connection is usable and the caller knows nothing was committed. */
   if (st != ML_OK) {

@@ -463,6 +463,80 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
   remove_db(dir, path);
 }
 
+/* Commits behind (a warehouse with a loader thread, only upserts staged):
+ * the call returns before the COMMIT, operations staged meanwhile wait for
+ * the next commit, ml_apply_behind_done counts the commits that are done,
+ * and the result is what committing in line gives.  A table with an update
+ * staged commits in line (seq 0).  A job that fails is reported when the
+ * caller waits for the loader, with the statement's error, and nothing of it
+ * is committed. */
+static void test_apply_commit_behind(void **s) {
+  (void)s;
+  char dir[64];
+  const char *path = tmp_db(dir);
+  ml_wh_options opts = {.background_append = true};
+  ml_wh *wh = NULL;
+  ml_apply *a = NULL;
+  ml_err err;
+  assert_int_equal(ml_wh_open(path, &opts, &wh, &err), ML_OK);
+  assert_int_equal(ml_wh_exec(wh, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))", &err),
+                   ML_OK);
+  assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
+  const char *pk[] = {"id"};
+  ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
+  assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 2, &err), ML_OK);
+  assert_int_equal(ml_apply_start(a, &err), ML_OK);
+  mallard_record *r = mallard_record_new();
+  uint64_t seq = 99;
+  int64_t rows[][2] = {{1, 10}, {2, 20}, {3, 30}, {2, 21}, {4, 40}, {1, 11}};
+  for (size_t i = 0; i < 6; i++) {
+    mallard_record_clear(r);
+    mallard_set_long(r, "id", rows[i][0]);
+    mallard_set_long(r, "a", rows[i][1]);
+    assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
+    if (i == 2) {
+      assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
+      assert_int_equal(seq, 1);
+    }
+  }
+  assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
+  assert_int_equal(seq, 2);
+  assert_int_equal(ml_apply_wait_behind(a, &err), ML_OK);
+  assert_int_equal(ml_apply_behind_done(a), 2);
+  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
+  assert_int_equal(count_of(wh, "SELECT sum(a) FROM tester.t"), 11 + 21 + 30 + 40);
+  /* an update staged: in line */
+  mallard_record_clear(r);
+  mallard_set_long(r, "id", 3);
+  mallard_set_long(r, "a", 31);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPDATE, "t", r, &err), ML_OK);
+  assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
+  assert_int_equal(seq, 0);
+  assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 3"), 31);
+  /* a row the table refuses: the job fails, the next commit says so */
+  mallard_record_clear(r);
+  mallard_set_long(r, "id", 5);
+  mallard_set_long(r, "a", -1);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
+  assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
+  assert_int_equal(seq, 3);
+  mallard_record_clear(r);
+  mallard_set_long(r, "id", 6);
+  mallard_set_long(r, "a", 60);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
+  ml_err_clear(&err);
+  assert_int_not_equal(ml_apply_wait_behind(a, &err), ML_OK);
+  if (!strstr(err.msg, "CHECK constraint")) fail_msg("unexpected message: %s", err.msg);
+  assert_int_equal(ml_apply_behind_done(a), 2);
+  ml_apply_abort(a);
+  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
+  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
+  mallard_record_free(r);
+  ml_apply_free(a);
+  ml_wh_close(wh);
+  remove_db(dir, path);
+}
+
 /* A failure rolls back to the last commit. */
 static void test_apply_abort(void **s) {
   (void)s;
@@ -513,6 +587,7 @@ int main(void) {
       cmocka_unit_test(test_apply_matches_one_by_one), cmocka_unit_test(test_apply_upserts_and_marks),
       cmocka_unit_test(test_apply_abort),     cmocka_unit_test(test_apply_stages_in_memory),
       cmocka_unit_test(test_apply_repeated_keys_in_other_forms),
+      cmocka_unit_test(test_apply_commit_behind),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
