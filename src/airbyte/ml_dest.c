@@ -248,6 +248,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
   ml_wh_options opts = {.create_dirs = true,
                         .background_append = true,
                         .vacuum_after_deletes = true,
+                        .reclaim_at_end = true,
                         .memory_limit = config->memory_limit ? config->memory_limit : ML_DEST_APPEND_MEMORY_LIMIT,
                         .memory_limit_liftable = !config->memory_limit,
                         .threads = "1",
@@ -390,6 +391,8 @@ static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
       }
     }
   }
+  /* space of rows this run deleted is reclaimed once, by the last commit */
+  if (st == ML_OK && finishing) st = ml_wh_reclaim_deleted(d->wh, err);
   if (st == ML_OK) st = store_states(d->wh, d->pending, d->n_pending, &d->scratch, err);
   if (st == ML_OK) st = ml_wh_commit(d->wh, err);
   if (st != ML_OK) {

@@ -30,6 +30,8 @@ struct ml_wh {
    * the buffer pool's limit in DuckDB 1.4); NULL when not bounded */
   char *bound[N_BOUNDS], *dflt[N_BOUNDS];
   bool lifted_until_commit; /* ml_wh_exec_unbounded ran in this transaction */
+  bool reclaim_at_end;      /* ml_wh_options */
+  bool deleted_unreclaimed; /* ml_wh_rows_deleted was deferred (reclaim_at_end) */
 };
 
 static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *err);
@@ -76,6 +78,7 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     free(wh);
     return ml_err_set(err, ML_ERR_NOMEM, "out of memory opening %s", path);
   }
+  wh->reclaim_at_end = opts->reclaim_at_end;
   duckdb_config config = NULL;
   if (duckdb_create_config(&config) != DuckDBSuccess) {
     ml_wh_close(wh);
@@ -217,7 +220,8 @@ static void restore_bounds(ml_wh *wh) {
 
 static ml_status lift_for_session(ml_wh *wh, int which, ml_err *err) {
   if (!wh->bound[which]) return ML_OK;
-  ml_status st = set_setting(wh, which, wh->dflt[which], err);
+  const char *value = which == BOUND_VACUUM ? ML_WH_VACUUM_TASKS : wh->dflt[which];
+  ml_status st = set_setting(wh, which, value, err);
   free(wh->bound[which]);
   wh->bound[which] = NULL;
   return st;
@@ -225,7 +229,15 @@ static ml_status lift_for_session(ml_wh *wh, int which, ml_err *err) {
 
 ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err) { return lift_for_session(wh, BOUND_MEMORY, err); }
 
-ml_status ml_wh_rows_deleted(ml_wh *wh, ml_err *err) { return lift_for_session(wh, BOUND_VACUUM, err); }
+ml_status ml_wh_rows_deleted(ml_wh *wh, ml_err *err) {
+  if (!wh->reclaim_at_end) return lift_for_session(wh, BOUND_VACUUM, err);
+  wh->deleted_unreclaimed = true;
+  return ML_OK;
+}
+
+ml_status ml_wh_reclaim_deleted(ml_wh *wh, ml_err *err) {
+  return wh->deleted_unreclaimed ? lift_for_session(wh, BOUND_VACUUM, err) : ML_OK;
+}
 
 ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
   idx_t deleted = 0;
