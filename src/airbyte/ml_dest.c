@@ -240,11 +240,11 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
    * 80% of RAM, so peak memory grew with the file (about 460 MB at 10M
    * records).  Appends need little (DuckDB writes full row groups out as they
    * fill), so they run under ML_DEST_APPEND_MEMORY_LIMIT; the append_dedup
-   * MERGE, which needs memory in proportion to the tables, runs under
+   * merge, which needs memory in proportion to the tables, runs under
    * DuckDB's default.  A configured memory_limit applies to everything.
    * Appends also run on one DuckDB thread (the loader; parsing has the other
    * core): with more, the thread running the INSERT polls while another one
-   * works (a core busy doing nothing); MERGEs get DuckDB's default. */
+   * works (a core busy doing nothing); merges get DuckDB's default. */
   ml_wh_options opts = {.create_dirs = true,
                         .background_append = true,
                         .vacuum_after_deletes = true,
