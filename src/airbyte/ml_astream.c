@@ -465,8 +465,11 @@ static const char *path_column(const ml_astream *s, const ml_path *p, const char
  * replaces, then an INSERT of each key's latest staged row whose key has no
  * final row left (an older final row was just deleted; a newer one stays).
  * The MERGE ... UPDATE SET of every column this replaced gave the same
- * results; with the key match below, 1M staged rows into 10M took 9.8 s
- * instead of 10.9 s, and half the peak memory (docs/performance.md). */
+ * results, except where an earlier append load left a key more than once:
+ * it updated each older row and kept the newer ones (several rows per key
+ * on), this leaves the staged row or the newer ones.  With the key match
+ * below, 1M staged rows into 10M took 9.8 s instead of 10.9 s, and half
+ * the peak memory (docs/performance.md). */
 static ml_status merge_staged(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_close_batch(&s->load, err);
   if (st != ML_OK || s->staged == 0) return st;

@@ -484,7 +484,12 @@ static long field_col(ap_table *t, const mallard_record *r, size_t j) {
 static void note_staged_key(ap_table *t, const mallard_record *r, const char *own_id) {
   if (t->staged_repeats) return;
   uint64_t h = ML_HASH_FNV_OFFSET;
-  if (own_id) h = ml_hash_fnv1a_more(h, own_id, strlen(own_id));
+  if (own_id) {
+    /* as a VARCHAR key below: the same id given in the record hashes alike */
+    size_t len = strlen(own_id);
+    h = ml_hash_fnv1a_more(h, &len, sizeof len);
+    h = ml_hash_fnv1a_more(h, own_id, len);
+  }
   for (size_t k = 0; !own_id && k < t->n_pk; k++) {
     const ml_rec_field *f = ml_rec_find(r, t->pk[k]);
     long i = col_index(t, t->pk[k]);
@@ -827,7 +832,11 @@ static ml_status run_behind(void *p, void *unused, ml_err *err) {
   behind_job *j = p;
   ml_status st = ML_OK;
   for (size_t i = 0; st == ML_OK && i < j->plan.n; i++) st = run_now(j->a->wh, j->plan.kinds[i], j->plan.sql[i], err);
-  if (st != ML_OK) ml_err_prefix(err, "applying the operations of a checkpoint");
+  if (st != ML_OK) {
+    /* part of the checkpoint may be applied: that transaction must not commit */
+    ml_wh_fail_tx(j->a->wh);
+    ml_err_prefix(err, "applying the operations of a checkpoint");
+  }
   bool committed = false;
   if (st == ML_OK) st = ml_wh_commit_and_begin(j->a->wh, &committed, err);
   if (committed) atomic_fetch_add(&j->a->behind_done, 1);

@@ -728,8 +728,12 @@ static ml_status write_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err)
   return ctx->hooks.save_state ? ctx->hooks.save_state(ctx->hooks.ud, state->data, state->len, err) : ML_OK;
 }
 
+/* After a commit on this thread: it waited for every commit behind, so the
+ * states queued for those are older than this one and must not be written
+ * after it. */
 static ml_status save_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err) {
   ctx->last_commit_ms = mono_ms();
+  ctx->n_behind = 0;
   return write_state(ctx, state, err);
 }
 

@@ -183,8 +183,13 @@ static ml_status exec_changed(ml_wh *wh, const char *sql, idx_t *changed, ml_err
 
 ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) { return exec_changed(wh, sql, NULL, err); }
 
-/* SET is not transactional and does not mark the open transaction failed. */
+/* SET is not transactional and does not mark the open transaction failed.
+ * Like every function here that reads or writes the handle's transaction
+ * state, it first waits for the loader, whose jobs (commits behind) change
+ * that state too. */
 static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *err) {
+  ml_status synced = ml_wh_sync(wh, err);
+  if (synced != ML_OK) return synced;
   ml_buf q = ML_BUF_INIT;
   ml_buf_printf(&q, "SET %s = ", bound_name[which]);
   ml_sql_literal(&q, value, strlen(value));
@@ -196,7 +201,7 @@ static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *er
 }
 
 static ml_status lift_until_commit(ml_wh *wh, ml_err *err) {
-  ml_status st = ML_OK;
+  ml_status st = ml_wh_sync(wh, err);
   for (int i = 0; st == ML_OK && i < N_LIFTED_PER_TX && !wh->lifted_until_commit; i++)
     if (wh->bound[i]) st = set_setting(wh, i, wh->dflt[i], err);
   if (st == ML_OK) wh->lifted_until_commit = true;
@@ -219,7 +224,8 @@ static void restore_bounds(ml_wh *wh) {
 }
 
 static ml_status lift_for_session(ml_wh *wh, int which, ml_err *err) {
-  if (!wh->bound[which]) return ML_OK;
+  ml_status synced = ml_wh_sync(wh, err);
+  if (synced != ML_OK || !wh->bound[which]) return synced;
   const char *value = which == BOUND_VACUUM ? ML_WH_VACUUM_TASKS : wh->dflt[which];
   ml_status st = set_setting(wh, which, value, err);
   free(wh->bound[which]);
@@ -231,12 +237,14 @@ ml_status ml_wh_lift_memory_limit(ml_wh *wh, ml_err *err) { return lift_for_sess
 
 ml_status ml_wh_rows_deleted(ml_wh *wh, ml_err *err) {
   if (!wh->reclaim_at_end) return lift_for_session(wh, BOUND_VACUUM, err);
-  wh->deleted_unreclaimed = true;
-  return ML_OK;
+  ml_status st = ml_wh_sync(wh, err);
+  if (st == ML_OK) wh->deleted_unreclaimed = true;
+  return st;
 }
 
 ml_status ml_wh_reclaim_deleted(ml_wh *wh, ml_err *err) {
-  return wh->deleted_unreclaimed ? lift_for_session(wh, BOUND_VACUUM, err) : ML_OK;
+  ml_status st = ml_wh_sync(wh, err);
+  return st == ML_OK && wh->deleted_unreclaimed ? lift_for_session(wh, BOUND_VACUUM, err) : st;
 }
 
 ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
@@ -357,9 +365,22 @@ ml_status ml_wh_commit(ml_wh *wh, ml_err *err) {
 ml_status ml_wh_commit_and_begin(ml_wh *wh, bool *committed, ml_err *err) {
   ml_status st = end_tx(wh, err);
   *committed = st == ML_OK;
-  if (st == ML_OK) st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
-  if (st == ML_OK) wh->tx_failed = false;
+  if (st == ML_OK) {
+    st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);
+    if (st == ML_OK) wh->tx_failed = false;
+    return st;
+  }
+  /* The caller still believes a transaction is open (in_tx stays true): give
+   * DuckDB one, marked failed, so that nothing run before the caller rolls
+   * back can commit on its own (each statement would, outside a
+   * transaction, and a later COMMIT then reports the failure). */
+  ml_wh_exec(wh, "BEGIN TRANSACTION", NULL);
+  wh->tx_failed = true;
   return st;
+}
+
+void ml_wh_fail_tx(ml_wh *wh) {
+  if (wh->in_tx) wh->tx_failed = true;
 }
 
 void ml_wh_rollback(ml_wh *wh) {

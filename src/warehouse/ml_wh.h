@@ -105,11 +105,18 @@ ml_status ml_wh_commit(ml_wh *wh, ml_err *err);
 /* Commits the open transaction and opens the next one in the same step, so
  * that ml_wh_in_transaction stays true throughout: the form a background job
  * uses, since the caller goes on (and keeps seeing an open transaction) while
- * the job runs on the loader thread.  On failure the transaction is rolled
- * back and DuckDB has none open (*committed tells whether the COMMIT itself
- * went through, when only the BEGIN failed); the caller learns of it from the next call
- * that waits for the loader, and must then roll back (ml_wh_rollback). */
+ * the job runs on the loader thread.  When the COMMIT fails, the transaction
+ * is rolled back and a new one begun marked failed, so that nothing runs
+ * outside a transaction until the caller, who learns of the failure from
+ * its next call that waits for the loader, rolls back (ml_wh_rollback);
+ * *committed tells whether the COMMIT went through (when only the BEGIN
+ * failed). */
 ml_status ml_wh_commit_and_begin(ml_wh *wh, bool *committed, ml_err *err);
+/* Marks the open transaction failed, so that its COMMIT fails and reports
+ * it: for a job that gave up part-way through statements that belong
+ * together (a commit behind).  Call it on the thread that owns the
+ * connection at that moment. */
+void ml_wh_fail_tx(ml_wh *wh);
 /* Never fails from the caller's point of view (a failed rollback leaves the
  * transaction aborted, which DuckDB discards). */
 void ml_wh_rollback(ml_wh *wh);

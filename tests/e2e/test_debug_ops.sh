@@ -198,6 +198,23 @@ expect_grep "created table tester.b" "new table"
 expect_grep "Schema changes  | 5" "all counted (widen, extra, table b, note, b.k)"
 expect_q evo "SELECT id, extra, note FROM tester.a" '{"id":1,"extra":null,"note":"hi"}' "rows after evolution"
 
+# ---- commits behind the connector: a checkpoint of upserts only commits on
+# the runner's second thread while the connector goes on; a later checkpoint
+# that commits in line (an update is staged) must leave its own, newer state
+# in state.json, not the older one of the commit that ran behind
+new_ops behind
+config behind "bulk t 300000; state cp 1; checkpoint; update t id=5 v=-5; state cp 2; checkpoint; bulk t 10; state cp 3; checkpoint" \
+  '[{"table":"t","primary_key":["id"]}]'
+debug behind --commit-interval-ms 0
+expect_rc 0 "commits behind"
+[ "$(cat "$work/behind/files/state.json")" = '{"cp":"3"}' ] || fail "commits behind: state.json is the last checkpoint's: $(cat "$work/behind/files/state.json")"
+expect_q behind "SELECT count(*) AS n, sum(v) AS v FROM tester.t" '{"n":300000,"v":89999700000}' "commits behind: every row once (ids 0..299999, v = 2 id)"
+config behind "bulk t 300000; state cp 1; checkpoint; update t id=5 v=-5; state cp 2; checkpoint" \
+  '[{"table":"t","primary_key":["id"]}]'
+debug behind --commit-interval-ms 0
+expect_rc 0 "commits behind, then one in line last"
+[ "$(cat "$work/behind/files/state.json")" = '{"cp":"2"}' ] || fail "commits behind: state.json after an in-line commit: $(cat "$work/behind/files/state.json")"
+
 # ---- no staging leftovers in the file
 expect_q evo "SELECT count(*) AS c FROM information_schema.tables WHERE table_schema <> 'tester'" '{"c":0}' \
   "staging tables are dropped at the end"

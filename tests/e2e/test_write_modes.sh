@@ -58,6 +58,19 @@ assert_eq "dedup: rows of NULL keys stay as they are when no NULL key is staged"
 {"id":3,"name":"c3"}
 {"id":6,"name":"f"}' "$(q "$(db cdc)" 'SELECT id, name FROM shop.items ORDER BY id NULLS FIRST')"
 
+# a table loaded in append mode first can hold a key more than once: the
+# first append_dedup merge leaves one row per key it stages (the staged row,
+# or the rows with a greater cursor than it, which stay)
+cfg=$(config dupes); cat_=$(catalog dupes append)
+{ rec '{"id":1,"name":"old1","updated_at":1}'; rec '{"id":1,"name":"old5","updated_at":5}'
+  rec '{"id":2,"name":"old1","updated_at":1}'; rec '{"id":2,"name":"old2","updated_at":2}'; state 1; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+cat_=$(catalog dupes append_dedup)
+{ rec '{"id":1,"name":"new3","updated_at":3}'; rec '{"id":2,"name":"new3","updated_at":3}'; state 2; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: keys held twice by an earlier append" '{"id":1,"name":"old5"}
+{"id":2,"name":"new3"}' "$(q "$(db dupes)" 'SELECT id, name FROM shop.items ORDER BY id, name')"
+
 # the generator's larger stream: 3000 records over 100 keys
 cfg=$(config dedup_gen)
 "$GEN" --records 3000 --key-space 100 --state-every 250 --mode append_dedup --catalog "$WORK/gen.catalog.json" \

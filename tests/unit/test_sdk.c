@@ -463,6 +463,41 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
   remove_db(dir, path);
 }
 
+/* A table without a primary key: a record that gives its _fivetran_id
+ * explicitly is the same key as a record whose id mallard computes, even in
+ * one batch (the last one wins, one row). */
+static void test_apply_own_id_repeats(void **s) {
+  (void)s;
+  char dir[64];
+  const char *path = tmp_db(dir);
+  ml_wh *wh = NULL;
+  ml_apply *a = NULL;
+  ml_err err;
+  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
+  assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
+  assert_int_equal(ml_apply_start(a, &err), ML_OK);
+  mallard_record *r = mallard_record_new();
+  mallard_set_long(r, "a", 1);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
+  assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+  char *id = NULL;
+  assert_int_equal(ml_wh_query_text(wh, "SELECT _fivetran_id FROM tester.h", &id, &err), ML_OK);
+  assert_non_null(id);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
+  mallard_record_clear(r);
+  mallard_set_string(r, "_fivetran_id", id);
+  mallard_set_long(r, "a", 2);
+  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
+  assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.h"), 1);
+  assert_int_equal(count_of(wh, "SELECT a FROM tester.h"), 2);
+  free(id);
+  mallard_record_free(r);
+  ml_apply_free(a);
+  ml_wh_close(wh);
+  remove_db(dir, path);
+}
+
 /* Commits behind (a warehouse with a loader thread, only upserts staged):
  * the call returns before the COMMIT, operations staged meanwhile wait for
  * the next commit, ml_apply_behind_done counts the commits that are done,
@@ -588,6 +623,7 @@ int main(void) {
       cmocka_unit_test(test_apply_abort),     cmocka_unit_test(test_apply_stages_in_memory),
       cmocka_unit_test(test_apply_repeated_keys_in_other_forms),
       cmocka_unit_test(test_apply_commit_behind),
+      cmocka_unit_test(test_apply_own_id_repeats),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
