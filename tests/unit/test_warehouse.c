@@ -529,6 +529,31 @@ static void test_commit_after_failed_statement(void **state) {
   ml_wh_close(wh);
 }
 
+/* ml_wh_commit_and_begin whose COMMIT fails (as a commit behind does on a full
+ * disk): the caller still sees a transaction, and what it runs before it
+ * learns of the failure must not commit on its own; committing it fails. */
+static void test_commit_and_begin_failed(void **state) {
+  (void)state;
+  ml_wh *wh = th_open_mem();
+  ml_err err;
+  ml_err_clear(&err);
+  th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
+  for (int finish_with_commit = 0; finish_with_commit < 2; finish_with_commit++) {
+    assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
+    th_exec(wh, "INSERT INTO t VALUES (1)");
+    assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (1)", &err), ML_ERR_DB);
+    bool committed = true;
+    assert_int_not_equal(ml_wh_commit_and_begin(wh, &committed, &err), ML_OK);
+    assert_false(committed);
+    assert_true(ml_wh_in_transaction(wh));
+    assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (2)", &err), ML_OK);
+    if (finish_with_commit) assert_int_not_equal(ml_wh_commit(wh, &err), ML_OK);
+    else ml_wh_rollback(wh);
+    th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
+  }
+  ml_wh_close(wh);
+}
+
 /* ---- table_columns ------------------------------------------------------------------ */
 
 static void test_table_columns_missing(void **state) {
@@ -841,6 +866,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_transactions),
       cmocka_unit_test(test_failed_statement_in_transaction),
       cmocka_unit_test(test_commit_after_failed_statement),
+      cmocka_unit_test(test_commit_and_begin_failed),
       cmocka_unit_test(test_table_columns_missing),
       cmocka_unit_test(test_table_columns_types),
       cmocka_unit_test(test_sql_quoting_text),
