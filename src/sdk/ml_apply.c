@@ -79,16 +79,18 @@ struct ml_apply {
 /* Statements of an apply: run at once (plan NULL), or collected to run
  * later on the loader thread (ml_apply_commit_behind). */
 typedef enum { RUN_PLAIN, RUN_UNBOUNDED, RUN_DELETE } run_kind;
+typedef struct ap_stmt {
+  run_kind kind;
+  char *sql; /* owned */
+} ap_stmt;
 typedef struct ap_plan {
-  run_kind *kinds;
-  char **sql; /* owned */
+  ap_stmt *stmts;
   size_t n, cap;
 } ap_plan;
 
 static void plan_free(ap_plan *p) {
-  for (size_t i = 0; i < p->n; i++) free(p->sql[i]);
-  free(p->sql);
-  free(p->kinds);
+  for (size_t i = 0; i < p->n; i++) free(p->stmts[i].sql);
+  free(p->stmts);
   *p = (ap_plan){0};
 }
 
@@ -105,17 +107,14 @@ static ml_status run(ml_apply *a, ap_plan *plan, run_kind kind, const ml_buf *sq
   if (!plan) return run_now(a->wh, kind, sql->data, err);
   if (plan->n == plan->cap) {
     size_t cap = plan->cap ? plan->cap * 2 : 8;
-    run_kind *k = realloc(plan->kinds, cap * sizeof *k);
-    if (k) plan->kinds = k;
-    char **q = k ? realloc(plan->sql, cap * sizeof *q) : NULL;
-    if (!q) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-    plan->sql = q;
+    ap_stmt *grown = realloc(plan->stmts, cap * sizeof *grown);
+    if (!grown) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    plan->stmts = grown;
     plan->cap = cap;
   }
   char *copy = strdup(sql->data);
   if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-  plan->kinds[plan->n] = kind;
-  plan->sql[plan->n++] = copy;
+  plan->stmts[plan->n++] = (ap_stmt){kind, copy};
   return ML_OK;
 }
 
@@ -693,19 +692,22 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   return run(a, plan, RUN_UNBOUNDED, q, err);
 }
 
-/* Applies the staged rows with _seq < upto (UINT64_MAX: all of them). */
-static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t upto, ml_err *err) {
+/* Applies the staged rows with _seq < upto (UINT64_MAX: all of them); with
+ * a plan (only upserts staged, see ml_apply_commit_behind) the statements
+ * are collected for the loader thread, behind the staged rows. */
+static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t upto, ap_plan *plan, ml_err *err) {
   uint64_t n = upto == UINT64_MAX ? t->staged : t->staged_at_mark;
   if (!n) return ML_OK;
   char upto_sql[64] = "";
   if (upto != UINT64_MAX) snprintf(upto_sql, sizeof upto_sql, " WHERE _mallard_seq < %llu", (unsigned long long)upto);
-  ml_status st = ml_table_flush(&t->stage, err);
+  ml_status st = plan ? ml_table_flush_async(&t->stage, err) : ml_table_flush(&t->stage, err);
   if (st != ML_OK) return st;
   if (t->staged_changes == 0) {
-    if ((st = upsert_only(a, t, now, upto_sql, NULL, err)) != ML_OK)
+    if ((st = upsert_only(a, t, now, upto_sql, plan, err)) != ML_OK)
       return ml_err_prefix(err, "applying the operations on table %s", t->name);
-    return finish_apply(a, t, n, upto, upto_sql, NULL, err);
+    return finish_apply(a, t, n, upto, upto_sql, plan, err);
   }
+  if (plan) return ml_err_set(err, ML_ERR_STATE, "table %s has updates or deletes staged: it cannot commit behind", t->name);
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
   ml_buf_puts(q, "MERGE INTO ");
@@ -762,7 +764,7 @@ static ml_status apply_all(ml_apply *a, uint64_t upto, ml_err *err) {
   char now[96];
   now_literal(now);
   for (size_t i = 0; i < a->n_tables; i++) {
-    ml_status st = apply_table(a, &a->tables[i], now, upto, err);
+    ml_status st = apply_table(a, &a->tables[i], now, upto, NULL, err);
     if (st != ML_OK) return st;
   }
   a->marked = false;
@@ -794,7 +796,7 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
   if ((st = ensure_target(a, t, err)) != ML_OK) return st;
   char now[96];
   now_literal(now);
-  if ((st = apply_table(a, t, now, UINT64_MAX, err)) != ML_OK) return st;
+  if ((st = apply_table(a, t, now, UINT64_MAX, NULL, err)) != ML_OK) return st;
   ml_buf *q = &a->sql;
   ml_buf_reset(q);
   ml_buf_puts(q, "UPDATE ");
@@ -831,7 +833,7 @@ static ml_status run_behind(void *p, void *unused, ml_err *err) {
   (void)unused;
   behind_job *j = p;
   ml_status st = ML_OK;
-  for (size_t i = 0; st == ML_OK && i < j->plan.n; i++) st = run_now(j->a->wh, j->plan.kinds[i], j->plan.sql[i], err);
+  for (size_t i = 0; st == ML_OK && i < j->plan.n; i++) st = run_now(j->a->wh, j->plan.stmts[i].kind, j->plan.stmts[i].sql, err);
   if (st != ML_OK) {
     /* part of the checkpoint may be applied: that transaction must not commit */
     ml_wh_fail_tx(j->a->wh);
@@ -869,14 +871,7 @@ ml_status ml_apply_commit_behind(ml_apply *a, uint64_t *seq, ml_err *err) {
   j->a = a;
   char now[96];
   now_literal(now);
-  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) {
-    ap_table *t = &a->tables[i];
-    if (!t->staged) continue;
-    /* the rows go to the loader first; the job runs behind them */
-    st = ml_table_flush_async(&t->stage, err);
-    if (st == ML_OK) st = upsert_only(a, t, now, "", &j->plan, err);
-    if (st == ML_OK) st = finish_apply(a, t, t->staged, UINT64_MAX, "", &j->plan, err);
-  }
+  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, UINT64_MAX, &j->plan, err);
   if (st != ML_OK) {
     plan_free(&j->plan);
     free(j);

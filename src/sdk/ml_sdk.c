@@ -745,12 +745,13 @@ static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
   while (n < ctx->n_behind && ctx->behind[n].seq <= done) n++;
   if (n == 0) return ML_OK;
   ml_status st = write_state(ctx, &ctx->behind[n - 1].state, err);
-  /* keep the buffers for reuse: rotate the saved ones to the end */
-  for (size_t i = 0; i < n; i++) {
-    behind_state first = ctx->behind[0];
-    memmove(ctx->behind, ctx->behind + 1, (ctx->cap_behind - 1) * sizeof *ctx->behind);
-    ctx->behind[ctx->cap_behind - 1] = first;
-    ctx->n_behind--;
+  /* the rest move to the front; the saved ones go behind them, keeping
+   * their buffers for reuse */
+  ctx->n_behind -= n;
+  for (size_t i = 0; i < ctx->n_behind; i++) {
+    behind_state kept = ctx->behind[i + n];
+    ctx->behind[i + n] = ctx->behind[i];
+    ctx->behind[i] = kept;
   }
   return st;
 }

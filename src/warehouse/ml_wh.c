@@ -184,12 +184,10 @@ static ml_status exec_changed(ml_wh *wh, const char *sql, idx_t *changed, ml_err
 ml_status ml_wh_exec(ml_wh *wh, const char *sql, ml_err *err) { return exec_changed(wh, sql, NULL, err); }
 
 /* SET is not transactional and does not mark the open transaction failed.
- * Like every function here that reads or writes the handle's transaction
- * state, it first waits for the loader, whose jobs (commits behind) change
- * that state too. */
+ * Callers wait for the loader first (ml_wh_sync), as every function here
+ * that reads or writes the handle's transaction state does: the loader's
+ * jobs (commits behind) change that state too. */
 static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *err) {
-  ml_status synced = ml_wh_sync(wh, err);
-  if (synced != ML_OK) return synced;
   ml_buf q = ML_BUF_INIT;
   ml_buf_printf(&q, "SET %s = ", bound_name[which]);
   ml_sql_literal(&q, value, strlen(value));

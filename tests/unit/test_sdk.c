@@ -244,6 +244,14 @@ static void remove_db(const char *dir, const char *path) {
   rmdir(dir);
 }
 
+/* The end of a test that used a record, an apply and a database of tmp_db. */
+static void close_all(mallard_record *r, ml_apply *a, ml_wh *wh, const char *dir, const char *path) {
+  mallard_record_free(r);
+  ml_apply_free(a);
+  ml_wh_close(wh);
+  remove_db(dir, path);
+}
+
 static void test_apply_matches_one_by_one(void **s) {
   (void)s;
   char dir[64];
@@ -395,10 +403,7 @@ static void test_apply_stages_in_memory(void **s) {
   assert_int_equal(ml_apply_finish(a, &err), ML_OK);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 2);
   assert_int_equal(count_of(wh, in_memory), 0);
-  mallard_record_free(r);
-  ml_apply_free(a);
-  ml_wh_close(wh);
-  remove_db(dir, path);
+  close_all(r, a, wh, dir, path);
 }
 
 /* Upserts of one key in different forms ("1" and 1 into a BIGINT key) are
@@ -457,10 +462,7 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
   assert_int_equal(count_of(wh, "SELECT count(DISTINCT id) FROM tester.t"), 3);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 2"), 5);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 3"), 4);
-  mallard_record_free(r);
-  ml_apply_free(a);
-  ml_wh_close(wh);
-  remove_db(dir, path);
+  close_all(r, a, wh, dir, path);
 }
 
 /* A table without a primary key: a record that gives its _fivetran_id
@@ -492,10 +494,7 @@ static void test_apply_own_id_repeats(void **s) {
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.h"), 1);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.h"), 2);
   free(id);
-  mallard_record_free(r);
-  ml_apply_free(a);
-  ml_wh_close(wh);
-  remove_db(dir, path);
+  close_all(r, a, wh, dir, path);
 }
 
 /* Commits behind (a warehouse with a loader thread, only upserts staged):
@@ -566,10 +565,7 @@ static void test_apply_commit_behind(void **s) {
   ml_apply_abort(a);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
-  mallard_record_free(r);
-  ml_apply_free(a);
-  ml_wh_close(wh);
-  remove_db(dir, path);
+  close_all(r, a, wh, dir, path);
 }
 
 /* A failure rolls back to the last commit. */
