@@ -33,30 +33,39 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg) {
 
 static void debug_help(FILE *f) {
   fprintf(f,
-          "usage: mallard debug [DIR] [--configuration FILE] [--state JSON|FILE] [--commit-interval-ms N]\n\n"
-          "Builds the connector in DIR (default: the current directory) -- its .c files, linked with the\n"
-          "pkg-config packages listed in DIR/requirements.txt -- and runs it.  Its operations go to\n"
+          "usage: mallard debug [DIR] [--configuration FILE] [--state JSON|FILE] [--commit-interval-ms N]\n"
+          "                     [--python PATH]\n\n"
+          "Runs the connector in DIR (default: the current directory): DIR/connector.py, a Python connector\n"
+          "written for the Fivetran Connector SDK, in a child process with mallard's own\n"
+          "fivetran_connector_sdk module; or a C connector, its .c files built and linked with the\n"
+          "pkg-config packages listed in DIR/requirements.txt.  Its operations go to\n"
           "DIR/files/warehouse.db (DuckDB, schema tester); the state is saved to DIR/files/state.json at\n"
           "each checkpoint.\n\n"
           "  --configuration FILE  configuration (default DIR/configuration.json): a JSON object of strings\n"
           "  --state JSON|FILE     start from this state instead of DIR/files/state.json\n"
           "  --commit-interval-ms N  checkpoints within N ms of the last commit are committed together\n"
-          "                        (default 1000; 0 commits every checkpoint on its own)\n\n"
+          "                        (default 1000; 0 commits every checkpoint on its own)\n"
+          "  --python PATH         the interpreter for connector.py (default: $VIRTUAL_ENV/bin/python when a\n"
+          "                        virtual environment is active, else python3 on PATH)\n\n"
           "Exit status: 0 Sync SUCCEEDED, 1 Sync FAILED, 2 usage, 3 warehouse locked, 130/143 interrupted.\n");
 }
 
 int ml_cmd_debug(int argc, char **argv) {
-  const char *dir = NULL, *config = NULL, *state = NULL, *interval = NULL;
+  const char *dir = NULL, *config = NULL, *state = NULL, *interval = NULL, *python = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       debug_help(stdout);
       return ML_EXIT_OK;
-    } else if (!strcmp(a, "--configuration") || !strcmp(a, "--state") || !strcmp(a, "--commit-interval-ms")) {
+    } else if (!strcmp(a, "--configuration") || !strcmp(a, "--state") || !strcmp(a, "--commit-interval-ms") ||
+               !strcmp(a, "--python")) {
       if (i + 1 >= argc) return usage_error("debug", "%s needs a value", a);
       if (!strcmp(a, "--state")) state = argv[++i];
       else if (!strcmp(a, "--configuration")) config = argv[++i];
+      else if (!strcmp(a, "--python")) python = argv[++i];
       else interval = argv[++i];
+    } else if (!strncmp(a, "--python=", 9)) {
+      python = a + 9;
     } else if (!strncmp(a, "--commit-interval-ms=", 21)) {
       interval = a + 21;
     } else if (!strncmp(a, "--configuration=", 16)) {
@@ -86,7 +95,7 @@ int ml_cmd_debug(int argc, char **argv) {
     return ML_EXIT_USAGE;
   }
   const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
-  ml_runner_opts o = {dir, config, state, stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL, interval_ms};
+  ml_runner_opts o = {dir, config, state, stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL, interval_ms, python};
   bool aborted = false;
   ml_err err;
   ml_err_clear(&err);

@@ -1,5 +1,6 @@
 #include "ml_runner.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "mallard.h"
 #include "ml_apply.h"
 #include "ml_build.h"
+#include "ml_pyrun.h"
 #include "ml_sdk.h"
 
 #define SCHEMA "tester"
@@ -194,6 +196,56 @@ static ml_status load_connector(run *r, const mallard_connector **out, ml_err *e
   return ml_err_set(err, ML_ERR_CONNECTOR, "cannot load the connector");
 }
 
+/* Which kind of connector DIR holds: connector.py, or C sources.  Both is
+ * an error: mallard would have to guess which one the user means. */
+static ml_status connector_kind(run *r, bool *python, ml_err *err) {
+  char py[PATH_MAX + 16];
+  snprintf(py, sizeof py, "%s/connector.py", r->dir);
+  *python = ml_file_exists(py);
+  if (!*python) return ML_OK;
+  DIR *d = opendir(r->dir);
+  if (!d) return ml_err_set(err, ML_ERR_IO, "cannot list %s: %s", r->dir, strerror(errno));
+  char c_file[256] = "";
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t n = strlen(e->d_name);
+    if (n > 2 && !strcmp(e->d_name + n - 2, ".c")) {
+      snprintf(c_file, sizeof c_file, "%s", e->d_name);
+      break;
+    }
+  }
+  closedir(d);
+  if (c_file[0])
+    return ml_err_set(err, ML_ERR_CONFIG,
+                      "%s holds both a Python connector (connector.py) and a C connector (%s): keep one of them "
+                      "in the directory",
+                      r->dir, c_file);
+  return ML_OK;
+}
+
+/* Starts connector.py in its child process, handing it the configuration
+ * and the state loaded by load_inputs. */
+static ml_status start_python(run *r, ml_pyrun **out, ml_err *err) {
+  char python[PATH_MAX], sdk[PATH_MAX];
+  ml_status st = ml_pyrun_find_python(r->o->python, python, sizeof python, err);
+  if (st == ML_OK) st = ml_pyrun_sdk_dir(sdk, sizeof sdk, err);
+  if (st != ML_OK) return st;
+  ml_buf input = ML_BUF_INIT;
+  ml_buf_puts(&input, "{\"configuration\":");
+  ml_sdk_config_json(r->ctx, &input);
+  const char *state = mallard_state_json(r->ctx);
+  ml_buf_puts(&input, ",\"state\":");
+  ml_buf_puts(&input, state ? state : "{}");
+  ml_buf_putc(&input, '}');
+  if (!ml_buf_ok(&input) || !state) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) {
+    logf_(r, MALLARD_FINE, "running connector.py with %s (SDK module from %s)", python, sdk);
+    ml_pyrun_opts po = {r->dir, python, sdk, input.data, r->o->stop};
+    st = ml_pyrun_start(&po, out, err);
+  }
+  ml_buf_free(&input);
+  return st;
+}
+
 static void summary(run *r, bool ok, const ml_err *err) {
   clear_progress(r);
   FILE *out = r->o->out;
@@ -231,7 +283,11 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (st == ML_OK && o->commit_interval_ms >= 0) ml_sdk_set_commit_interval(r.ctx, o->commit_interval_ms);
   if (st == ML_OK) st = load_inputs(&r, err);
   const mallard_connector *conn = NULL;
-  if (st == ML_OK) st = load_connector(&r, &conn, err);
+  ml_pyrun *py = NULL;
+  bool python = false;
+  if (st == ML_OK) st = connector_kind(&r, &python, err);
+  /* before the warehouse starts its threads: the Python child is forked */
+  if (st == ML_OK) st = python ? start_python(&r, &py, err) : load_connector(&r, &conn, err);
   ml_wh *wh = NULL;
   if (st == ML_OK) {
     /* staging appends on one DuckDB thread (the loader), the set-wise
@@ -254,13 +310,17 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   }
   if (st == ML_OK) {
     logf_(&r, MALLARD_INFO, "sync started: warehouse %s, schema %s", r.db, SCHEMA);
-    st = ml_sdk_run_schema(r.ctx, conn->schema, r.apply, err);
+    st = py ? ml_sdk_run_schema_with(r.ctx, ml_pyrun_schema, py, r.apply, err)
+            : ml_sdk_run_schema(r.ctx, conn->schema, r.apply, err);
   }
   if (st == ML_OK) st = ml_apply_start(r.apply, err);
   if (st == ML_OK) {
     r.started = now_s();
-    st = ml_sdk_run_update(r.ctx, conn->update, err);
+    st = py ? ml_sdk_run_update_with(r.ctx, ml_pyrun_update, py, err) : ml_sdk_run_update(r.ctx, conn->update, err);
   }
+  /* a connector that failed may still run: it is stopped before the
+   * warehouse settles on its last checkpoint */
+  ml_pyrun_free(py);
   if (cwd >= 0) {
     if (fchdir(cwd) != 0 && st == ML_OK)
       st = ml_err_set(err, ML_ERR_IO, "cannot return to the working directory: %s", strerror(errno));

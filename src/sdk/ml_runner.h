@@ -4,7 +4,9 @@
  * lines and the summary.
  *
  * Layout of a connector directory:
- *   DIR/connector.c (any *.c), DIR/requirements.txt (pkg-config names),
+ *   DIR/connector.py (a Python connector for the Fivetran SDK, run by
+ *   ml_pyrun) or DIR/connector.c (any *.c), DIR/requirements.txt (pip
+ *   packages for Python, pkg-config names for C),
  *   DIR/configuration.json (flat object of strings),
  *   DIR/files/warehouse.db, DIR/files/state.json, DIR/files/.build/connector.so */
 #ifndef ML_RUNNER_H
@@ -24,6 +26,7 @@ typedef struct ml_runner_opts {
   FILE *out;               /* log lines, summary, result line */
   FILE *progress;          /* a terminal for the live progress line, or NULL */
   long long commit_interval_ms; /* < 0: the default (ml_sdk_set_commit_interval) */
+  const char *python;      /* interpreter for connector.py; NULL: see ml_pyrun_find_python */
 } ml_runner_opts;
 
 /* Runs the sync.  Prints "Sync SUCCEEDED" or "Sync FAILED: <reason>" on out

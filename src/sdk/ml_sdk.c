@@ -253,6 +253,17 @@ const char *mallard_config(const mallard_ctx *ctx, const char *key) {
   return NULL;
 }
 
+void ml_sdk_config_json(const mallard_ctx *ctx, ml_buf *out) {
+  ml_buf_putc(out, '{');
+  for (size_t i = 0; i < ctx->n_config; i++) {
+    if (i) ml_buf_putc(out, ',');
+    ml_json_quote(out, ctx->config[i].key, strlen(ctx->config[i].key));
+    ml_buf_putc(out, ':');
+    ml_json_quote(out, ctx->config[i].str, strlen(ctx->config[i].str));
+  }
+  ml_buf_putc(out, '}');
+}
+
 int mallard_config_require(mallard_ctx *ctx, const char *key, const char **value) {
   if (value) *value = NULL;
   if (!ctx) return MALLARD_ERR_ARG;
@@ -343,6 +354,15 @@ ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, cons
     }
   }
   ml_json_doc_free(doc);
+  return st;
+}
+
+ml_status ml_sdk_replace_state(mallard_ctx *ctx, const char *json, size_t len, ml_err *err) {
+  kv_free(ctx->state, ctx->n_state);
+  ctx->state = NULL;
+  ctx->n_state = ctx->cap_state = 0;
+  ml_status st = ml_sdk_load_state(ctx, json, len, "of the checkpoint", err);
+  if (st == ML_ERR_CONFIG) err->code = st = ML_ERR_INPUT;
   return st;
 }
 
@@ -675,11 +695,27 @@ static ml_status result(mallard_ctx *ctx, int rc, const char *fn, ml_err *err) {
 static ml_status commit_held(mallard_ctx *ctx, ml_err *err);
 static ml_status commit_held_hook(void *ud, ml_err *err) { return commit_held(ud, err); }
 
+/* The C connector's functions behind the callbacks of the _with forms. */
+typedef struct c_fns {
+  mallard_schema_fn schema;
+  mallard_update_fn update;
+} c_fns;
+static int call_c_schema(mallard_ctx *ctx, void *ud) {
+  const c_fns *f = ud;
+  return f->schema ? f->schema(ctx) : MALLARD_OK;
+}
+static int call_c_update(mallard_ctx *ctx, void *ud) { return ((const c_fns *)ud)->update(ctx); }
+
 ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *apply, ml_err *err) {
+  c_fns f = {fn, NULL};
+  return ml_sdk_run_schema_with(ctx, call_c_schema, &f, apply, err);
+}
+
+ml_status ml_sdk_run_schema_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_apply *apply, ml_err *err) {
   ctx->apply = apply;
   ml_apply_on_schema_change(apply, commit_held_hook, ctx);
   ctx->phase = PHASE_SCHEMA;
-  int rc = fn ? fn(ctx) : MALLARD_OK;
+  int rc = fn(ctx, ud);
   ctx->phase = PHASE_INIT;
   ml_status st = result(ctx, rc, "schema", err);
   for (size_t i = 0; st == ML_OK && i < ctx->n_decl; i++) {
@@ -691,8 +727,25 @@ ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *ap
 }
 
 ml_status ml_sdk_run_update(mallard_ctx *ctx, mallard_update_fn fn, ml_err *err) {
+  c_fns f = {NULL, fn};
+  return ml_sdk_run_update_with(ctx, call_c_update, &f, err);
+}
+
+int ml_sdk_interrupted(mallard_ctx *ctx) {
+  if (!ctx->stop || !*ctx->stop) return MALLARD_OK;
+  int rc = op_guard(ctx, "interrupt");
+  return rc ? rc : MALLARD_ERR_ABORTED;
+}
+
+void ml_sdk_append_reason(mallard_ctx *ctx, const char *text) {
+  if (!ctx->failed || ctx->aborted || !text) return;
+  size_t n = strlen(ctx->fail.msg);
+  snprintf(ctx->fail.msg + n, sizeof ctx->fail.msg - n, "%s", text);
+}
+
+ml_status ml_sdk_run_update_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_err *err) {
   ctx->phase = PHASE_UPDATE;
-  int rc = fn(ctx);
+  int rc = fn(ctx, ud);
   ctx->phase = PHASE_DONE;
   return result(ctx, rc, "update", err);
 }

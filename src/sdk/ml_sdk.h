@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../util/ml_buf.h"
 #include "../util/ml_err.h"
 #include "mallard.h"
 #include "ml_apply.h"
@@ -51,6 +52,29 @@ ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *ap
  * an operation failed, mallard_fail was called, or a required configuration
  * key was missing (ML_ERR_CONNECTOR, or the warehouse error as it was). */
 ml_status ml_sdk_run_update(mallard_ctx *ctx, mallard_update_fn fn, ml_err *err);
+
+/* The same for a connector that is not a pair of C functions (a Python
+ * connector, ml_pyrun): fn(ctx, ud) plays schema() or update(). */
+typedef int (*ml_sdk_call)(mallard_ctx *ctx, void *ud);
+ml_status ml_sdk_run_schema_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_apply *apply, ml_err *err);
+ml_status ml_sdk_run_update_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_err *err);
+
+/* Whether the stop flag is set; if so, fails the run as interrupted (as
+ * the next operation would) and returns MALLARD_ERR_ABORTED, else 0.  For
+ * a runner that waits on something other than SDK calls. */
+int ml_sdk_interrupted(mallard_ctx *ctx);
+
+/* Appends text to the reason of a failed run (where the failing operation
+ * came from); nothing when the run has not failed or was interrupted. */
+void ml_sdk_append_reason(mallard_ctx *ctx, const char *text);
+
+/* The configuration as a JSON object of strings, appended to out. */
+void ml_sdk_config_json(const mallard_ctx *ctx, ml_buf *out);
+
+/* Replaces the whole current state with a JSON object (a Python
+ * connector's checkpoint(state) gives the whole state, where C connectors
+ * set members).  ML_ERR_INPUT when it is not a JSON object. */
+ml_status ml_sdk_replace_state(mallard_ctx *ctx, const char *json, size_t len, ml_err *err);
 
 /* Checkpoints within this many ms of the last commit are held back and
  * committed together (see mallard_checkpoint in ml_sdk.c); 0 commits every

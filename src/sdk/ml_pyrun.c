@@ -1,0 +1,686 @@
+#include "ml_pyrun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../json/ml_json.h"
+#include "../util/ml_buf.h"
+#include "ml_marshal.h"
+#include "ml_sdk.h"
+
+/* Operation codes and value tags of python/fivetran_connector_sdk/__init__.py. */
+enum { OP_UPSERT = 1, OP_UPDATE, OP_DELETE, OP_TRUNCATE, OP_CHECKPOINT, OP_LOG, OP_FAIL };
+enum { TAG_JSON = 1, TAG_NAIVE_DT, TAG_UTC_DT, TAG_DATE, TAG_TIME, TAG_DECIMAL };
+
+/* The child's descriptors: it finds them in MALLARD_OPS_FD / MALLARD_INPUT_FD. */
+#define CHILD_OPS_FD 3
+#define CHILD_INPUT_FD 4
+/* A frame longer than this is refused rather than allocated. */
+#define MAX_FRAME ((size_t)1 << 30)
+/* How long mallard waits for a child that closed its pipe to exit. */
+#define REAP_WAIT_MS 5000
+
+static const char BOOT[] = "import sys; sys.path.insert(0, sys.argv[1]); "
+                           "from fivetran_connector_sdk import _child; _child.main()";
+
+typedef struct out_pipe {
+  int fd;            /* -1 once closed */
+  const char *label; /* "stdout", "stderr" */
+  ml_buf line;       /* the line being received */
+} out_pipe;
+
+struct ml_pyrun {
+  char dir[PATH_MAX];
+  pid_t pid;
+  bool reaped;
+  int status; /* waitpid's, once reaped */
+  int ops_fd;
+  out_pipe out[2];
+  const volatile sig_atomic_t *stop;
+  ml_buf in;  /* bytes read from ops_fd; frames start at pos */
+  size_t pos; /* the frame being read */
+  bool ops_eof;
+  ml_marshal_reader mr;
+  mallard_record *rec;
+  ml_buf table, name, text; /* NUL-terminated copies for the mallard_* calls */
+};
+
+/* ---- finding things ------------------------------------------------------------------ */
+
+static bool executable(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+ml_status ml_pyrun_find_python(const char *given, char *out, size_t out_size, ml_err *err) {
+  if (given) {
+    if (strchr(given, '/')) {
+      if (!executable(given)) return ml_err_set(err, ML_ERR_CONFIG, "--python %s: no executable file there", given);
+      snprintf(out, out_size, "%s", given);
+      return ML_OK;
+    }
+  }
+  const char *venv = getenv("VIRTUAL_ENV");
+  if (!given && venv && *venv) {
+    snprintf(out, out_size, "%s/bin/python", venv);
+    if (executable(out)) return ML_OK;
+  }
+  const char *name = given ? given : "python3";
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char *p = path; *p;) {
+    const char *colon = strchr(p, ':');
+    size_t n = colon ? (size_t)(colon - p) : strlen(p);
+    if (n) {
+      snprintf(out, out_size, "%.*s/%s", (int)n, p, name);
+      if (executable(out)) return ML_OK;
+    }
+    p += n + (colon ? 1 : 0);
+  }
+  if (given) return ml_err_set(err, ML_ERR_CONFIG, "--python %s: not found on PATH", given);
+  return ml_err_set(err, ML_ERR_CONFIG,
+                    "connector.py needs a Python 3 interpreter and none was found (%s%s%spython3 on PATH): install "
+                    "one (apt-get install python3) or name it with --python PATH",
+                    venv && *venv ? "$VIRTUAL_ENV/bin/python " : "", venv && *venv ? "is missing, " : "",
+                    venv && *venv ? "no " : "no ");
+}
+
+static bool has_sdk(const char *dir) {
+  char p[PATH_MAX + 64];
+  snprintf(p, sizeof p, "%s/fivetran_connector_sdk/__init__.py", dir);
+  return access(p, R_OK) == 0;
+}
+
+ml_status ml_pyrun_sdk_dir(char *out, size_t out_size, ml_err *err) {
+  const char *env = getenv("MALLARD_PYTHON_DIR");
+  if (env && *env) {
+    if (!has_sdk(env))
+      return ml_err_set(err, ML_ERR_CONFIG, "MALLARD_PYTHON_DIR=%s holds no fivetran_connector_sdk/__init__.py", env);
+    snprintf(out, out_size, "%s", env);
+    return ML_OK;
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = 0;
+      snprintf(out, out_size, "%s/../share/mallard/python", exe);
+      if (has_sdk(out)) return ML_OK;
+    }
+  }
+#ifdef MALLARD_SOURCE_PYTHON_DIR
+  snprintf(out, out_size, "%s", MALLARD_SOURCE_PYTHON_DIR);
+  if (has_sdk(out)) return ML_OK;
+#endif
+  return ml_err_set(err, ML_ERR_CONFIG,
+                    "cannot find mallard's fivetran_connector_sdk module (looked in <mallard>/../share/mallard/python "
+                    "and the source tree): reinstall mallard, or set MALLARD_PYTHON_DIR");
+}
+
+/* ---- the child ------------------------------------------------------------------------- */
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void child_exec(const char *dir, const char *python, const char *sdk_dir, int ops_w, int in_r, int out_w,
+                       int err_w) {
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, 0);
+  /* move the pipes out of the way of 0-4 first, then into place */
+  int hi_ops = fcntl(ops_w, F_DUPFD, 10), hi_in = fcntl(in_r, F_DUPFD, 10);
+  int hi_out = fcntl(out_w, F_DUPFD, 10), hi_err = fcntl(err_w, F_DUPFD, 10);
+  if (hi_ops < 0 || hi_in < 0 || hi_out < 0 || hi_err < 0 || dup2(hi_out, 1) < 0 || dup2(hi_err, 2) < 0 ||
+      dup2(hi_ops, CHILD_OPS_FD) < 0 || dup2(hi_in, CHILD_INPUT_FD) < 0)
+    _exit(126);
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (chdir(dir) != 0) _exit(126);
+  char *argv[] = {(char *)python, "-c", (char *)BOOT, (char *)sdk_dir, NULL};
+  execv(python, argv);
+  static const char msg[] = "mallard: cannot start the Python interpreter\n";
+  ssize_t ignored = write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  _exit(127);
+}
+
+ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
+  *out = NULL;
+  ml_pyrun *p = calloc(1, sizeof *p);
+  if (!p) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  p->pid = -1;
+  p->ops_fd = p->out[0].fd = p->out[1].fd = -1;
+  p->out[0].label = "stdout";
+  p->out[1].label = "stderr";
+  p->stop = o->stop;
+  snprintf(p->dir, sizeof p->dir, "%s", o->dir);
+  if (!(p->rec = mallard_record_new())) {
+    ml_pyrun_free(p);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  int ops[2] = {-1, -1}, in[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1};
+  if (pipe2(ops, O_CLOEXEC) || pipe2(in, O_CLOEXEC) || pipe2(so, O_CLOEXEC) || pipe2(se, O_CLOEXEC)) {
+    ml_status st = ml_err_set(err, ML_ERR_IO, "cannot create pipes for the Python connector: %s", strerror(errno));
+    int all[] = {ops[0], ops[1], in[0], in[1], so[0], so[1], se[0], se[1]};
+    for (size_t i = 0; i < 8; i++)
+      if (all[i] >= 0) close(all[i]);
+    ml_pyrun_free(p);
+    return st;
+  }
+  /* environment of the child: set in the parent, before fork, so that the
+   * child does nothing unsafe between fork and exec */
+  char fdbuf[16];
+  snprintf(fdbuf, sizeof fdbuf, "%d", CHILD_OPS_FD);
+  setenv("MALLARD_OPS_FD", fdbuf, 1);
+  snprintf(fdbuf, sizeof fdbuf, "%d", CHILD_INPUT_FD);
+  setenv("MALLARD_INPUT_FD", fdbuf, 1);
+  char *old_unbuf = getenv("PYTHONUNBUFFERED");
+  old_unbuf = old_unbuf ? strdup(old_unbuf) : NULL;
+  setenv("PYTHONUNBUFFERED", "1", 1); /* print() reaches the log when it happens */
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) child_exec(o->dir, o->python, o->sdk_dir, ops[1], in[0], so[1], se[1]);
+  int fork_errno = errno;
+  unsetenv("MALLARD_OPS_FD");
+  unsetenv("MALLARD_INPUT_FD");
+  if (old_unbuf) setenv("PYTHONUNBUFFERED", old_unbuf, 1);
+  else unsetenv("PYTHONUNBUFFERED");
+  free(old_unbuf);
+  close(ops[1]);
+  close(in[0]);
+  close(so[1]);
+  close(se[1]);
+  p->ops_fd = ops[0];
+  p->out[0].fd = so[0];
+  p->out[1].fd = se[0];
+  if (pid < 0) {
+    close(in[1]);
+    ml_pyrun_free(p);
+    return ml_err_set(err, ML_ERR_IO, "cannot start the Python connector: %s", strerror(fork_errno));
+  }
+  p->pid = pid;
+  /* The input is small next to a pipe's buffer only usually: the child
+   * reads all of it before it writes anything, so writing it whole here
+   * cannot deadlock.  A child that died early makes this fail (EPIPE; the
+   * CLI ignores SIGPIPE), and the frames' end of file reports why. */
+  size_t len = strlen(o->input_json), done = 0;
+  while (done < len) {
+    ssize_t w = write(in[1], o->input_json + done, len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  close(in[1]);
+  *out = p;
+  return ML_OK;
+}
+
+static void reap(ml_pyrun *p, int wait_ms, bool kill_after) {
+  if (p->pid <= 0 || p->reaped) return;
+  for (int waited = 0;; waited += 10) {
+    pid_t r = waitpid(p->pid, &p->status, WNOHANG);
+    if (r == p->pid || (r < 0 && errno != EINTR)) {
+      p->reaped = true;
+      return;
+    }
+    if (waited >= wait_ms) break;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (!kill_after) return;
+  kill(p->pid, SIGKILL);
+  while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR) {
+  }
+  p->reaped = true;
+}
+
+void ml_pyrun_free(ml_pyrun *p) {
+  if (!p) return;
+  if (p->pid > 0 && !p->reaped) {
+    kill(p->pid, SIGKILL);
+    reap(p, 1000, true);
+  }
+  close_fd(&p->ops_fd);
+  for (int i = 0; i < 2; i++) {
+    close_fd(&p->out[i].fd);
+    ml_buf_free(&p->out[i].line);
+  }
+  ml_buf_free(&p->in);
+  ml_marshal_free(&p->mr);
+  mallard_record_free(p->rec);
+  ml_buf_free(&p->table);
+  ml_buf_free(&p->name);
+  ml_buf_free(&p->text);
+  free(p);
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static void emit_line(mallard_ctx *ctx, out_pipe *o) {
+  size_t n = o->line.len;
+  if (n && o->line.data[n - 1] == '\r') n--;
+  mallard_log(ctx, MALLARD_INFO, "[connector %s] %.*s", o->label, (int)n, o->line.data ? o->line.data : "");
+  ml_buf_reset(&o->line);
+}
+
+/* What the connector printed: shown line by line, marked. */
+static void relay(mallard_ctx *ctx, out_pipe *o) {
+  char buf[8192];
+  ssize_t n = read(o->fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    if (o->line.len) emit_line(ctx, o);
+    close_fd(&o->fd);
+    return;
+  }
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] == '\n' || o->line.len >= 65536) {
+      emit_line(ctx, o);
+      if (buf[i] == '\n') continue;
+    }
+    ml_buf_putc(&o->line, buf[i]);
+  }
+}
+
+/* Waits for the child's output (at most 200 ms, so that a stop request is
+ * seen while the connector hangs) and takes what came.  Returns a mallard
+ * status: MALLARD_OK, or MALLARD_ERR_ABORTED when the run was stopped. */
+static int pump(ml_pyrun *p, mallard_ctx *ctx, bool want_ops) {
+  int rc = ml_sdk_interrupted(ctx);
+  if (rc) return rc;
+  struct pollfd fds[3];
+  int n = 0, which[3];
+  if (want_ops && !p->ops_eof) {
+    fds[n] = (struct pollfd){p->ops_fd, POLLIN, 0};
+    which[n++] = -1;
+  }
+  for (int i = 0; i < 2; i++)
+    if (p->out[i].fd >= 0) {
+      fds[n] = (struct pollfd){p->out[i].fd, POLLIN, 0};
+      which[n++] = i;
+    }
+  if (!n) return MALLARD_OK;
+  int r = poll(fds, (nfds_t)n, 200);
+  if (r < 0 && errno != EINTR) return mallard_fail(ctx, "cannot wait for the Python connector: %s", strerror(errno));
+  if (r <= 0) return ml_sdk_interrupted(ctx);
+  for (int i = 0; i < n; i++) {
+    if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (which[i] >= 0) {
+      relay(ctx, &p->out[which[i]]);
+      continue;
+    }
+    /* room for what the pipe holds, and for the whole frame being read */
+    size_t want = 1 << 16;
+    if (!ml_buf_reserve(&p->in, want)) return mallard_fail(ctx, "out of memory");
+    ssize_t got = read(p->ops_fd, p->in.data + p->in.len, p->in.cap - p->in.len - 1);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) p->ops_eof = true;
+    else p->in.len += (size_t)got;
+  }
+  return MALLARD_OK;
+}
+
+static const char *signal_name(int sig) {
+  const char *s = sigabbrev_np(sig);
+  static const char *const unknown = "an unknown signal";
+  return s ? s : unknown;
+}
+
+
+/* Shows what the child still prints until it closes stdout and stderr,
+ * for at most ms (a process it started may hold them open). */
+static int drain(ml_pyrun *p, mallard_ctx *ctx, int ms) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (p->out[0].fd >= 0 || p->out[1].fd >= 0) {
+    int rc = pump(p, ctx, false);
+    if (rc) return rc;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms) break;
+  }
+  return MALLARD_OK;
+}
+
+/* The operations' pipe ended without 'D' or 'E': say how the child ended. */
+static int ended(ml_pyrun *p, mallard_ctx *ctx, const char *phase) {
+  reap(p, REAP_WAIT_MS, true);
+  int rc = drain(p, ctx, 1000); /* what it printed last often says why */
+  if (rc) return rc;
+  int s = p->status;
+  if (WIFSIGNALED(s)) {
+    int sig = WTERMSIG(s);
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT || sig == SIGILL || sig == SIGFPE)
+      return mallard_fail(ctx,
+                          "the Python connector crashed (SIG%s) during %s(); run it under `python3 -X faulthandler` "
+                          "to see where",
+                          signal_name(sig), phase);
+    return mallard_fail(ctx, "the Python connector was killed by SIG%s during %s()", signal_name(sig), phase);
+  }
+  if (WIFEXITED(s) && WEXITSTATUS(s) == 127)
+    return mallard_fail(ctx, "the Python interpreter could not be started (see the message above)");
+  return mallard_fail(ctx, "the Python connector exited with status %d during %s() without finishing it",
+                      WIFEXITED(s) ? WEXITSTATUS(s) : -1, phase);
+}
+
+static uint32_t rd_u32(const unsigned char *b) {
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* The next frame: *kind, and its payload (valid until the next call). */
+static int next_frame(ml_pyrun *p, mallard_ctx *ctx, const char *phase, int *kind, const char **payload,
+                      size_t *len) {
+  for (;;) {
+    size_t avail = p->in.len - p->pos;
+    if (avail >= 5) {
+      const unsigned char *h = (const unsigned char *)p->in.data + p->pos;
+      size_t n = rd_u32(h);
+      if (n == 0 || n > MAX_FRAME)
+        return mallard_fail(ctx, "the Python connector sent a malformed frame (length %zu)", n);
+      if (avail >= 4 + n) {
+        *kind = h[4];
+        *payload = (const char *)h + 5;
+        *len = n - 1;
+        p->pos += 4 + n;
+        return MALLARD_OK;
+      }
+      if (!ml_buf_reserve(&p->in, 4 + n - avail)) return mallard_fail(ctx, "out of memory");
+    }
+    if (p->ops_eof) return ended(p, ctx, phase);
+    if (p->pos) { /* keep the partial frame at the start */
+      memmove(p->in.data, p->in.data + p->pos, avail);
+      p->in.len = avail;
+      p->pos = 0;
+    }
+    int rc = pump(p, ctx, true);
+    if (rc) return rc;
+  }
+}
+
+/* ---- frames --------------------------------------------------------------------------------- */
+
+static const char *cstr(ml_buf *b, const char *s, size_t n) {
+  ml_buf_reset(b);
+  ml_buf_append(b, s, n);
+  ml_buf_putc(b, 0); /* keeps data non-NULL for n == 0 */
+  return ml_buf_ok(b) ? b->data : NULL;
+}
+
+/* "connector.py line 12" for an operation's origin. */
+static void origin(const ml_pyrun *p, const ml_marshal_val *file, int64_t line, char *out, size_t n) {
+  size_t dl = strlen(p->dir);
+  const char *f = file->s;
+  size_t fl = file->len;
+  if (fl > dl + 1 && !memcmp(f, p->dir, dl) && f[dl] == '/') {
+    f += dl + 1;
+    fl -= dl + 1;
+  }
+  snprintf(out, n, "%.*s line %lld", (int)(fl > 200 ? 200 : fl), f, (long long)line);
+}
+
+static int read_next(ml_pyrun *p, mallard_ctx *ctx, ml_marshal_val *v) {
+  ml_err err;
+  if (ml_marshal_next(&p->mr, v, &err) != ML_OK) return mallard_fail(ctx, "%s", err.msg);
+  return MALLARD_OK;
+}
+
+/* One value of a row into the record under name. */
+static int put_value(ml_pyrun *p, mallard_ctx *ctx, const char *name, const ml_marshal_val *v) {
+  mallard_record *r = p->rec;
+  switch (v->kind) {
+  case ML_MARSHAL_NONE: return mallard_set_null(r, name);
+  case ML_MARSHAL_BOOL: return mallard_set_bool(r, name, (int)v->i);
+  case ML_MARSHAL_INT: return mallard_set_long(r, name, v->i);
+  case ML_MARSHAL_FLOAT: return mallard_set_double(r, name, v->d);
+  case ML_MARSHAL_STR: return mallard_set_stringn(r, name, v->s, v->len);
+  case ML_MARSHAL_BYTES: return mallard_set_binary(r, name, v->s, v->len);
+  case ML_MARSHAL_BIGINT: {
+    ml_buf_reset(&p->text);
+    ml_marshal_bigint_text(v, &p->text);
+    if (!ml_buf_ok(&p->text)) return mallard_fail(ctx, "out of memory");
+    return mallard_set_decimal(r, name, p->text.data);
+  }
+  case ML_MARSHAL_TUPLE: {
+    ml_marshal_val tag, text;
+    int rc;
+    if (v->len != 2 || (rc = read_next(p, ctx, &tag)) || (rc = read_next(p, ctx, &text))) break;
+    if (tag.kind != ML_MARSHAL_INT || text.kind != ML_MARSHAL_STR) break;
+    const char *t = cstr(&p->text, text.s, text.len);
+    if (!t) return mallard_fail(ctx, "out of memory");
+    switch (tag.i) {
+    case TAG_JSON: return mallard_set_json(r, name, t);
+    case TAG_NAIVE_DT: return mallard_set_naive_datetime(r, name, t);
+    case TAG_UTC_DT: return mallard_set_utc_datetime(r, name, t);
+    case TAG_DATE: return mallard_set_date(r, name, t);
+    case TAG_TIME: return mallard_set_time(r, name, t);
+    case TAG_DECIMAL: return mallard_set_decimal(r, name, t);
+    default: break;
+    }
+    break;
+  }
+  default: break;
+  }
+  return mallard_fail(ctx, "the Python connector sent a value mallard cannot read (column '%s')", name);
+}
+
+/* The row dict of an upsert, update or delete into p->rec. */
+static int read_row(ml_pyrun *p, mallard_ctx *ctx) {
+  mallard_record_clear(p->rec);
+  for (;;) {
+    ml_marshal_val k, v;
+    int rc = read_next(p, ctx, &k);
+    if (rc) return rc;
+    if (k.kind == ML_MARSHAL_END) return MALLARD_OK;
+    if (k.kind != ML_MARSHAL_STR) return mallard_fail(ctx, "the Python connector sent a column name that is not a str");
+    const char *name = cstr(&p->name, k.s, k.len);
+    if (!name) return mallard_fail(ctx, "out of memory");
+    if ((rc = read_next(p, ctx, &v))) return rc;
+    /* a setter's error stays in the record and fails the operation, which
+     * names table and column */
+    if (put_value(p, ctx, name, &v) == MALLARD_OK) continue;
+    if (mallard_record_error(p->rec)) {
+      ml_err err;
+      if (ml_marshal_skip(&p->mr, &v, &err) != ML_OK) return mallard_fail(ctx, "%s", err.msg);
+      continue;
+    }
+    return MALLARD_ERR_FAILED;
+  }
+}
+
+static int malformed(mallard_ctx *ctx, const char *what) {
+  return mallard_fail(ctx, "the Python connector sent a malformed operation: %s", what);
+}
+
+/* Logs a multi-line text (a traceback) at level, line by line. */
+static void log_lines(mallard_ctx *ctx, int level, const char *s, size_t n) {
+  while (n) {
+    const char *nl = memchr(s, '\n', n);
+    size_t k = nl ? (size_t)(nl - s) : n;
+    mallard_log(ctx, (mallard_level)level, "%.*s", (int)k, s);
+    s += k;
+    n -= k;
+    if (nl) {
+      s++;
+      n--;
+    }
+  }
+}
+
+static int one_op(ml_pyrun *p, mallard_ctx *ctx) {
+  ml_marshal_val op, code, a, b, file, line;
+  int rc;
+  if ((rc = read_next(p, ctx, &op))) return rc;
+  if (op.kind != ML_MARSHAL_TUPLE || op.len != 5) return malformed(ctx, "not a 5-tuple");
+  if ((rc = read_next(p, ctx, &code)) || (rc = read_next(p, ctx, &a))) return rc;
+  if (code.kind != ML_MARSHAL_INT) return malformed(ctx, "no operation code");
+  const char *table = NULL;
+  if (a.kind == ML_MARSHAL_STR && !(table = cstr(&p->table, a.s, a.len))) return mallard_fail(ctx, "out of memory");
+  if ((rc = read_next(p, ctx, &b))) return rc;
+  switch (code.i) {
+  case OP_UPSERT:
+  case OP_UPDATE:
+  case OP_DELETE:
+    if (!table || b.kind != ML_MARSHAL_DICT) return malformed(ctx, "a row without table or dict");
+    rc = read_row(p, ctx);
+    break;
+  case OP_TRUNCATE:
+    if (!table) return malformed(ctx, "truncate without a table");
+    if (b.kind != ML_MARSHAL_NONE) return malformed(ctx, "truncate with data");
+    break;
+  case OP_CHECKPOINT:
+  case OP_LOG:
+  case OP_FAIL:
+    if (b.kind != ML_MARSHAL_STR) return malformed(ctx, "a text operation without its text");
+    break;
+  default: return malformed(ctx, "an unknown operation code");
+  }
+  if (rc) return rc;
+  /* the origin is read before acting: an operation's error names it */
+  const char *bs = b.s;
+  size_t blen = b.len;
+  if ((rc = read_next(p, ctx, &file)) || (rc = read_next(p, ctx, &line))) return rc;
+  if (file.kind != ML_MARSHAL_STR || line.kind != ML_MARSHAL_INT) return malformed(ctx, "no origin");
+  char where[320];
+  switch (code.i) {
+  case OP_UPSERT: rc = mallard_upsert(ctx, table, p->rec); break;
+  case OP_UPDATE: rc = mallard_update(ctx, table, p->rec); break;
+  case OP_DELETE: rc = mallard_delete(ctx, table, p->rec); break;
+  case OP_TRUNCATE: rc = mallard_truncate(ctx, table); break;
+  case OP_CHECKPOINT: {
+    ml_err err;
+    if (ml_sdk_replace_state(ctx, bs, blen, &err) != ML_OK) rc = mallard_fail(ctx, "checkpoint: %s", err.msg);
+    else rc = mallard_checkpoint(ctx);
+    break;
+  }
+  case OP_LOG: {
+    int level = a.kind == ML_MARSHAL_INT && a.i >= MALLARD_FINE && a.i <= MALLARD_SEVERE ? (int)a.i : MALLARD_INFO;
+    log_lines(ctx, level, bs, blen);
+    return MALLARD_OK;
+  }
+  case OP_FAIL: {
+    origin(p, &file, line.i, where, sizeof where);
+    log_lines(ctx, MALLARD_SEVERE, bs, blen);
+    const char *nl = memchr(bs, '\n', blen);
+    size_t first = nl ? (size_t)(nl - bs) : blen;
+    return mallard_fail(ctx, "the connector called op.error() at %s: %.*s", where, (int)(first > 600 ? 600 : first),
+                        bs);
+  }
+  }
+  if (rc) {
+    origin(p, &file, line.i, where, sizeof where);
+    char note[360];
+    snprintf(note, sizeof note, " (sent by %s)", where);
+    ml_sdk_append_reason(ctx, note);
+    if (rc == MALLARD_ERR_STATE) return mallard_fail(ctx, "%s (at %s)", mallard_last_error(ctx), where);
+  }
+  return rc;
+}
+
+static int ops_frame(ml_pyrun *p, mallard_ctx *ctx, const char *data, size_t len) {
+  ml_marshal_reset(&p->mr, data, len);
+  ml_marshal_val list;
+  int rc = read_next(p, ctx, &list);
+  if (rc) return rc;
+  if (list.kind != ML_MARSHAL_LIST) return malformed(ctx, "a batch that is not a list");
+  for (size_t i = 0; i < list.len; i++)
+    if ((rc = one_op(p, ctx))) return rc;
+  if (!ml_marshal_done(&p->mr)) return malformed(ctx, "bytes after the batch");
+  return MALLARD_OK;
+}
+
+/* 'E': the connector failed.  Logs the traceback, fails the run with the
+ * exception's last line and where it was raised. */
+static int error_frame(ml_pyrun *p, mallard_ctx *ctx, const char *data, size_t len) {
+  ml_json_doc *doc = ml_json_doc_new();
+  const ml_json_val *root = NULL;
+  ml_err err;
+  if (!doc || ml_json_parse(doc, data, len, &root, &err) != ML_OK || root->type != ML_JSON_OBJECT) {
+    ml_json_doc_free(doc);
+    return mallard_fail(ctx, "the Python connector failed (its report is unreadable)");
+  }
+  const ml_json_val *phase = ml_json_get(root, "phase"), *summary = ml_json_get(root, "summary"),
+                    *tb = ml_json_get(root, "traceback"), *where = ml_json_get(root, "where"),
+                    *hint = ml_json_get(root, "hint");
+#define S(v) ((v) && (v)->type == ML_JSON_STRING ? (v)->u.str : "")
+  if (*S(tb)) log_lines(ctx, MALLARD_SEVERE, S(tb), strlen(S(tb)));
+  const char *ph = S(phase);
+  char at[300] = "";
+  if (*S(where)) snprintf(at, sizeof at, " at %s", S(where));
+  int rc;
+  if (!strcmp(ph, "load"))
+    rc = mallard_fail(ctx, "connector.py could not be loaded: %s%s%s%s", S(summary), at, *S(hint) ? "; " : "",
+                      S(hint));
+  else
+    rc = mallard_fail(ctx, "%s() failed: %s%s%s%s", ph, S(summary), at, *S(hint) ? "; " : "", S(hint));
+#undef S
+  ml_json_doc_free(doc);
+  reap(p, REAP_WAIT_MS, true);
+  drain(p, ctx, 1000);
+  return rc;
+}
+
+int ml_pyrun_schema(mallard_ctx *ctx, void *ud) {
+  ml_pyrun *p = ud;
+  for (;;) {
+    int kind = 0;
+    const char *data = NULL;
+    size_t len = 0;
+    int rc = next_frame(p, ctx, "schema", &kind, &data, &len);
+    if (rc) return rc;
+    if (kind == 'O') {
+      if ((rc = ops_frame(p, ctx, data, len))) return rc;
+    } else if (kind == 'S') {
+      const char *json = cstr(&p->text, data, len);
+      return json ? mallard_schema_json(ctx, json) : mallard_fail(ctx, "out of memory");
+    } else if (kind == 'E') {
+      return error_frame(p, ctx, data, len);
+    } else {
+      return mallard_fail(ctx, "the Python connector sent an unexpected frame '%c' before its schema", kind);
+    }
+  }
+}
+
+int ml_pyrun_update(mallard_ctx *ctx, void *ud) {
+  ml_pyrun *p = ud;
+  for (;;) {
+    int kind = 0;
+    const char *data = NULL;
+    size_t len = 0;
+    int rc = next_frame(p, ctx, "update", &kind, &data, &len);
+    if (rc) return rc;
+    if (kind == 'O') {
+      if ((rc = ops_frame(p, ctx, data, len))) return rc;
+    } else if (kind == 'D') {
+      /* what it prints on its way out is still shown */
+      if ((rc = drain(p, ctx, REAP_WAIT_MS))) return rc;
+      reap(p, REAP_WAIT_MS, true);
+      return MALLARD_OK;
+    } else if (kind == 'E') {
+      return error_frame(p, ctx, data, len);
+    } else {
+      return mallard_fail(ctx, "the Python connector sent an unexpected frame '%c'", kind);
+    }
+  }
+}
