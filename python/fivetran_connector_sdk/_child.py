@@ -25,25 +25,38 @@ _DEBIAN = {"yaml": "python3-yaml", "dateutil": "python3-dateutil", "bs4": "pytho
            "dotenv": "python3-dotenv", "pymongo": "python3-pymongo", "lxml": "python3-lxml"}
 
 
+_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _send_error(phase, exc, summary=None):
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    # mallard's own frames (this module calling update()) are left out: the
+    # traceback starts in the connector's code
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_SDK_DIR):
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
     hint = ""
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.split(".")[0]
         hint = (f"the connector needs the Python module '{top}': install it with `pip install -r requirements.txt` "
                 f"in a virtual environment (mallard uses $VIRTUAL_ENV/bin/python when one is active, or "
                 f"--python PATH)")
-        deb = _DEBIAN.get(top, "python3-" + top.lower().replace("_", "-"))
+        deb = _DEBIAN.get(top)
         if deb:
             hint += f", or Debian's package: apt-get install {deb}"
+    # where: the last frame in the connector's directory (its own code), else
+    # the last frame outside mallard's module
+    project = os.getcwd() + os.sep
     where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    for fr in reversed(frames):
-        if not fr.filename.startswith(os.path.dirname(__file__)):
-            where = f"{os.path.basename(fr.filename)} line {fr.lineno}"
-            break
-    body = {"phase": phase, "summary": summary or (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__),
-            "traceback": tb, "where": where, "hint": hint}
+    frames = [fr for fr in traceback.extract_tb(tb) if not fr.filename.startswith(_SDK_DIR)]
+    own = [fr for fr in frames if fr.filename.startswith(project)]
+    pick = (own or frames)[-1:]
+    for fr in pick:
+        name = fr.filename[len(project):] if fr.filename.startswith(project) else fr.filename
+        where = f"{name} line {fr.lineno}"
+    if summary is None:
+        summary = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    body = {"phase": phase, "summary": summary, "traceback": text, "where": where, "hint": hint}
     try:
         _wire.ops.clear()
         _wire.send(ord("E"), json.dumps(body).encode())
@@ -111,8 +124,7 @@ def main():
     except _SyncFailed:
         sys.exit(1)
     except SystemExit as e:
-        _send_error(phase, e, f"{phase}() called sys.exit({e.code!r})" if phase != "load"
-                    else f"connector.py called sys.exit({e.code!r}) while loading")
+        _send_error(phase, e, f"sys.exit({e.code!r}) was called")
         sys.exit(1)
     except BaseException as e:  # noqa: B902 -- every failure must reach mallard
         _send_error(phase, e)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../sdk/ml_pyrun.h"
 #include "../sdk/ml_runner.h"
 #include "../sdk/ml_templates.h"
 #include "../util/ml_file.h"
@@ -46,7 +47,9 @@ static void debug_help(FILE *f) {
           "  --commit-interval-ms N  checkpoints within N ms of the last commit are committed together\n"
           "                        (default 1000; 0 commits every checkpoint on its own)\n"
           "  --python PATH         the interpreter for connector.py (default: $VIRTUAL_ENV/bin/python when a\n"
-          "                        virtual environment is active, else python3 on PATH)\n\n"
+          "                        virtual environment is active, else python3 on PATH)\n"
+          "  --sdk-path            print the directory of mallard's fivetran_connector_sdk module and exit\n"
+          "                        (PYTHONPATH=$(mallard debug --sdk-path) python3 connector.py)\n\n"
           "Exit status: 0 Sync SUCCEEDED, 1 Sync FAILED, 2 usage, 3 warehouse locked, 130/143 interrupted.\n");
 }
 
@@ -64,6 +67,15 @@ int ml_cmd_debug(int argc, char **argv) {
       else if (!strcmp(a, "--configuration")) config = argv[++i];
       else if (!strcmp(a, "--python")) python = argv[++i];
       else interval = argv[++i];
+    } else if (!strcmp(a, "--sdk-path")) {
+      char sdk[PATH_MAX];
+      ml_err err;
+      if (ml_pyrun_sdk_dir(sdk, sizeof sdk, &err) != ML_OK) {
+        fprintf(stderr, "mallard debug: %s\n", err.msg);
+        return ML_EXIT_FAILED;
+      }
+      printf("%s\n", sdk);
+      return ML_EXIT_OK;
     } else if (!strncmp(a, "--python=", 9)) {
       python = a + 9;
     } else if (!strncmp(a, "--commit-interval-ms=", 21)) {

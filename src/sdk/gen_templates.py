@@ -8,6 +8,8 @@ Templates (the first is the default):
   hello        src/sdk/templates/hello     no dependencies
   quickstart   examples/quickstart         Fernet decryption with OpenSSL
   incremental  examples/incremental        paged source, cursor, several tables
+  python       src/sdk/templates/python_hello   a Python connector, no dependencies
+  python-quickstart  examples/python_quickstart  the tutorial in Python (cryptography)
 Test scripts (test*.sh), files/ and hidden files are left out."""
 import os
 import sys
@@ -17,15 +19,21 @@ TEMPLATES = [
     ("hello", "src/sdk/templates/hello", "one table, no dependencies: the starting point"),
     ("quickstart", "examples/quickstart", "the tutorial: decrypt a Fernet message with OpenSSL"),
     ("incremental", "examples/incremental", "several tables from a paged source, a cursor in the state"),
+    ("python", "src/sdk/templates/python_hello", "a Python connector (Fivetran SDK API), no dependencies"),
+    ("python-quickstart", "examples/python_quickstart", "the tutorial in Python: Fernet with `cryptography`"),
 ]
+
+
+def ident(name):
+    return name.replace("-", "_")
 
 
 def files_of(d):
     out = []
     for dirpath, dirnames, filenames in os.walk(d):
-        dirnames[:] = sorted(x for x in dirnames if not x.startswith(".") and not (dirpath == d and x == "files"))
+        dirnames[:] = sorted(x for x in dirnames if not x.startswith(".") and x != "__pycache__" and not (dirpath == d and x == "files"))
         for f in sorted(filenames):
-            if f.startswith(".") or (f.startswith("test") and f.endswith(".sh")) or f.endswith(".so"):
+            if f.startswith(".") or f.endswith(".pyc") or (f.startswith("test") and f.endswith(".sh")) or f.endswith(".so"):
                 continue
             out.append(os.path.relpath(os.path.join(dirpath, f), d))
     return out
@@ -55,10 +63,10 @@ def main():
             with open(os.path.join(src, rel), encoding="utf-8") as f:
                 data = f.read()
             entries.append("  {\"%s\",\n%s,\n   %d}" % (rel, c_string(data), len(data.encode("utf-8"))))
-        out.append("static const ml_template_file %s_files[] = {\n%s};\n" % (name, ",\n".join(entries)))
+        out.append("static const ml_template_file %s_files[] = {\n%s};\n" % (ident(name), ",\n".join(entries)))
     out.append("static const ml_template templates[] = {")
     for name, _, summary in TEMPLATES:
-        out.append('    {"%s", "%s", %s_files, sizeof %s_files / sizeof %s_files[0]},' % (name, summary, name, name, name))
+        out.append('    {"%s", "%s", %s_files, sizeof %s_files / sizeof %s_files[0]},' % (name, summary, ident(name), ident(name), ident(name)))
     out.append("};")
     out.append("""
 size_t ml_templates_count(void) { return sizeof templates / sizeof templates[0]; }

@@ -524,10 +524,149 @@ static const ml_template_file incremental_files[] = {
     "{\"id\": 102, \"customer_id\": 3, \"amount\": \"120.50\", \"status\": \"placed\", \"updated_at\": \"2024-01-02T09:45:00Z\"}\n",
    321}};
 
+static const ml_template_file python_files[] = {
+  {"README.md",
+    "# A mallard connector in Python\n"
+    "\n"
+    "`connector.py` uses the Fivetran Connector SDK's API (`Connector`,\n"
+    "`Operations`, `Logging`); mallard brings its own `fivetran_connector_sdk`\n"
+    "module, so nothing needs to be installed but `python3`.\n"
+    "\n"
+    "    mallard debug            # run it: files/warehouse.db, files/state.json\n"
+    "    mallard query files/warehouse.db \"SELECT * FROM tester.greetings\"\n"
+    "    mallard reset            # forget the warehouse and the state\n"
+    "\n"
+    "- `configuration.json`: the configuration passed to `schema()` and `update()`, a JSON object of strings.\n"
+    "- `requirements.txt`: pip packages; install them in a virtual environment (`python3 -m venv .venv &&\n"
+    "  . .venv/bin/activate && pip install -r requirements.txt`): mallard runs `$VIRTUAL_ENV/bin/python`\n"
+    "  when one is active, else `python3` (or `mallard debug --python PATH`).\n"
+    "- `files/warehouse.db`: the DuckDB file (schema `tester`).\n"
+    "- `files/state.json`: the state saved by the last checkpoint; the next run starts from it.\n"
+    "\n"
+    "Each run sends three more greetings (the state remembers how many were sent).\n"
+    "The guide is docs/sdk.md in the mallard sources.\n",
+   1101},
+  {"configuration.json",
+    "{\n"
+    "  \"name\": \"world\"\n"
+    "}\n",
+   22},
+  {"connector.py",
+    "# A mallard connector in Python, written for the Fivetran Connector SDK's API:\n"
+    "# schema() declares the tables, update() sends rows and checkpoints.\n"
+    "from fivetran_connector_sdk import Connector\n"
+    "from fivetran_connector_sdk import Logging as log\n"
+    "from fivetran_connector_sdk import Operations as op\n"
+    "\n"
+    "\n"
+    "def schema(configuration: dict):\n"
+    "    return [{\"table\": \"greetings\", \"primary_key\": [\"id\"], \"columns\": {\"id\": \"LONG\", \"message\": \"STRING\"}}]\n"
+    "\n"
+    "\n"
+    "def update(configuration: dict, state: dict):\n"
+    "    sent = state.get(\"sent\", 0)\n"
+    "    name = configuration.get(\"name\", \"world\")\n"
+    "    log.info(f\"sending greetings {sent} to {sent + 2}\")\n"
+    "    for i in range(sent, sent + 3):\n"
+    "        op.upsert(table=\"greetings\", data={\"id\": i, \"message\": f\"hello, {name} #{i}\"})\n"
+    "    # everything before a checkpoint is committed, then the state is saved\n"
+    "    op.checkpoint(state={\"sent\": sent + 3})\n"
+    "\n"
+    "\n"
+    "connector = Connector(update=update, schema=schema)\n"
+    "\n"
+    "if __name__ == \"__main__\":\n"
+    "    connector.debug()\n",
+   965},
+  {"requirements.txt",
+    "# pip packages the connector needs, one per line (pip install -r requirements.txt)\n",
+   83}};
+
+static const ml_template_file python_quickstart_files[] = {
+  {"README.md",
+    "# python-quickstart: the tutorial connector in Python\n"
+    "\n"
+    "`connector.py` is the Fivetran Connector SDK beginner tutorial's connector: it\n"
+    "decrypts a Fernet token with the key `my_key` from `configuration.json`\n"
+    "(using the `cryptography` package) and upserts the message into table\n"
+    "`crypto` (primary key `msg`).  mallard runs it unchanged:\n"
+    "\n"
+    "    sudo apt-get install python3 python3-cryptography   # once (scripts/deps.sh does it)\n"
+    "    mallard debug                                       # in this directory\n"
+    "    mallard query files/warehouse.db \"SELECT msg FROM tester.crypto\"\n"
+    "\n"
+    "gives one row: `If you can read this, you have the correct key`.\n"
+    "\n"
+    "`python3 connector.py` runs the same local test through mallard\n"
+    "(`connector.debug()`), when Python finds mallard's `fivetran_connector_sdk`:\n"
+    "`PYTHONPATH=$(mallard debug --sdk-path) python3 connector.py`.\n"
+    "\n"
+    "- With another key the run ends `Sync FAILED: update() failed: InvalidToken ...`\n"
+    "  with the Python traceback above it, exit status 1; nothing is written.\n"
+    "- Without `my_key` the run ends `Sync FAILED: schema() failed: ValueError:\n"
+    "  Could not find 'my_key'`.\n"
+    "- `requirements.txt` is for pip (`pip install -r requirements.txt` in a\n"
+    "  virtual environment; mallard then uses `$VIRTUAL_ENV/bin/python`).  Debian's\n"
+    "  `python3-cryptography` works as well.\n"
+    "- Tested by `tests/e2e/test_debug_python.sh`; `mallard init DIR --template\n"
+    "  python-quickstart` copies this example.\n",
+   1406},
+  {"configuration.json",
+    "{\n"
+    "  \"my_key\": \"EKlFpH8sZmdhhZ9lGhezgMTwAw3_Y2e7wbco7Gxt3SA=\"\n"
+    "}\n",
+   63},
+  {"connector.py",
+    "# The Fivetran Connector SDK beginner tutorial's connector: decrypts a\n"
+    "# message with the Fernet key `my_key` from configuration.json and upserts it\n"
+    "# into table `crypto`.  It runs unchanged under `fivetran debug` and under\n"
+    "# `mallard debug`.\n"
+    "import json\n"
+    "\n"
+    "from cryptography.fernet import Fernet\n"
+    "\n"
+    "from fivetran_connector_sdk import Connector\n"
+    "from fivetran_connector_sdk import Logging as log\n"
+    "from fivetran_connector_sdk import Operations as op\n"
+    "\n"
+    "# A message encrypted with the tutorial's key.\n"
+    "ENCRYPTED_MESSAGE = (\n"
+    "    b\"gAAAAABl-3QGKUHpdUhBNpnW1_SnSkQGrAwev-uBBJaZo4NmtylIMg8UX6usuG4Z-h80OvfJajW6HU56O5hofapEIh4W33vuMpJgq0q3qMQx6R3Ol4qZ3Wc2DyIIapxbK5BrQHshBF95\"\n"
+    ")\n"
+    "\n"
+    "\n"
+    "def schema(configuration: dict):\n"
+    "    if \"my_key\" not in configuration:\n"
+    "        raise ValueError(\"Could not find 'my_key'\")\n"
+    "    return [{\"table\": \"crypto\", \"primary_key\": [\"msg\"]}]\n"
+    "\n"
+    "\n"
+    "def update(configuration: dict, state: dict):\n"
+    "    log.warning(\"Example: QuickStart Examples - Configuration\")\n"
+    "    key = configuration[\"my_key\"]\n"
+    "    log.fine(f\"decrypting with a key of {len(key)} characters\")\n"
+    "    message = Fernet(key.encode()).decrypt(ENCRYPTED_MESSAGE)\n"
+    "    yield op.upsert(table=\"crypto\", data={\"msg\": message.decode()})\n"
+    "    yield op.checkpoint(state)\n"
+    "\n"
+    "\n"
+    "connector = Connector(update=update, schema=schema)\n"
+    "\n"
+    "if __name__ == \"__main__\":\n"
+    "    with open(\"configuration.json\", \"r\") as f:\n"
+    "        configuration = json.load(f)\n"
+    "    connector.debug(configuration=configuration)\n",
+   1431},
+  {"requirements.txt",
+    "cryptography==44.0.2\n",
+   21}};
+
 static const ml_template templates[] = {
     {"hello", "one table, no dependencies: the starting point", hello_files, sizeof hello_files / sizeof hello_files[0]},
     {"quickstart", "the tutorial: decrypt a Fernet message with OpenSSL", quickstart_files, sizeof quickstart_files / sizeof quickstart_files[0]},
     {"incremental", "several tables from a paged source, a cursor in the state", incremental_files, sizeof incremental_files / sizeof incremental_files[0]},
+    {"python", "a Python connector (Fivetran SDK API), no dependencies", python_files, sizeof python_files / sizeof python_files[0]},
+    {"python-quickstart", "the tutorial in Python: Fernet with `cryptography`", python_quickstart_files, sizeof python_quickstart_files / sizeof python_quickstart_files[0]},
 };
 
 size_t ml_templates_count(void) { return sizeof templates / sizeof templates[0]; }

@@ -26,10 +26,15 @@ fail() {
   exit 1
 }
 
-# new_ops NAME: a project with the script-driven test connector.
+# new_ops NAME: a project with the script-driven test connector: the C one,
+# or its Python twin (same script, same operations) when OPS_KIND=py.
 new_ops() {
   mkdir -p "$work/$1"
-  cp "$SRC/tests/e2e/connectors/ops/connector.c" "$work/$1/"
+  if [ "${OPS_KIND:-c}" = py ]; then
+    cp "$SRC/tests/e2e/connectors/ops_py/connector.py" "$work/$1/"
+  else
+    cp "$SRC/tests/e2e/connectors/ops/connector.c" "$work/$1/"
+  fi
 }
 
 json_str() { local s=$1; s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/ }; printf '"%s"' "$s"; }
