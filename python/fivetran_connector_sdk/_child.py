@@ -55,7 +55,10 @@ def _send_error(phase, exc, summary=None):
         name = fr.filename[len(project):] if fr.filename.startswith(project) else fr.filename
         where = f"{name} line {fr.lineno}"
     if summary is None:
-        summary = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        name = type(exc).__qualname__
+        if type(exc).__module__ not in ("builtins", "__main__"):
+            name = f"{type(exc).__module__}.{name}"
+        summary = f"{name}: {exc}" if str(exc) else name
     body = {"phase": phase, "summary": summary, "traceback": text, "where": where, "hint": hint}
     try:
         _wire.ops.clear()

@@ -282,6 +282,9 @@ void ml_pyrun_free(ml_pyrun *p) {
 static void emit_line(mallard_ctx *ctx, out_pipe *o) {
   size_t n = o->line.len;
   if (n && o->line.data[n - 1] == '\r') n--;
+  /* control characters (a NUL would cut the line short) are shown as '?' */
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)o->line.data[i] < 0x20 && o->line.data[i] != '\t') o->line.data[i] = '?';
   mallard_log(ctx, MALLARD_INFO, "[connector %s] %.*s", o->label, (int)n, o->line.data ? o->line.data : "");
   ml_buf_reset(&o->line);
 }

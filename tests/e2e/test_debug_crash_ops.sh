@@ -11,7 +11,8 @@
 # when the kill fell between the commit and the state file's rename).
 # Kill points are seeded (RANDOM) and tied to the run's progress, not only to
 # wall-clock time, so that every kill lands inside a run on a slow or fast
-# machine.  Knobs: CRASH_OPS_SEED (RANDOM seed), CRASH_OPS_STEPS, CRASH_OPS_KILLS.
+# machine.  Knobs: CRASH_OPS_SEED (RANDOM seed), CRASH_OPS_STEPS, CRASH_OPS_KILLS,
+# CRASH_OPS_KIND=py (the same connector in Python: test_debug_crash_ops_py.sh).
 source "$(dirname "$0")/lib.sh"
 case "$MALLARD" in /*) ;; *) MALLARD="$PWD/$MALLARD" ;; esac
 export TZ=UTC LC_ALL=C
@@ -42,6 +43,7 @@ known_bug() { echo "KNOWN BUG: $*"; }
 # state file) gives the same table.
 new_conn() {
   mkdir -p "$WORK/$1"
+  if [ "${CRASH_OPS_KIND:-c}" = py ]; then new_conn_py "$1"; return; fi
   cat >"$WORK/$1/connector.c" <<'EOF'
 #include <mallard.h>
 #include <stdlib.h>
@@ -94,6 +96,31 @@ static int update(mallard_ctx *ctx) {
 }
 
 MALLARD_CONNECTOR(schema, update)
+EOF
+}
+# The same connector in Python, for the Fivetran SDK's API (CRASH_OPS_KIND=py).
+new_conn_py() {
+  cat >"$WORK/$1/connector.py" <<'EOF'
+from fivetran_connector_sdk import Connector, Operations as op
+
+def schema(configuration):
+    return [{"table": "t", "primary_key": ["id"], "columns": {"id": "LONG", "v": "LONG"}}]
+
+def update(configuration, state):
+    steps, every, ids = (int(configuration[k]) for k in ("steps", "every", "ids"))
+    for i in range(int(state.get("pos", 0)), steps):
+        span = min(i + 1, ids)
+        if i > 0 and i % 10000 == 9321:
+            op.truncate("t")
+        op.upsert("t", {"id": i % ids, "v": i})
+        if i % 7 == 6:
+            op.update("t", {"id": (17 * i) % span, "v": -i})
+        if i % 13 == 12:
+            op.delete("t", {"id": (31 * i) % span})
+        if (i + 1) % every == 0:
+            op.checkpoint({"pos": i + 1})
+
+connector = Connector(update=update, schema=schema)
 EOF
 }
 conf() { # NAME STEPS
