@@ -12,8 +12,10 @@ die() { echo "deps: error: $*" >&2; exit 1; }
 say() { echo "deps: $*" >&2; }
 
 # Debian packages: the build tool chain, the unit-test framework, OpenSSL (the
-# quickstart connector's Fernet decryption) and node/npm (to fetch DuckDB).
-pkgs=(build-essential cmake pkg-config libcmocka-dev libssl-dev ca-certificates)
+# quickstart connector's Fernet decryption), Python 3 with `cryptography` (the
+# Python connectors' tests and the Python quickstart; mallard itself needs no
+# Python to build or to run C connectors) and node/npm (to fetch DuckDB).
+pkgs=(build-essential cmake pkg-config libcmocka-dev libssl-dev ca-certificates python3 python3-cryptography)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
