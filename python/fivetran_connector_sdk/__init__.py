@@ -20,6 +20,7 @@ with its own small marshal reader (src/sdk/ml_marshal.c).
 """
 
 import datetime as _dt
+import collections.abc as _abc
 import decimal as _decimal
 import enum as _enum
 import json as _json
@@ -27,6 +28,7 @@ import marshal as _marshal
 import os as _os
 import struct as _struct
 import sys as _sys
+from itertools import chain as _chain
 
 __all__ = ["Connector", "Operations", "Logging"]
 __version__ = "2.0.0+mallard"
@@ -52,6 +54,7 @@ class _Wire:
 
     def __init__(self):
         self.ops = []
+        self.rows = []  # the dicts of the operations in ops, for the type check
         self.limit = _MAX_BATCH_OPS
         fd = _os.environ.get("MALLARD_OPS_FD")
         self.fd = int(fd) if fd else None
@@ -74,11 +77,12 @@ class _Wire:
         ops = self.ops
         if not ops:
             return
+        rows = self.rows
         self.ops = []
+        self.rows = []
         # One pass at C speed over every value: anything but the exact plain
-        # types sends the batch through _convert.
-        types = set(map(type, _chain_values(ops)))
-        if not types <= _PLAIN:
+        # types sends the batch through _convert_op.
+        if not _PLAIN.issuperset(map(type, _chain.from_iterable(map(dict.values, rows)))):
             ops = [_convert_op(o) for o in ops]
         data = _marshal.dumps(ops, 4)
         # Batches of big rows get fewer operations, so that neither process
@@ -94,13 +98,6 @@ def _write_all(fd, view):
     while view:
         n = _os.write(fd, view)
         view = view[n:]
-
-
-def _chain_values(ops):
-    for o in ops:
-        d = o[2]
-        if type(d) is dict:
-            yield from d.values()
 
 
 _wire = _Wire()
@@ -203,42 +200,64 @@ def _check_table(table, what):
         raise ValueError(f"{what}: the table name must be a non-empty string")
 
 
-def _check_data(data, what, arg):
-    if not isinstance(data, dict):
-        raise TypeError(f"{what}: `{arg}` must be a dict of column name to value, not {type(data).__name__}")
+# Table names already checked: the hot path tests membership only.
+_tables = set()
+
+
+def _checked(table, data, what, arg):
+    """The slow path of upsert/update/delete: checks the table name (once per
+    name) and the row; a mapping other than a dict is copied into one."""
+    _check_table(table, what)
+    _tables.add(table)
+    if type(data) is dict:
+        return data
+    if isinstance(data, _abc.Mapping):
+        return {k: v for k, v in data.items()}
+    raise TypeError(f"{what}: `{arg}` must be a dict of column name to value, not {type(data).__name__}")
 
 
 class Operations:
     """The operations of the SDK.  Each takes effect in order; calling them
-    plainly and `yield`ing their result are the same (both styles occur)."""
+    plainly and `yield`ing their result are the same (both styles occur).
+
+    upsert, update and delete are the hot path (a connector calls them a
+    million times a second): a row is checked with two tests, copied (the
+    caller may reuse its dict) and appended with where it was sent from;
+    what costs more happens once per batch in _Wire.flush."""
 
     @staticmethod
     def upsert(table, data, *, file=None):
-        _check_table(table, "upsert")
-        _check_data(data, "upsert", "data")
+        if type(data) is not dict or table not in _tables:
+            data = _checked(table, data, "upsert", "data")
         f = _getframe(1)
         w = _wire
-        w.ops.append((_UPSERT, table, data.copy(), f.f_code.co_filename, f.f_lineno))
+        row = data.copy()
+        w.rows.append(row)
+        w.ops.append((_UPSERT, table, row, f.f_code.co_filename, f.f_lineno))
         if len(w.ops) >= w.limit:
             w.flush()
 
     @staticmethod
     def update(table, modified, *, file=None):
-        _check_table(table, "update")
-        _check_data(modified, "update", "modified")
+        if type(modified) is not dict or table not in _tables:
+            modified = _checked(table, modified, "update", "modified")
         f = _getframe(1)
         w = _wire
-        w.ops.append((_UPDATE, table, modified.copy(), f.f_code.co_filename, f.f_lineno))
+        row = modified.copy()
+        w.rows.append(row)
+        w.ops.append((_UPDATE, table, row, f.f_code.co_filename, f.f_lineno))
         if len(w.ops) >= w.limit:
             w.flush()
 
     @staticmethod
     def delete(table, keys):
-        _check_table(table, "delete")
-        _check_data(keys, "delete", "keys")
+        if type(keys) is not dict or table not in _tables:
+            keys = _checked(table, keys, "delete", "keys")
         f = _getframe(1)
         w = _wire
-        w.ops.append((_DELETE, table, keys.copy(), f.f_code.co_filename, f.f_lineno))
+        row = keys.copy()
+        w.rows.append(row)
+        w.ops.append((_DELETE, table, row, f.f_code.co_filename, f.f_lineno))
         if len(w.ops) >= w.limit:
             w.flush()
 
@@ -263,7 +282,7 @@ class Operations:
 
     @staticmethod
     def warning(message):
-        Logging.warning(message)
+        Logging._log(_WARNING, message)
 
     @staticmethod
     def error(message, trace=None):

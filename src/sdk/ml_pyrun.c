@@ -28,6 +28,10 @@ enum { TAG_JSON = 1, TAG_NAIVE_DT, TAG_UTC_DT, TAG_DATE, TAG_TIME, TAG_DECIMAL }
 /* The child's descriptors: it finds them in MALLARD_OPS_FD / MALLARD_INPUT_FD. */
 #define CHILD_OPS_FD 3
 #define CHILD_INPUT_FD 4
+/* Capacity asked for the operations' pipe: what may be in flight between
+ * the processes (the memory bound of the backpressure, with one frame in
+ * mallard and one batch in Python). */
+#define OPS_PIPE_BYTES (1 << 20)
 /* A frame longer than this is refused rather than allocated. */
 #define MAX_FRAME ((size_t)1 << 30)
 /* How long mallard waits for a child that closed its pipe to exit. */
@@ -190,6 +194,10 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
     ml_pyrun_free(p);
     return st;
   }
+  /* A bigger pipe lets the connector and mallard each run on for longer
+   * before one waits for the other (with 64 KB they took turns at every
+   * batch); best effort: the system's pipe-max-size may be lower. */
+  (void)fcntl(ops[1], F_SETPIPE_SZ, OPS_PIPE_BYTES);
   /* environment of the child: set in the parent, before fork, so that the
    * child does nothing unsafe between fork and exec */
   char fdbuf[16];
