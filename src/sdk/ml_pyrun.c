@@ -524,19 +524,11 @@ static int malformed(mallard_ctx *ctx, const char *what) {
   return mallard_fail(ctx, "the Python connector sent a malformed operation: %s", what);
 }
 
-/* Logs a multi-line text (a traceback) at level, line by line. */
-static void log_lines(mallard_ctx *ctx, int level, const char *s, size_t n) {
-  while (n) {
-    const char *nl = memchr(s, '\n', n);
-    size_t k = nl ? (size_t)(nl - s) : n;
-    mallard_log(ctx, (mallard_level)level, "%.*s", (int)k, s);
-    s += k;
-    n -= k;
-    if (nl) {
-      s++;
-      n--;
-    }
-  }
+/* Logs a text of n bytes (the runner shows each of its lines with time
+ * and level). */
+static void log_text(mallard_ctx *ctx, int level, const char *s, size_t n) {
+  while (n && s[n - 1] == '\n') n--;
+  mallard_log(ctx, (mallard_level)level, "%.*s", (int)(n > INT_MAX ? INT_MAX : n), s);
 }
 
 static int one_op(ml_pyrun *p, mallard_ctx *ctx) {
@@ -587,12 +579,12 @@ static int one_op(ml_pyrun *p, mallard_ctx *ctx) {
   }
   case OP_LOG: {
     int level = a.kind == ML_MARSHAL_INT && a.i >= MALLARD_FINE && a.i <= MALLARD_SEVERE ? (int)a.i : MALLARD_INFO;
-    log_lines(ctx, level, bs, blen);
+    log_text(ctx, level, bs, blen);
     return MALLARD_OK;
   }
   case OP_FAIL: {
     origin(p, &file, line.i, where, sizeof where);
-    log_lines(ctx, MALLARD_SEVERE, bs, blen);
+    log_text(ctx, MALLARD_SEVERE, bs, blen);
     const char *nl = memchr(bs, '\n', blen);
     size_t first = nl ? (size_t)(nl - bs) : blen;
     return mallard_fail(ctx, "the connector called op.error() at %s: %.*s", where, (int)(first > 600 ? 600 : first),
@@ -635,7 +627,7 @@ static int error_frame(ml_pyrun *p, mallard_ctx *ctx, const char *data, size_t l
                     *tb = ml_json_get(root, "traceback"), *where = ml_json_get(root, "where"),
                     *hint = ml_json_get(root, "hint");
 #define S(v) ((v) && (v)->type == ML_JSON_STRING ? (v)->u.str : "")
-  if (*S(tb)) log_lines(ctx, MALLARD_SEVERE, S(tb), strlen(S(tb)));
+  if (*S(tb)) log_text(ctx, MALLARD_SEVERE, S(tb), strlen(S(tb)));
   const char *ph = S(phase);
   char at[300] = "";
   if (*S(where)) snprintf(at, sizeof at, " at %s", S(where));

@@ -61,10 +61,26 @@ static const char *level_name(int level) {
   }
 }
 
+/* "HH:MM:SS.mmm LEVEL message", local time as `fivetran debug` shows it;
+ * every line of a multi-line message (a traceback) carries time and level,
+ * so that a filter on the level keeps all of it. */
 static void log_line(void *ud, int level, const char *msg) {
   run *r = ud;
   clear_progress(r);
-  fprintf(r->o->out, "%s %s\n", level_name(level), msg);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  localtime_r(&ts.tv_sec, &tm);
+  char stamp[32];
+  snprintf(stamp, sizeof stamp, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  const char *name = level_name(level);
+  for (const char *p = msg;;) {
+    const char *nl = strchr(p, '\n');
+    int n = nl ? (int)(nl - p) : (int)strlen(p);
+    fprintf(r->o->out, "%s %s %.*s\n", stamp, name, n, p);
+    if (!nl) break;
+    p = nl + 1;
+  }
   fflush(r->o->out);
 }
 

@@ -250,8 +250,13 @@ kept unknown
 echo '{"mode": "hang"}' >"$work/fails/configuration.json"
 "$MALLARD" debug "$work/fails" >"$work/out" 2>"$work/err" &
 bg_pid=$!
-for _ in $(seq 1 100); do grep -q '"n":' "$work/fails/files/state.json" 2>/dev/null && pgrep -f "fivetran_connector_sdk import _child" >/dev/null && break; sleep 0.1; done
-sleep 0.3
+child=""
+for _ in $(seq 1 200); do
+  child=$(pgrep -P "$bg_pid" || true)
+  [ -n "$child" ] && [ "$(grep -c "checkpoint: state saved" "$work/out")" -ge 1 ] && break
+  sleep 0.05
+done
+[ -n "$child" ] || fail "the hanging connector's process was never seen"
 kill -INT "$bg_pid"
 set +e; wait "$bg_pid"; rc=$?; set -e
 bg_pid=""
@@ -259,7 +264,7 @@ expect_rc 130 "Ctrl-C on a hanging connector"
 expect_grep "Sync FAILED: interrupted by a signal" "Ctrl-C"
 kept hang
 sleep 0.2
-pgrep -f "fivetran_connector_sdk import _child" >/dev/null && fail "the Python child is stopped with the run"
+kill -0 "$child" 2>/dev/null && fail "the Python child is stopped with the run"
 
 # ---- configuration, interpreter, project layout -----------------------------------------
 echo '{"mode": 5}' >"$work/fails/configuration.json"
@@ -304,4 +309,23 @@ debug big
 expect_rc 0 "a 50 MB row"
 expect_q big "SELECT id, length(payload) AS n FROM tester.big ORDER BY id" '{"id":1,"n":52428800}
 {"id":2,"n":5}' "a 50 MB row lands whole"
+# ---- the interpreter: $VIRTUAL_ENV/bin/python when a virtual environment is active
+mkdir -p "$work/venv/bin"
+ln -s "$PY" "$work/venv/bin/python"
+VIRTUAL_ENV="$work/venv" debug styles
+expect_rc 0 "a virtual environment's python"
+expect_grep "running connector.py with $work/venv/bin/python" "\$VIRTUAL_ENV/bin/python is used"
+
+# ---- installed: cmake --install carries the SDK module, and the installed
+# mallard finds it beside itself
+if [ -n "${BUILD:-}" ] && command -v cmake >/dev/null; then
+  cmake --install "$BUILD" --prefix "$work/inst" >/dev/null
+  [ "$("$work/inst/bin/mallard" debug --sdk-path)" = "$work/inst/bin/../share/mallard/python" ] ||
+    fail "the installed mallard uses its own SDK module: $("$work/inst/bin/mallard" debug --sdk-path)"
+  set +e; "$work/inst/bin/mallard" debug "$work/styles" >"$work/out" 2>&1; rc=$?; set -e
+  expect_rc 0 "the installed mallard runs a Python connector"
+  expect_grep "SDK module from $work/inst/bin/../share/mallard/python" "with the installed module"
+else
+  echo "SKIP: the installed tree (run through ctest, which sets BUILD)"
+fi
 echo "PASS test_debug_python"
