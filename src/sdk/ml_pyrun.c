@@ -144,10 +144,11 @@ static void close_fd(int *fd) {
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(const char *dir, const char *python, const char *sdk_dir, int ops_w, int in_r, int out_w,
-                       int err_w) {
+static void child_exec(const char *dir, const char *python, const char *sdk_dir, char *const *envp, pid_t parent,
+                       int ops_w, int in_r, int out_w, int err_w) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(126); /* mallard died before the line above */
   int devnull = open("/dev/null", O_RDONLY);
   if (devnull >= 0) dup2(devnull, 0);
   /* move the pipes out of the way of 0-4 first, then into place */
@@ -164,11 +165,48 @@ static void child_exec(const char *dir, const char *python, const char *sdk_dir,
   sigprocmask(SIG_SETMASK, &none, NULL);
   if (chdir(dir) != 0) _exit(126);
   char *argv[] = {(char *)python, "-c", (char *)BOOT, (char *)sdk_dir, NULL};
-  execv(python, argv);
+  execve(python, argv, envp);
   static const char msg[] = "mallard: cannot start the Python interpreter\n";
   ssize_t ignored = write(2, msg, sizeof msg - 1);
   (void)ignored;
   _exit(127);
+}
+
+/* Variables mallard sets for the child; any of the caller's own are
+ * replaced. */
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
+static const char *const CHILD_VARS[] = {"MALLARD_OPS_FD=" TEXT(CHILD_OPS_FD), "MALLARD_INPUT_FD=" TEXT(CHILD_INPUT_FD),
+                                         "PYTHONUNBUFFERED=1"};
+#define N_CHILD_VARS (sizeof CHILD_VARS / sizeof CHILD_VARS[0])
+
+static void free_env(char **envp) {
+  for (char **e = envp; e && *e; e++) free(*e);
+  free(envp);
+}
+
+/* A copy of the environment with CHILD_VARS set (malloc'd strings). */
+static char **child_env(void) {
+  extern char **environ;
+  size_t n = 0;
+  while (environ && environ[n]) n++;
+  char **envp = calloc(n + N_CHILD_VARS + 1, sizeof *envp);
+  if (!envp) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool ours = false;
+    for (size_t v = 0; v < N_CHILD_VARS && !ours; v++) {
+      size_t name = (size_t)(strchr(CHILD_VARS[v], '=') - CHILD_VARS[v]) + 1;
+      ours = !strncmp(environ[i], CHILD_VARS[v], name);
+    }
+    if (!ours && !(envp[k++] = strdup(environ[i]))) goto oom;
+  }
+  for (size_t v = 0; v < N_CHILD_VARS; v++)
+    if (!(envp[k++] = strdup(CHILD_VARS[v]))) goto oom;
+  return envp;
+oom:
+  free_env(envp);
+  return NULL;
 }
 
 ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
@@ -198,25 +236,22 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
    * before one waits for the other (with 64 KB they took turns at every
    * batch); best effort: the system's pipe-max-size may be lower. */
   (void)fcntl(ops[1], F_SETPIPE_SZ, OPS_PIPE_BYTES);
-  /* environment of the child: set in the parent, before fork, so that the
-   * child does nothing unsafe between fork and exec */
-  char fdbuf[16];
-  snprintf(fdbuf, sizeof fdbuf, "%d", CHILD_OPS_FD);
-  setenv("MALLARD_OPS_FD", fdbuf, 1);
-  snprintf(fdbuf, sizeof fdbuf, "%d", CHILD_INPUT_FD);
-  setenv("MALLARD_INPUT_FD", fdbuf, 1);
-  char *old_unbuf = getenv("PYTHONUNBUFFERED");
-  old_unbuf = old_unbuf ? strdup(old_unbuf) : NULL;
-  setenv("PYTHONUNBUFFERED", "1", 1); /* print() reaches the log when it happens */
+  /* the child's environment: mallard's own, plus where its pipes are and
+   * unbuffered output (print() reaches the log when it happens); built
+   * before fork, so that the child only calls async-signal-safe functions */
+  char **envp = child_env();
+  if (!envp) {
+    int all[] = {ops[0], ops[1], in[0], in[1], so[0], so[1], se[0], se[1]};
+    for (size_t i = 0; i < 8; i++) close(all[i]);
+    ml_pyrun_free(p);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  }
+  pid_t parent = getpid();
   fflush(NULL);
   pid_t pid = fork();
-  if (pid == 0) child_exec(o->dir, o->python, o->sdk_dir, ops[1], in[0], so[1], se[1]);
+  if (pid == 0) child_exec(o->dir, o->python, o->sdk_dir, envp, parent, ops[1], in[0], so[1], se[1]);
   int fork_errno = errno;
-  unsetenv("MALLARD_OPS_FD");
-  unsetenv("MALLARD_INPUT_FD");
-  if (old_unbuf) setenv("PYTHONUNBUFFERED", old_unbuf, 1);
-  else unsetenv("PYTHONUNBUFFERED");
-  free(old_unbuf);
+  free_env(envp);
   close(ops[1]);
   close(in[0]);
   close(so[1]);
