@@ -5,6 +5,7 @@
  *   mallard reset [DIR] [--yes]
  *
  * docs/sdk.md describes them for users. */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -198,15 +199,48 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
   return rc;
 }
 
+/* Whether dir holds a connector: connector.py, or C sources (any *.c, as
+ * mallard debug builds them). */
+static bool is_connector_dir(const char *dir) {
+  char p[PATH_MAX + 32];
+  snprintf(p, sizeof p, "%s/connector.py", dir);
+  if (ml_file_exists(p)) return true;
+  DIR *d = opendir(dir);
+  if (!d) return false;
+  bool found = false;
+  for (struct dirent *e; !found && (e = readdir(d));) {
+    size_t n = strlen(e->d_name);
+    found = n > 2 && !strcmp(e->d_name + n - 2, ".c");
+  }
+  closedir(d);
+  return found;
+}
+
+/* What mallard debug makes under DIR/files, and nothing else: reset deletes
+ * exactly these (and files/ itself when that leaves it empty). */
+static const char *const MADE_BY_MALLARD[] = {"warehouse.db", "warehouse.db.wal", "state.json", ".build"};
+#define N_MADE (sizeof MADE_BY_MALLARD / sizeof MADE_BY_MALLARD[0])
+
+static bool is_made_by_mallard(const char *name) {
+  for (size_t i = 0; i < N_MADE; i++)
+    if (!strcmp(name, MADE_BY_MALLARD[i])) return true;
+  /* a state file being written when a run was killed (ml_file_write_atomic) */
+  return !strncmp(name, "state.json.tmp-", 15);
+}
+
 int ml_cmd_reset(int argc, char **argv) {
   const char *dir = NULL;
   bool yes = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: mallard reset [DIR] [--yes]\n\nDeletes DIR/files (the warehouse, the saved state and the "
-             "build), so that the next\n'mallard debug' starts from scratch.  Asks first; --yes skips the "
-             "question.\n");
+      printf("usage: mallard reset [DIR] [--yes]\n\n"
+             "Deletes what 'mallard debug' made in DIR/files -- warehouse.db and its WAL, state.json and the\n"
+             "C build folder .build -- so that the next run starts from scratch.  Anything else in files/ is\n"
+             "kept.  DIR (default: the current directory) must hold a connector (connector.py or .c files).\n"
+             "Asks first, listing what it deletes; --yes skips the question.\n\n"
+             "Exit status: 0 deleted (or nothing to delete), 1 cancelled or failed, 2 usage (also: not a\n"
+             "connector directory, or no terminal to ask on and no --yes), 3 the warehouse is in use.\n");
       return ML_EXIT_OK;
     } else if (!strcmp(a, "--yes") || !strcmp(a, "-y")) {
       yes = true;
@@ -219,25 +253,50 @@ int ml_cmd_reset(int argc, char **argv) {
     }
   }
   if (!dir) dir = ".";
+  if (!is_connector_dir(dir)) {
+    fprintf(stderr,
+            "mallard reset: %s holds no connector (connector.py or a .c file): refusing to delete anything in "
+            "it\n",
+            dir);
+    return ML_EXIT_USAGE;
+  }
   char files[PATH_MAX], db[PATH_MAX + 16];
   snprintf(files, sizeof files, "%s/files", dir);
   snprintf(db, sizeof db, "%s/warehouse.db", files);
-  struct stat st;
-  if (stat(files, &st) != 0) {
-    printf("Nothing to reset: %s does not exist.\n", files);
+  /* the list of what is there to delete */
+  char *found[64];
+  size_t n_found = 0;
+  DIR *d = opendir(files);
+  if (d) {
+    for (struct dirent *e; (e = readdir(d)) && n_found < sizeof found / sizeof found[0];) {
+      if (!is_made_by_mallard(e->d_name)) continue;
+      if (!(found[n_found] = strdup(e->d_name))) break;
+      n_found++;
+    }
+    closedir(d);
+  }
+  if (!n_found) {
+    printf("Nothing to reset: %s holds nothing mallard made.\n", files);
     return ML_EXIT_OK;
   }
+  int rc = ML_EXIT_OK;
   if (!yes) {
     if (!isatty(STDIN_FILENO)) {
-      fprintf(stderr, "mallard reset: this deletes %s; confirm with --yes (no terminal to ask on)\n", files);
-      return ML_EXIT_USAGE;
+      fprintf(stderr, "mallard reset: this deletes in %s:", files);
+      for (size_t i = 0; i < n_found; i++) fprintf(stderr, " %s", found[i]);
+      fprintf(stderr, "; confirm with --yes (no terminal to ask on)\n");
+      rc = ML_EXIT_USAGE;
+      goto done;
     }
-    fprintf(stderr, "Delete %s (warehouse.db, state.json)? [y/N] ", files);
+    fprintf(stderr, "Delete from %s:", files);
+    for (size_t i = 0; i < n_found; i++) fprintf(stderr, " %s", found[i]);
+    fprintf(stderr, "? [y/N] ");
     fflush(stderr);
     char answer[16] = {0};
     if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
       fprintf(stderr, "Reset cancelled; nothing was deleted.\n");
-      return ML_EXIT_FAILED;
+      rc = ML_EXIT_FAILED;
+      goto done;
     }
   }
   /* never pull the file from under a running sync */
@@ -246,14 +305,26 @@ int ml_cmd_reset(int argc, char **argv) {
     ml_err err;
     ml_err_clear(&err);
     ml_wh_options wo = {0};
-    ml_status rc = ml_wh_open(db, &wo, &wh, &err);
+    ml_status st = ml_wh_open(db, &wo, &wh, &err);
     ml_wh_close(wh);
-    if (rc == ML_ERR_LOCKED) {
+    if (st == ML_ERR_LOCKED) {
       fprintf(stderr, "mallard reset: %s\n", err.msg);
-      return ML_EXIT_LOCKED;
+      rc = ML_EXIT_LOCKED;
+      goto done;
     }
   }
-  if (nftw(files, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) return ML_EXIT_FAILED;
-  printf("Deleted %s.\n", files);
-  return ML_EXIT_OK;
+  for (size_t i = 0; i < n_found; i++) {
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s", files, found[i]);
+    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) rc = ML_EXIT_FAILED;
+  }
+  if (rmdir(files) == 0) printf("Deleted %s.\n", files);
+  else if (rc == ML_EXIT_OK) {
+    printf("Deleted from %s:", files);
+    for (size_t i = 0; i < n_found; i++) printf(" %s", found[i]);
+    printf(" (the rest of it is kept)\n");
+  }
+done:
+  for (size_t i = 0; i < n_found; i++) free(found[i]);
+  return rc;
 }

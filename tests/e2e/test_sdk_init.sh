@@ -66,6 +66,7 @@ if command -v script >/dev/null; then
   [ -f my_connector/files/warehouse.db ] || fail "answering n keeps the files"
   echo y | script -qec "$MALLARD reset my_connector" /dev/null >"$work/out" 2>&1 || true
   grep -q "\[y/N\]" "$work/out" || fail "reset asks y/N on a terminal"
+  grep -q "Delete from my_connector/files:.*warehouse.db" "$work/out" || fail "the question lists what it deletes"
   [ ! -e my_connector/files ] || fail "answering y deletes files/"
 fi
 (cd my_connector && "$MALLARD" debug >/dev/null) || fail "debug after reset"
@@ -74,4 +75,25 @@ fi
 expect_grep "Deleted" "reset --yes"
 "$MALLARD" reset my_connector --yes >"$work/out"
 expect_grep "Nothing to reset" "reset twice"
+
+# reset deletes only what mallard made, and only in a connector's directory
+(cd my_connector && "$MALLARD" debug >/dev/null) || fail "debug before the selective reset"
+echo "keep me" >my_connector/files/export.csv
+mkdir -p my_connector/files/notes
+echo "mine" >my_connector/files/notes/n.txt
+"$MALLARD" reset my_connector --yes >"$work/out"
+[ -f my_connector/files/export.csv ] && [ -f my_connector/files/notes/n.txt ] ||
+  fail "reset keeps files it did not make"
+[ ! -e my_connector/files/warehouse.db ] && [ ! -e my_connector/files/state.json ] &&
+  [ ! -e my_connector/files/.build ] || fail "reset deletes the warehouse, the state and the build"
+expect_grep "the rest of it is kept" "reset says it kept the rest"
+mkdir -p "$work/notaconnector/files"
+echo "precious" >"$work/notaconnector/files/data.txt"
+set +e
+"$MALLARD" reset "$work/notaconnector" --yes >"$work/out" 2>"$work/err"
+rc=$?
+set -e
+expect_rc 2 "reset of a directory without a connector"
+grep -q "holds no connector (connector.py or a .c file): refusing" "$work/err" || fail "reset says why it refuses"
+[ -f "$work/notaconnector/files/data.txt" ] || fail "reset deletes nothing in a directory without a connector"
 echo "PASS test_sdk_init"
