@@ -487,7 +487,7 @@ static u128 pow10_u128(int k) {
   return (u128)p19[k - 19] * p19[19];
 }
 
-bool ml_conv_decimal(const char *s, size_t n, int width, int scale, uint64_t *lo, int64_t *hi) {
+static bool conv_decimal(const char *s, size_t n, int width, int scale, bool exact, uint64_t *lo, int64_t *hi) {
   if (width < 1 || width > 38 || scale < 0 || scale > width) return false;
   const char *p = s, *end = s + n;
   trim(&p, &end);
@@ -510,6 +510,9 @@ bool ml_conv_decimal(const char *s, size_t n, int width, int scale, uint64_t *lo
         keep = nd - (size_t)drop;
         round_digit = num_digit(&t, keep);
       }
+      if (exact)
+        for (size_t i = keep > f ? keep : f; i < nd; i++)
+          if (num_digit(&t, i)) return false; /* a digit beyond the scale would be lost */
       k = 0;
     }
     /* Significant digits of the result before rounding; more than width means
@@ -526,6 +529,21 @@ bool ml_conv_decimal(const char *s, size_t n, int width, int scale, uint64_t *lo
   *lo = (uint64_t)u;
   *hi = (int64_t)(uint64_t)(u >> 64); /* two's complement: gcc converts modulo 2^64 */
   return true;
+}
+
+bool ml_conv_is_decimal(const char *s, size_t n) {
+  const char *p = s, *end = s + n;
+  trim(&p, &end);
+  num_text t;
+  return scan_number(p, end, &t);
+}
+
+bool ml_conv_decimal(const char *s, size_t n, int width, int scale, uint64_t *lo, int64_t *hi) {
+  return conv_decimal(s, n, width, scale, false, lo, hi);
+}
+
+bool ml_conv_decimal_exact(const char *s, size_t n, int width, int scale, uint64_t *lo, int64_t *hi) {
+  return conv_decimal(s, n, width, scale, true, lo, hi);
 }
 
 /* ---- base64 ---------------------------------------------------------------- */

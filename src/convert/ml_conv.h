@@ -60,6 +60,12 @@ bool ml_conv_bool(const char *s, size_t n, bool *out);
  * hugeint: hi is signed).  Rounds half away from zero to `scale` digits; false
  * when the value needs more than `width` digits.  width 1..38, scale <= width. */
 bool ml_conv_decimal(const char *s, size_t n, int width, int scale, uint64_t *lo, int64_t *hi);
+/* Whether s is decimal text of any size (the syntax ml_conv_decimal reads). */
+bool ml_conv_is_decimal(const char *s, size_t n);
+/* The same without rounding: false also when a non-zero digit lies beyond
+ * `scale` ("1.234" into DECIMAL(5,2)), so that no value changes without a
+ * word (the connector SDK's DECIMAL columns). */
+bool ml_conv_decimal_exact(const char *s, size_t n, int width, int scale, uint64_t *lo, int64_t *hi);
 
 /* Base64 (standard or URL-safe alphabet, padding optional, ASCII whitespace
  * ignored) decoded and appended to out.  false (out unchanged in length) on

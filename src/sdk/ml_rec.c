@@ -196,10 +196,9 @@ static int set_parsed(mallard_record *r, const char *column, ml_rec_kind kind, c
 }
 
 int mallard_set_decimal(mallard_record *r, const char *column, const char *text) {
-  uint64_t lo;
-  int64_t hi;
-  /* width 38 / scale 0 only checks the syntax (rounding is fine here) */
-  bool ok = text && ml_conv_decimal(text, strlen(text), 38, 0, &lo, &hi);
+  /* the syntax only: the digits are kept as text, and checked against a
+   * column's precision and scale when the value is put into one */
+  bool ok = text && ml_conv_is_decimal(text, strlen(text));
   return set_parsed(r, column, ML_REC_DECIMAL, text, ok || !text, 0, "decimal number");
 }
 
@@ -535,7 +534,7 @@ bool ml_rec_put(ml_batch *b, size_t col, ml_type type, const ml_rec_field *f, bo
     uint64_t lo;
     int64_t hi;
     if (!ml_buf_ok(scratch) || !scratch->data ||
-        !ml_conv_decimal(scratch->data, scratch->len, type.width, type.scale, &lo, &hi))
+        !ml_conv_decimal_exact(scratch->data, scratch->len, type.width, type.scale, &lo, &hi))
       return false;
     ml_batch_put_decimal(b, col, lo, hi);
     return true;

@@ -122,7 +122,7 @@ TYPES='[{"table":"ty","primary_key":["k"],"columns":{"k":"INT","b":"BOOLEAN","sh
 "dec":{"type":"DECIMAL","precision":12,"scale":3},"f":"FLOAT","d":"DOUBLE","nd":"NAIVE_DATE","nt":"NAIVE_TIME",
 "ndt":"NAIVE_DATETIME","utc":"UTC_DATETIME","bin":"BINARY","x":"XML","s":"STRING","j":"JSON"}}]'
 new_ops ty
-config ty "upsert ty k=1 b=true sh=-7 i=70000 l=9000000000 dec:dec=12345.6789 f=1.5 d=2.25 nd:date=2024-02-29 \
+config ty "upsert ty k=1 b=true sh=-7 i=70000 l=9000000000 dec:dec=12345.678 f=1.5 d=2.25 nd:date=2024-02-29 \
 nt:time=13:14:15.5 ndt:ndt=2024-03-01T10:00:00 utc:utc=2024-03-01T10:00:00+02:00 bin:bin=AB x=<a/> s=text \
 j:json={\"a\":[1,2]}; upsert ty k=2 i=42 nd=2024-01-02 utc=2024-05-05T05:05:05Z dec=7 b=false; checkpoint" "$TYPES"
 debug ty
@@ -147,7 +147,7 @@ expect_q ty "SELECT column_name AS c, data_type AS t FROM information_schema.col
 {"c":"_fivetran_synced","t":"TIMESTAMP WITH TIME ZONE"}
 {"c":"_fivetran_deleted","t":"BOOLEAN"}' "declared types map to DuckDB types"
 expect_q ty "SELECT k, b, sh, i, l, dec::VARCHAR AS dec, f, d, nd::VARCHAR AS nd, nt::VARCHAR AS nt, ndt::VARCHAR AS ndt, utc::VARCHAR AS utc, hex(bin) AS bin, x, s, j::VARCHAR AS j FROM tester.ty ORDER BY k" \
-'{"k":1,"b":true,"sh":-7,"i":70000,"l":9000000000,"dec":"12345.679","f":1.5,"d":2.25,"nd":"2024-02-29","nt":"13:14:15.5","ndt":"2024-03-01 10:00:00","utc":"2024-03-01 08:00:00+00","bin":"4142","x":"<a/>","s":"text","j":"{\"a\":[1,2]}"}
+'{"k":1,"b":true,"sh":-7,"i":70000,"l":9000000000,"dec":"12345.678","f":1.5,"d":2.25,"nd":"2024-02-29","nt":"13:14:15.5","ndt":"2024-03-01 10:00:00","utc":"2024-03-01 08:00:00+00","bin":"4142","x":"<a/>","s":"text","j":"{\"a\":[1,2]}"}
 {"k":2,"b":false,"sh":null,"i":42,"l":null,"dec":"7.000","f":null,"d":null,"nd":"2024-01-02","nt":null,"ndt":null,"utc":"2024-05-05 05:05:05+00","bin":null,"x":null,"s":null,"j":null}' "typed values land exactly (strings converted into declared types)"
 
 # a value that does not fit a declared column fails the sync clearly
@@ -155,6 +155,12 @@ config ty "upsert ty k=3 i=notanumber; checkpoint" "$TYPES"
 debug ty
 expect_rc 1 "value does not fit"
 expect_grep "column 'i' (INTEGER): value \"notanumber\" does not fit" "names table, column, type and value"
+expect_q ty "SELECT count(*) AS c FROM tester.ty" '{"c":2}' "nothing of the failed run is kept"
+# a decimal with more digits than the column's scale is not rounded: it fails
+config ty "upsert ty k=3 dec:dec=1.2345; checkpoint" "$TYPES"
+debug ty
+expect_rc 1 "decimal beyond the scale"
+expect_grep "column 'dec' (DECIMAL(12,3)): value \"1.2345\" does not fit" "a decimal is never rounded"
 expect_q ty "SELECT count(*) AS c FROM tester.ty" '{"c":2}' "nothing of the failed run is kept"
 
 # ---- undeclared columns: inferred, widened LONG -> DOUBLE -> STRING; NULL-only never created

@@ -677,6 +677,37 @@ static void test_decimal_rounding_sweep(void **state) {
 
 /* ---- base64 ---------------------------------------------------------------------- */
 
+/* The exact form never rounds: a non-zero digit beyond the scale fails,
+ * zeros beyond it and values within it pass with the same unscaled value. */
+static void test_decimal_exact(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    int width, scale;
+    bool ok;
+    int64_t unscaled;
+  } cases[] = {
+      {"1.234", 5, 2, false, 0},  {"1.230", 5, 2, true, 123}, {"1.2", 5, 2, true, 120},
+      {"-0.001", 5, 2, false, 0}, {"1e-3", 5, 2, false, 0},   {"1.5e1", 5, 2, true, 1500},
+      {"0.000", 3, 0, true, 0},   {"12345.678", 12, 3, true, 12345678}, {"12345.6789", 12, 3, false, 0},
+      {"999.994", 5, 2, false, 0}, {"123.45", 4, 2, false, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uint64_t lo = 0;
+    int64_t hi = 0;
+    bool ok = ml_conv_decimal_exact(cases[i].s, strlen(cases[i].s), cases[i].width, cases[i].scale, &lo, &hi);
+    if (ok != cases[i].ok) fail_msg("'%s' into DECIMAL(%d,%d): %s", cases[i].s, cases[i].width, cases[i].scale, ok ? "accepted" : "refused");
+    if (ok && (int64_t)lo != cases[i].unscaled) fail_msg("'%s': unscaled %lld", cases[i].s, (long long)lo);
+  }
+  /* the rounding form still rounds */
+  uint64_t lo;
+  int64_t hi;
+  assert_true(ml_conv_decimal("1.235", 5, 5, 2, &lo, &hi));
+  assert_int_equal(lo, 124);
+  assert_true(ml_conv_is_decimal("123456789012345678901234567890123456789012345", 45));
+  assert_false(ml_conv_is_decimal("12a", 3));
+}
+
 static void test_base64_vectors(void **state) {
   (void)state;
   /* RFC 4648 section 10 */
@@ -897,7 +928,7 @@ int main(void) {
       cmocka_unit_test(test_bool),
       cmocka_unit_test(test_decimal),
       cmocka_unit_test(test_decimal_rounding_sweep),
-      cmocka_unit_test(test_base64_vectors),
+      cmocka_unit_test(test_decimal_exact), cmocka_unit_test(test_base64_vectors),
       cmocka_unit_test(test_base64_roundtrip),
       cmocka_unit_test(test_uuid_v4),
       cmocka_unit_test(test_uuid_fixed_and_format),
