@@ -366,13 +366,17 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
   return ML_OK;
 }
 
-static void add_change(ml_astream *s, const char *field, size_t len) {
+/* change_reason: the JSON tail of an _airbyte_meta change, after the field. */
+static void add_change(ml_astream *s, const char *field, size_t len, const char *change_reason) {
   ml_buf *c = &s->changes;
   if (c->len) ml_buf_putc(c, ',');
   ml_buf_puts(c, "{\"field\":");
   ml_json_quote(c, field, len);
-  ml_buf_puts(c, ",\"change\":\"NULLED\",\"reason\":\"DESTINATION_TYPECAST_ERROR\"}");
+  ml_buf_puts(c, change_reason);
 }
+#define CHANGE_NULLED ",\"change\":\"NULLED\",\"reason\":\"DESTINATION_TYPECAST_ERROR\"}"
+/* a number with more digits than a DOUBLE holds: the nearest double is kept */
+#define CHANGE_TRUNCATED ",\"change\":\"TRUNCATED\",\"reason\":\"DESTINATION_FIELD_SIZE_LIMITATION\"}"
 
 ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emitted_at, const ml_json_val *source_meta,
                             ml_ids *ids, ml_err *err) {
@@ -401,10 +405,13 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
     if (!f || f->col < 0) continue;
     opts.base64 = f->base64;
     const ml_json_val *v = ml_json_member(data, i);
-    if (!ml_value_put(b, (size_t)f->col, s->load.cols[f->col].type, &opts, v, &s->scratch)) {
+    ml_type ct = s->load.cols[f->col].type;
+    if (!ml_value_put(b, (size_t)f->col, ct, &opts, v, &s->scratch)) {
       ml_batch_put_null(b, (size_t)f->col);
-      add_change(s, f->key, f->key_len);
+      add_change(s, f->key, f->key_len, CHANGE_NULLED);
       s->nulled++;
+    } else if (ct.id == ML_TYPE_DOUBLE && v->type == ML_JSON_NUMBER && v->len > 15 && ml_value_double_inexact(v)) {
+      add_change(s, f->key, f->key_len, CHANGE_TRUNCATED);
     }
   }
   const ml_json_val *src_changes = source_meta ? ml_json_get(source_meta, "changes") : NULL;

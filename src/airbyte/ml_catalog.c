@@ -305,7 +305,8 @@ static bool airbyte_type_map(const char *at, ml_type_id *id) {
       {"time_without_timezone", ML_TYPE_TIME},
       {"date", ML_TYPE_DATE},
       {"integer", ML_TYPE_BIGINT},
-      {"big_integer", ML_TYPE_BIGINT},
+      /* DECIMAL(38,0): integers of up to 38 digits (BIGINT holds 19) */
+      {"big_integer", ML_TYPE_DECIMAL},
   };
   if (!at) return false;
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -412,7 +413,7 @@ static ml_type_id property_type(const ml_json_val *s, bool *base64) {
   if (json_str_is(single, "integer")) return ML_TYPE_BIGINT;
   if (json_str_is(single, "number")) {
     ml_type_id id;
-    if (airbyte_type_map(at, &id) && id == ML_TYPE_BIGINT) return id;
+    if (airbyte_type_map(at, &id) && (id == ML_TYPE_BIGINT || id == ML_TYPE_DECIMAL)) return id;
     return ML_TYPE_DOUBLE;
   }
   if (json_str_is(single, "boolean")) return ML_TYPE_BOOLEAN;
@@ -575,7 +576,9 @@ static ml_status parse_fields(const ml_json_val *props, ml_stream_def *sd, const
       st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
       goto done;
     }
-    f->type = ml_type_of(property_type(ml_json_member(props, i), &f->base64));
+    ml_type_id id = property_type(ml_json_member(props, i), &f->base64);
+    /* the only DECIMAL a catalog declares is big_integer's */
+    f->type = id == ML_TYPE_DECIMAL ? ml_type_decimal(38, 0) : ml_type_of(id);
   }
   st = names_assign_items(items, m, metadata_columns, sizeof metadata_columns / sizeof metadata_columns[0], cols,
                           err);

@@ -367,6 +367,27 @@ static bool can_commit_behind(const ml_dest *d) {
 
 /* Flushes every stream, stores and commits the pending states, then echoes
  * them: an echoed STATE always describes committed data. */
+/* An overwrite stream that received no record replaces its table with an
+ * empty one, as Airbyte defines it (the stream was synced, and it had
+ * nothing): said out loud when that drops rows. */
+static ml_status warn_emptied(ml_dest *d, const ml_stream_def *def, ml_err *err) {
+  bool exists = false;
+  ml_status st = ml_wh_table_exists(d->wh, NULL, def->schema, def->table, &exists, err);
+  if (st != ML_OK || !exists) return st;
+  ml_buf_reset(&d->scratch);
+  ml_buf_puts(&d->scratch, "SELECT count(*) FROM ");
+  ml_sql_qualified(&d->scratch, def->schema, def->table);
+  if (!ml_buf_ok(&d->scratch)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  int64_t rows = 0;
+  bool found = false;
+  if ((st = ml_wh_query_i64(d->wh, d->scratch.data, &rows, &found, err)) != ML_OK || rows <= 0) return st;
+  ml_proto_log(d->out, "WARN",
+               "stream '%s' (overwrite) received no record in this sync%s: as Airbyte defines overwrite, its table "
+               "%s.%s is replaced by an empty one (%lld rows replaced)",
+               def->name, d->records ? " while other streams did" : "", def->schema, def->table, (long long)rows);
+  return ML_OK;
+}
+
 static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
   if (!finishing && can_commit_behind(d)) return commit_behind(d, err);
   /* queued commits first: they hold older states */
@@ -382,7 +403,8 @@ static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
     for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) {
       const ml_stream_def *def = &d->cat->streams[i];
       if (!d->statuses_seen || d->runs[i].complete) {
-        st = ml_astream_finish(d->runs[i].s, err);
+        if (def->mode == ML_MODE_OVERWRITE && ml_astream_records(d->runs[i].s) == 0) st = warn_emptied(d, def, err);
+        if (st == ML_OK) st = ml_astream_finish(d->runs[i].s, err);
       } else if (def->mode == ML_MODE_OVERWRITE || def->minimum_generation_id > 0) {
         ml_proto_log(d->out, "WARN",
                      "stream '%s' did not report COMPLETE: its table was not replaced and older generations were "

@@ -109,12 +109,54 @@ int ml_cmd_check(int argc, char **argv) {
 
 /* Reads stdin in large blocks and hands complete lines to the destination;
  * while no input is waiting it lets the destination commit grouped states. */
-static ml_status pump_input(ml_dest *d, const volatile sig_atomic_t *stop, ml_err *err) {
-  size_t cap = 1 << 20, len = 0, lineno = 0;
-  char *buf = malloc(cap);
-  if (!buf) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+/* The first bytes of input, read before the destination is opened:
+ * input without any message must change nothing, not even create the
+ * database file.  Reads until a byte that is not white space arrives (it
+ * and what came with it are in buf[0, *len)), or end of input (*len = 0).
+ * buf has cap bytes. */
+static ml_status first_input(char *buf, size_t cap, size_t *len, const volatile sig_atomic_t *stop, ml_err *err) {
+  *len = 0;
+  for (;;) {
+    ssize_t got = read(STDIN_FILENO, buf, cap);
+    if (got < 0 && errno == EINTR && !*stop) continue;
+    if (got < 0) return *stop ? ML_OK : ml_err_set(err, ML_ERR_IO, "cannot read standard input: %s", strerror(errno));
+    if (got == 0) return ML_OK;
+    for (ssize_t i = 0; i < got; i++)
+      if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') {
+        memmove(buf, buf + i, (size_t)(got - i));
+        *len = (size_t)(got - i);
+        return ML_OK;
+      }
+  }
+}
+
+/* Hands the whole lines at the start of buf[0, *len) to the destination and
+ * keeps the rest (a line still arriving) at the start of buf. */
+static ml_status whole_lines(ml_dest *d, char *buf, size_t *len, size_t *lineno, const volatile sig_atomic_t *stop,
+                             ml_err *err) {
   ml_status st = ML_OK;
+  size_t start = 0;
+  for (;;) {
+    char *nl = memchr(buf + start, '\n', *len - start);
+    if (!nl) break;
+    (*lineno)++;
+    st = ml_dest_line(d, buf + start, (size_t)(nl - (buf + start)), *lineno, err);
+    start = (size_t)(nl - buf) + 1;
+    if (st != ML_OK || *stop) break;
+  }
+  memmove(buf, buf + start, *len - start);
+  *len -= start;
+  return st;
+}
+
+/* buf (cap bytes, len of them read already by first_input) is the caller's
+ * and freed here. */
+static ml_status pump_input(ml_dest *d, char *buf, size_t cap, size_t len, const volatile sig_atomic_t *stop,
+                            ml_err *err) {
+  size_t lineno = 0;
   bool eof = false;
+  /* first_input may have read several lines already */
+  ml_status st = whole_lines(d, buf, &len, &lineno, stop, err);
   while (st == ML_OK && !eof) {
     if (*stop) break;
     int wait_ms = -1;
@@ -142,29 +184,15 @@ static ml_status pump_input(ml_dest *d, const volatile sig_atomic_t *stop, ml_er
       st = ml_err_set(err, ML_ERR_IO, "cannot read standard input: %s", strerror(errno));
       break;
     }
-    if (got == 0) {
-      eof = true;
-      if (len > 0) { /* a last line without newline */
-        lineno++;
-        st = ml_dest_line(d, buf, len, lineno, err);
-        if (st != ML_OK && err && err->code == ML_ERR_INPUT)
-          ml_err_prefix(err, "input ended in the middle of a line");
-        len = 0;
-      }
-      break;
-    }
-    len += (size_t)got;
-    size_t start = 0;
-    for (;;) {
-      char *nl = memchr(buf + start, '\n', len - start);
-      if (!nl) break;
+    if (got == 0) eof = true;
+    else len += (size_t)got;
+    st = whole_lines(d, buf, &len, &lineno, stop, err);
+    if (eof && st == ML_OK && !*stop && len > 0) { /* a last line without newline */
       lineno++;
-      st = ml_dest_line(d, buf + start, (size_t)(nl - (buf + start)), lineno, err);
-      start = (size_t)(nl - buf) + 1;
-      if (st != ML_OK || *stop) break;
+      st = ml_dest_line(d, buf, len, lineno, err);
+      if (st != ML_OK && err && err->code == ML_ERR_INPUT) ml_err_prefix(err, "input ended in the middle of a line");
+      len = 0;
     }
-    memmove(buf, buf + start, len - start);
-    len -= start;
   }
   free(buf);
   return st;
@@ -198,12 +226,21 @@ int ml_cmd_write(int argc, char **argv) {
   if (st == ML_OK) st = ml_catalog_load(catalog_path, cfg.schema, &cat, &err);
   /* an unreadable config or catalog is the user's to fix, like an invalid one */
   if (st == ML_ERR_IO) st = ML_ERR_CONFIG;
-  if (st == ML_OK) st = ml_dest_open(&cfg, &cat, &p, &d, &err);
+  const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
+  size_t cap = 1 << 20, len = 0;
+  char *buf = st == ML_OK ? malloc(cap) : NULL;
+  if (st == ML_OK && !buf) st = ml_err_set(&err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = first_input(buf, cap, &len, stop, &err);
+  if (st == ML_OK && len == 0 && !*stop)
+    st = ml_err_set(&err, ML_ERR_INPUT,
+                    "standard input held no message: nothing was changed (mallard write reads Airbyte messages, one "
+                    "JSON object per line, e.g. cat messages.jsonl | mallard write --config ... --catalog ...)");
+  if (st == ML_OK && !*stop) st = ml_dest_open(&cfg, &cat, &p, &d, &err);
   if (st == ML_OK) {
-    const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
-    st = pump_input(d, stop, &err);
+    if (d) st = pump_input(d, buf, cap, len, stop, &err);
+    if (d) buf = NULL;
     if (st == ML_OK && *stop) {
-      ml_dest_abort(d);
+      if (d) ml_dest_abort(d);
       char msg[256];
       snprintf(msg, sizeof msg,
                "stopped by %s: records after the last echoed STATE were not committed and must be sent again",
@@ -223,6 +260,7 @@ int ml_cmd_write(int argc, char **argv) {
     fprintf(stderr, "mallard write: %s\n", err.msg);
     rc = st == ML_ERR_LOCKED ? ML_EXIT_LOCKED : ML_EXIT_FAILED;
   }
+  free(buf);
   ml_dest_free(d);
   ml_catalog_free(&cat);
   ml_dest_config_free(&cfg);

@@ -1,6 +1,7 @@
 #include "ml_value.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../convert/ml_conv.h"
@@ -168,7 +169,7 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
   case ML_TYPE_DECIMAL: {
     uint64_t lo;
     int64_t hi;
-    if (!(is_num || is_str) || !ml_conv_decimal(v->u.str, v->len, type.width, type.scale, &lo, &hi)) return false;
+    if (!(is_num || is_str) || !ml_conv_decimal_exact(v->u.str, v->len, type.width, type.scale, &lo, &hi)) return false;
     ml_batch_put_decimal(b, col, lo, hi);
     return true;
   }
@@ -227,3 +228,34 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
   }
   return false;
 }
+
+bool ml_value_double_inexact(const ml_json_val *v) {
+  /* any decimal of up to 15 significant digits survives a double (DBL_DIG) */
+  if (v->type != ML_JSON_NUMBER || v->len <= 15 || (v->flags & ML_JSON_NUM_OVERFLOW)) return false;
+  char digits[800];
+  size_t n = 0;
+  bool started = false;
+  for (size_t i = 0; i < v->len; i++) {
+    char c = v->u.str[i];
+    if (c == 'e' || c == 'E') break;
+    if (c < '0' || c > '9') continue;
+    if (!started && c == '0') continue;
+    started = true;
+    if (n == sizeof digits) return true; /* far more digits than any double carries */
+    digits[n++] = c;
+  }
+  while (n && digits[n - 1] == '0') n--;
+  if (n <= 15) return false;
+  /* the double's exact decimal expansion to as many digits: the same digits
+   * exactly when the double holds the value */
+  char printed[sizeof digits + 16];
+  snprintf(printed, sizeof printed, "%.*e", (int)n - 1, v->d < 0 ? -v->d : v->d);
+  size_t k = 0;
+  for (const char *p = printed; *p && *p != 'e' && k <= n; p++)
+    if (*p >= '0' && *p <= '9') {
+      if (k == n || *p != digits[k]) return true;
+      k++;
+    }
+  return k != n;
+}
+

@@ -24,6 +24,11 @@ typedef struct ml_value_opts {
 bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
                   ml_buf *scratch);
 
+/* Whether v is a number whose digits a DOUBLE column does not hold exactly
+ * (more significant digits than the nearest double carries): the column
+ * gets the nearest double and the caller records the change. */
+bool ml_value_double_inexact(const ml_json_val *v);
+
 /* The type an undeclared column gets from a value (see ml_type_widen):
  * null NULL, true/false BOOLEAN, integer BIGINT, other numbers DOUBLE,
  * string VARCHAR, object/array JSON. */

@@ -457,7 +457,7 @@ static void test_type_mapping(void **state) {
       {"at_tz", ML_TYPE_TIMESTAMPTZ},  {"at_ntz", ML_TYPE_TIMESTAMP},    {"at_only", ML_TYPE_TIMESTAMPTZ},
       {"t", ML_TYPE_TIMETZ},           {"t_ntz", ML_TYPE_TIME},          {"t_tz", ML_TYPE_TIMETZ},
       {"i", ML_TYPE_BIGINT},           {"i_null", ML_TYPE_BIGINT},       {"i_at", ML_TYPE_BIGINT},
-      {"i_big", ML_TYPE_BIGINT},       {"n", ML_TYPE_DOUBLE},            {"b", ML_TYPE_BOOLEAN},
+      {"i_big", ML_TYPE_DECIMAL},      {"n", ML_TYPE_DOUBLE},            {"b", ML_TYPE_BOOLEAN},
       {"o", ML_TYPE_JSON},             {"a", ML_TYPE_JSON},              {"one_of", ML_TYPE_JSON},
       {"any_of", ML_TYPE_JSON},        {"all_of", ML_TYPE_JSON},         {"multi", ML_TYPE_JSON},
       {"multi_null", ML_TYPE_JSON},    {"only_null", ML_TYPE_JSON},      {"no_type", ML_TYPE_JSON},
@@ -472,6 +472,9 @@ static void test_type_mapping(void **state) {
     bool b64 = !strcmp(want[i].f, "blob") || !strcmp(want[i].f, "blob_null");
     assert_int_equal(s->fields[i].base64, b64);
   }
+  /* big_integer holds 38 digits (BIGINT would NULL anything past 19) */
+  assert_int_equal(field(s, "i_big")->type.width, 38);
+  assert_int_equal(field(s, "i_big")->type.scale, 0);
   ml_catalog_free(&c);
   free(json);
 }
