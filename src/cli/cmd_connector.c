@@ -108,7 +108,9 @@ int ml_cmd_debug(int argc, char **argv) {
     return ML_EXIT_USAGE;
   }
   const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
-  ml_runner_opts o = {dir, config, state, stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL, interval_ms, python};
+  ml_cli_catch_crashes(dir);
+  ml_runner_opts o = {dir,         config,     state,   stop, stdout, isatty(STDERR_FILENO) ? stderr : NULL,
+                      interval_ms, python,     ml_cli_crash_state,  NULL};
   bool aborted = false;
   ml_err err;
   ml_err_clear(&err);

@@ -23,6 +23,16 @@ enum {
  * flag they set to the signal number.  Valid for the life of the process. */
 const volatile sig_atomic_t *ml_cli_catch_stop_signals(void);
 
+/* For mallard debug: a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) of
+ * a C connector, which runs inside mallard, prints "Sync FAILED: the
+ * connector crashed (SIGSEGV)", what files/state.json holds and how to debug
+ * the connector in dir (copied), then ends the process by that signal.
+ * ml_cli_crash_state keeps the text of the last state saved for that report
+ * (an ml_runner_opts.on_state_saved hook; ud unused). */
+#include <stddef.h>
+void ml_cli_catch_crashes(const char *dir);
+void ml_cli_crash_state(void *ud, const char *json, size_t len);
+
 int ml_cmd_spec(int argc, char **argv);
 int ml_cmd_check(int argc, char **argv);
 int ml_cmd_write(int argc, char **argv);

@@ -100,6 +100,7 @@ static ml_status save_state(void *ud, const char *json, size_t len, ml_err *err)
   run *r = ud;
   ml_status st = ml_file_write_atomic(r->state_path, json, len, err);
   if (st == ML_OK) logf_(r, MALLARD_FINE, "checkpoint: state saved to %s: %.200s", r->state_path, json);
+  if (st == ML_OK && r->o->on_state_saved) r->o->on_state_saved(r->o->on_state_saved_ud, json, len);
   return st;
 }
 
@@ -298,6 +299,14 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   ml_status st = r.ctx ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   if (st == ML_OK && o->commit_interval_ms >= 0) ml_sdk_set_commit_interval(r.ctx, o->commit_interval_ms);
   if (st == ML_OK) st = load_inputs(&r, err);
+  /* what files/state.json holds before this run saves anything */
+  if (st == ML_OK && o->on_state_saved && ml_file_exists(r.state_path)) {
+    char *text = NULL;
+    size_t len = 0;
+    ml_err ignored;
+    if (ml_file_read(r.state_path, &text, &len, &ignored) == ML_OK) o->on_state_saved(o->on_state_saved_ud, text, len);
+    free(text);
+  }
   const mallard_connector *conn = NULL;
   ml_pyrun *py = NULL;
   bool python = false;

@@ -27,6 +27,9 @@ typedef struct ml_runner_opts {
   FILE *progress;          /* a terminal for the live progress line, or NULL */
   long long commit_interval_ms; /* < 0: the default (ml_sdk_set_commit_interval) */
   const char *python;      /* interpreter for connector.py; NULL: see ml_pyrun_find_python */
+  /* called after each state file write with the state saved; may be NULL */
+  void (*on_state_saved)(void *ud, const char *json, size_t len);
+  void *on_state_saved_ud;
 } ml_runner_opts;
 
 /* Runs the sync.  Prints "Sync SUCCEEDED" or "Sync FAILED: <reason>" on out

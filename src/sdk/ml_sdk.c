@@ -812,6 +812,14 @@ static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
 /* Commits everything staged; the state is saved once the commit is done
  * (at once, or by save_committed when the commit runs behind). */
 static ml_status commit_now_or_behind(mallard_ctx *ctx, ml_err *err) {
+  /* --commit-interval-ms 0: a checkpoint returns only after its commit and
+   * its state file, as a connector that reads state.json expects */
+  if (ctx->commit_interval_ms == 0) {
+    ml_status st = ml_apply_commit(ctx->apply, err);
+    if (st == ML_OK) st = save_state(ctx, &ctx->state_text, err);
+    ctx->last_commit_ms = mono_ms();
+    return st;
+  }
   if (ctx->n_behind == ctx->cap_behind) {
     size_t cap = ctx->cap_behind ? ctx->cap_behind * 2 : 4;
     behind_state *b = realloc(ctx->behind, cap * sizeof *b);

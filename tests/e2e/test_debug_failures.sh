@@ -145,4 +145,26 @@ bg_pid=""
 expect_rc 130 "SIGINT"
 expect_grep "Sync FAILED: interrupted by a signal" "SIGINT"
 expect_q p "SELECT count(*) AS c FROM tester.t WHERE id >= 100" '{"c":1}' "only the checkpointed row"
+
+# ---- a C connector that crashes: says so, what state.json holds, how to debug
+new_ops crash
+config crash "upsert t id=1 name=a; state pos 1; checkpoint; upsert t id=2 name=b; crash" "$T"
+debug crash --commit-interval-ms 0
+expect_rc 139 "a segfault ends the run with SIGSEGV's status"
+expect_grep "Sync FAILED: the connector crashed (SIGSEGV). files/state.json holds the last checkpoint saved, {\"pos\":\"1\"}" \
+  "the crash is named, with the checkpoint state.json holds"
+expect_grep "gdb -batch -ex run -ex bt --args mallard debug $work/crash" "how to debug it"
+expect_q crash "SELECT id FROM tester.t ORDER BY id" '{"id":1}' "the warehouse holds the checkpoint"
+[ "$(cat "$work/crash/files/state.json")" = '{"pos":"1"}' ] || fail "state.json holds the checkpoint"
+config crash "crash" "$T"
+debug crash
+expect_grep "files/state.json holds the last checkpoint saved, {\"pos\":\"1\"}" "a crash before any checkpoint of this run names the saved one"
+
+# ---- --commit-interval-ms 0: a checkpoint returns after its commit and state file
+new_ops line
+config line "upsert t id=1 name=a; state pos 1; checkpoint; statefile; upsert t id=2 name=b; state pos 2; checkpoint; statefile" "$T"
+debug line --commit-interval-ms 0
+expect_rc 0 "commit interval 0"
+expect_grep 'STATEFILE {"pos":"1"}' "the first checkpoint's state is in the file when it returns"
+expect_grep 'STATEFILE {"pos":"2"}' "the second's too"
 echo "PASS test_debug_failures"

@@ -9,6 +9,8 @@
  *      showstate  (logs "STATE <current state JSON>")
  *      fail REASON...           return N                 require KEY
  *      log LEVEL WORDS...       bulk T N   (N upserts: id, v = id*2, s = "row <id>", f = id/4.0)
+ *      statefile  (logs "STATEFILE <files/state.json as it is now>")
+ *      crash      (a segmentation fault)
  *   A value is typed by its spelling: 12 long, 1.5 double, true/false bool,
  *   null null, anything else a string; or explicitly col:TYPE=val with TYPE
  *   one of s l d b dec date time ndt utc bin json (use ~ for a space). */
@@ -107,6 +109,22 @@ static int run_op(mallard_ctx *ctx, mallard_record *r, char **w, int n) {
     if (n > 1 && !strcmp(w[1], "WARNING")) lv = MALLARD_WARNING;
     if (n > 1 && !strcmp(w[1], "SEVERE")) lv = MALLARD_SEVERE;
     mallard_log(ctx, lv, "%s", msg);
+    return MALLARD_OK;
+  }
+  if (!strcmp(verb, "statefile")) {
+    char text[512] = "(none)";
+    FILE *f = fopen("files/state.json", "r");
+    if (f) {
+      size_t got = fread(text, 1, sizeof text - 1, f);
+      text[got] = '\0';
+      fclose(f);
+    }
+    mallard_log(ctx, MALLARD_INFO, "STATEFILE %s", text);
+    return MALLARD_OK;
+  }
+  if (!strcmp(verb, "crash")) {
+    volatile int *nowhere = NULL;
+    *nowhere = 1;
     return MALLARD_OK;
   }
   if (!strcmp(verb, "bulk") && n == 3) {
