@@ -17,6 +17,7 @@
 #include "../json/ml_json.h"
 #include "../util/ml_file.h"
 #include "../util/ml_hash.h"
+#include "../util/ml_near.h"
 
 /* One name to assign: see the comment at the top. */
 typedef struct ml_name_item {
@@ -266,7 +267,6 @@ const char *ml_sync_mode_name(ml_sync_mode m) {
   case ML_MODE_APPEND: return "append";
   case ML_MODE_OVERWRITE: return "overwrite";
   case ML_MODE_APPEND_DEDUP: return "append_dedup";
-  case ML_MODE_SOFT_DELETE: return "soft_delete";
   }
   return "append";
 }
@@ -603,11 +603,19 @@ static ml_status parse_sync_mode(const ml_json_val *v, ml_sync_mode *mode, const
   } map[] = {
       {"append", ML_MODE_APPEND},           {"overwrite", ML_MODE_OVERWRITE},
       {"append_dedup", ML_MODE_APPEND_DEDUP}, {"update", ML_MODE_APPEND_DEDUP},
-      {"soft_delete", ML_MODE_SOFT_DELETE},
   };
   *mode = ML_MODE_APPEND;
   if (is_null(v)) return ML_OK;
   if (v->type == ML_JSON_STRING) {
+    /* Airbyte's soft_delete marks the destination's records deleted on the
+     * source's say-so (data activation destinations); taking it as append
+     * would keep every row instead */
+    if (json_str_is(v, "soft_delete"))
+      return ml_err_set(err, ML_ERR_CONFIG,
+                        "%s: destination_sync_mode \"soft_delete\" is not supported by mallard (it would mark rows "
+                        "deleted by key); use append_dedup, where deletions arrive as records with "
+                        "_ab_cdc_deleted_at",
+                        l->s);
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
       if (json_str_is(v, map[i].name)) {
         *mode = map[i].mode;
@@ -615,11 +623,36 @@ static ml_status parse_sync_mode(const ml_json_val *v, ml_sync_mode *mode, const
       }
     }
     return ml_err_set(err, ML_ERR_CONFIG,
-                      "%s: unknown destination_sync_mode \"%.100s\" (expected append, overwrite, append_dedup, "
-                      "update or soft_delete)",
+                      "%s: unknown destination_sync_mode \"%.100s\" (expected append, overwrite, append_dedup or "
+                      "update)",
                       l->s, v->u.str);
   }
   return ml_err_set(err, ML_ERR_CONFIG, "%s: destination_sync_mode must be a string", l->s);
+}
+
+/* A key path whose first field the stream's json_schema does not declare
+ * would dedup on NULL and never match: said at start, before any record. */
+static ml_status check_path(const ml_stream_def *sd, const ml_path *p, const char *what, const label *l, ml_err *err) {
+  if (!p->n) return ML_OK;
+  const char *first = p->parts[0];
+  for (size_t i = 0; i < sd->n_fields; i++)
+    if (!strcmp(sd->fields[i].source, first)) return ML_OK;
+  const char *cands[256];
+  size_t n = 0;
+  for (size_t i = 0; i < sd->n_fields && n < sizeof cands / sizeof cands[0]; i++) cands[n++] = sd->fields[i].source;
+  const char *near = ml_near_match(first, cands, n);
+  return ml_err_set(err, ML_ERR_CONFIG, "%s: %s \"%.100s\" is not a property of the stream's json_schema%s%.100s%s",
+                    l->s, what, first, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+}
+
+static ml_status check_key_fields(const ml_stream_def *sd, const label *l, ml_err *err) {
+  if (!sd->n_fields) return ML_OK; /* a schema without properties declares nothing to check against */
+  for (size_t i = 0; i < sd->n_primary_key; i++) {
+    ml_status st = check_path(sd, &sd->primary_key[i], "primary_key field", l, err);
+    if (st != ML_OK) return st;
+  }
+  /* the cursor orders the records of a key only in append_dedup */
+  return sd->mode == ML_MODE_APPEND_DEDUP ? check_path(sd, &sd->cursor, "cursor_field", l, err) : ML_OK;
 }
 
 static ml_status parse_stream(const ml_json_val *cs, size_t idx, ml_stream_def *sd, ml_err *err) {
@@ -679,6 +712,7 @@ static ml_status parse_stream(const ml_json_val *cs, size_t idx, ml_stream_def *
 
   if ((rc = parse_int_key(cs, "generation_id", &sd->generation_id, &l, err)) != ML_OK) return rc;
   if ((rc = parse_int_key(cs, "minimum_generation_id", &sd->minimum_generation_id, &l, err)) != ML_OK) return rc;
+  if ((rc = check_key_fields(sd, &l, err)) != ML_OK) return rc;
   return parse_int_key(cs, "sync_id", &sd->sync_id, &l, err);
 }
 

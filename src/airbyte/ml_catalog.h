@@ -84,8 +84,7 @@ void ml_dest_spec_json(ml_buf *out);
 typedef enum ml_sync_mode {
   ML_MODE_APPEND = 0,
   ML_MODE_OVERWRITE,
-  ML_MODE_APPEND_DEDUP, /* also "update" */
-  ML_MODE_SOFT_DELETE
+  ML_MODE_APPEND_DEDUP /* also "update"; "soft_delete" is refused (ml_catalog.c) */
 } ml_sync_mode;
 
 const char *ml_sync_mode_name(ml_sync_mode m);

@@ -650,12 +650,11 @@ static void test_stream_settings(void **state) {
   (void)state;
   static const char *json =
       "{\"unknown_top\":1,\"streams\":["
-      "{\"stream\":{\"name\":\"a\",\"namespace\":\"ns\",\"json_schema\":{\"properties\":{\"id\":{}}},\"x\":[]},"
+      "{\"stream\":{\"name\":\"a\",\"namespace\":\"ns\",\"json_schema\":{\"properties\":{\"id\":{},\"user\":{},\"updated_at\":{}}},\"x\":[]},"
       " \"destination_sync_mode\":\"append_dedup\",\"sync_mode\":\"incremental\",\"primary_key\":[[\"id\"],"
       "[\"user\",\"id\"]],\"cursor_field\":[\"updated_at\"],\"generation_id\":7,\"minimum_generation_id\":7,"
       "\"sync_id\":42,\"unknown\":{\"deep\":[1,2]}},"
       "{\"stream\":{\"name\":\"b\",\"json_schema\":{}},\"destination_sync_mode\":\"update\",\"primary_key\":[[\"k\"]]},"
-      "{\"stream\":{\"name\":\"c\",\"json_schema\":{}},\"destination_sync_mode\":\"soft_delete\"},"
       "{\"stream\":{\"name\":\"d\",\"json_schema\":{}},\"destination_sync_mode\":\"overwrite\","
       " \"generation_id\":null,\"primary_key\":null,\"cursor_field\":null},"
       "{\"stream\":{\"name\":\"e\",\"json_schema\":{}}},"
@@ -666,7 +665,7 @@ static void test_stream_settings(void **state) {
       "{\"stream\":{\"name\":\"h\",\"json_schema\":{\"properties\":null}},\"primary_key\":[\"bare\"]}"
       "]}";
   ml_catalog c = parse_ok(json, NULL);
-  assert_int_equal(c.n_streams, 8);
+  assert_int_equal(c.n_streams, 7);
   const ml_stream_def *a = find(&c, "ns", "a");
   assert_string_equal(a->ns, "ns");
   assert_int_equal(a->mode, ML_MODE_APPEND_DEDUP);
@@ -682,7 +681,6 @@ static void test_stream_settings(void **state) {
   assert_int_equal(a->minimum_generation_id, 7);
   assert_int_equal(a->sync_id, 42);
   assert_int_equal(find(&c, NULL, "b")->mode, ML_MODE_APPEND_DEDUP);
-  assert_int_equal(find(&c, NULL, "c")->mode, ML_MODE_SOFT_DELETE);
   const ml_stream_def *d = find(&c, NULL, "d");
   assert_int_equal(d->mode, ML_MODE_OVERWRITE);
   assert_int_equal(d->generation_id, 0);
@@ -707,7 +705,6 @@ static void test_stream_settings(void **state) {
   assert_string_equal(ml_sync_mode_name(ML_MODE_APPEND), "append");
   assert_string_equal(ml_sync_mode_name(ML_MODE_OVERWRITE), "overwrite");
   assert_string_equal(ml_sync_mode_name(ML_MODE_APPEND_DEDUP), "append_dedup");
-  assert_string_equal(ml_sync_mode_name(ML_MODE_SOFT_DELETE), "soft_delete");
   ml_catalog_free(&c);
 }
 
@@ -763,7 +760,16 @@ static void test_catalog_errors(void **state) {
               "stream \"users\": property \"a\" has a NUL character in its name");
   parse_fails("{\"streams\":[{\"stream\":{\"name\":\"users\",\"json_schema\":{}},\"destination_sync_mode\":\"upsert\"}]}",
               "stream \"users\": unknown destination_sync_mode \"upsert\" (expected append, overwrite, "
-              "append_dedup, update or soft_delete)");
+              "append_dedup or update)");
+  parse_fails("{\"streams\":[{\"stream\":{\"name\":\"users\",\"json_schema\":{}},\"destination_sync_mode\":\"soft_delete\"}]}",
+              "stream \"users\": destination_sync_mode \"soft_delete\" is not supported by mallard");
+  /* keys the schema does not declare: at start, with the near match */
+  parse_fails("{\"streams\":[{\"stream\":{\"name\":\"users\",\"json_schema\":{\"properties\":{\"id\":{},\"ts\":{}}}},"
+              "\"destination_sync_mode\":\"append_dedup\",\"primary_key\":[[\"Id\"]],\"cursor_field\":[\"ts\"]}]}",
+              "stream \"users\": primary_key field \"Id\" is not a property of the stream's json_schema (did you mean \"id\"?)");
+  parse_fails("{\"streams\":[{\"stream\":{\"name\":\"users\",\"json_schema\":{\"properties\":{\"id\":{},\"ts\":{}}}},"
+              "\"destination_sync_mode\":\"append_dedup\",\"primary_key\":[[\"id\"]],\"cursor_field\":[\"updated\"]}]}",
+              "stream \"users\": cursor_field \"updated\" is not a property of the stream's json_schema");
   parse_fails("{\"streams\":[{\"stream\":{\"name\":\"users\",\"json_schema\":{}},\"destination_sync_mode\":1}]}",
               "stream \"users\": destination_sync_mode must be a string");
   parse_fails("{\"streams\":[{\"stream\":{\"name\":\"users\",\"json_schema\":{}},"
