@@ -9,6 +9,7 @@
 #include "../engine/ml_ids.h"
 #include "../json/ml_json.h"
 #include "../util/ml_hash.h"
+#include "../util/ml_near.h"
 #include "../warehouse/ml_loader.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_astream.h"
@@ -442,7 +443,29 @@ static void note_ignored(ml_dest *d, const char *ns, const char *name) {
       d->ignored[i].count++;
       return;
     }
-  ml_proto_log(d->out, "WARN", "ignoring records of stream '%s': it is not in the configured catalog", key);
+  /* the same name under another namespace is the usual slip (a source that
+   * sets a namespace the catalog does not, or the other way round); else a
+   * name that is nearly one of the catalog's */
+  const ml_stream_def *other = NULL;
+  const char *names[256];
+  size_t n_names = 0;
+  for (size_t i = 0; i < d->cat->n_streams; i++) {
+    const ml_stream_def *sd = &d->cat->streams[i];
+    if (!strcmp(sd->name, name) && !other) other = sd;
+    if (n_names < sizeof names / sizeof names[0]) names[n_names++] = sd->name;
+  }
+  const char *near = other ? NULL : ml_near_match(name, names, n_names);
+  if (other)
+    ml_proto_log(d->out, "WARN",
+                 "ignoring records of stream '%s' (namespace %s%s%s): the configured catalog has stream '%s' under "
+                 "namespace %s%s%s only; records must carry the catalog's namespace",
+                 key, ns ? "'" : "", ns ? ns : "none", ns ? "'" : "", name, other->ns ? "'" : "",
+                 other->ns ? other->ns : "none", other->ns ? "'" : "");
+  else if (near)
+    ml_proto_log(d->out, "WARN",
+                 "ignoring records of stream '%s': it is not in the configured catalog (did you mean '%s'?)", key, near);
+  else
+    ml_proto_log(d->out, "WARN", "ignoring records of stream '%s': it is not in the configured catalog", key);
   ignored_stream *grown = realloc(d->ignored, (d->n_ignored + 1) * sizeof *grown);
   if (!grown) return;
   d->ignored = grown;

@@ -59,4 +59,11 @@ assert_contains "digits a DOUBLE cannot hold: TRUNCATED recorded" \
   '{"field":"x","change":"TRUNCATED","reason":"DESTINATION_FIELD_SIZE_LIMITATION"}' "$(q1 "$(db safety)" "SELECT _airbyte_meta FROM a WHERE id = 1")"
 assert_eq "a big number a double holds exactly, and 0.1: no change" '{"c":0}' \
   "$(q "$(db safety)" "SELECT count(*) AS c FROM a WHERE id IN (2, 3) AND json_array_length(_airbyte_meta->'changes') > 0")"
+
+# --- a record under another namespace, or a near name: the warning says which ------
+out=$({ printf '{"type":"RECORD","record":{"namespace":"prod","stream":"b","emitted_at":1,"data":{"id":9}}}\n'
+        rec bb '{"id":9}'; rec b '{"id":3}'; state 5; } | write)
+assert_contains "another namespace: named, with the catalog's" \
+  "ignoring records of stream 'prod.b' (namespace 'prod'): the configured catalog has stream 'b' under namespace none only" "$out"
+assert_contains "a near name: did you mean" "ignoring records of stream 'bb': it is not in the configured catalog (did you mean 'b'?)" "$out"
 finish
