@@ -9,6 +9,7 @@
 
 #include "../json/ml_json.h"
 #include "../util/ml_file.h"
+#include "../util/ml_near.h"
 
 #define SCHEMA_PATTERN "^[A-Za-z0-9_]*$"
 #define DEFAULT_COMMIT_INTERVAL_MS 1000
@@ -149,6 +150,40 @@ static bool is_memory_size(const char *s) {
   return false;
 }
 
+/* Every key the config may have (the spec's properties).  The reference
+ * destination's spec has additionalProperties: false; so does mallard's,
+ * so that a misspelt key is an error instead of a default silently used. */
+static const char *const KNOWN_KEYS[] = {"destination_path", "schema",       "local_root", "raw_tables",
+                                         "commit_interval_ms", "memory_limit", "motherduck_api_key"};
+
+static ml_status check_known_keys(const ml_json_val *root, ml_err *err) {
+  size_t n_known = sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0];
+  for (size_t i = 0; i < root->len; i++) {
+    const char *key = ml_json_key(root, i)->u.str;
+    bool known = false;
+    for (size_t k = 0; k < n_known && !known; k++) known = !strcmp(key, KNOWN_KEYS[k]);
+    if (known) {
+      /* the reference's MotherDuck token: only an empty one means a local file */
+      const ml_json_val *v = ml_json_member(root, i);
+      if (!strcmp(key, "motherduck_api_key") && !is_null(v) && !(v->type == ML_JSON_STRING && v->len == 0))
+        return ml_err_set(err, ML_ERR_CONFIG,
+                          "config key \"motherduck_api_key\": MotherDuck is not supported; mallard writes a local "
+                          "DuckDB file (remove the key)");
+      continue;
+    }
+    const char *near = ml_near_match(key, KNOWN_KEYS, n_known);
+    if (near) return ml_err_set(err, ML_ERR_CONFIG, "config has an unknown key \"%.100s\": did you mean \"%s\"?", key, near);
+    /* a file that is not a config at all (a catalog given as --config) is
+     * better told by the missing destination_path */
+    if (!ml_json_get(root, "destination_path")) continue;
+    return ml_err_set(err, ML_ERR_CONFIG,
+                      "config has an unknown key \"%.100s\" (the keys are destination_path, schema, local_root, "
+                      "raw_tables, commit_interval_ms and memory_limit)",
+                      key);
+  }
+  return ML_OK;
+}
+
 ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_local_root, ml_dest_config *out,
                                ml_err *err) {
   memset(out, 0, sizeof *out);
@@ -159,8 +194,7 @@ ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_loc
   ml_status st = ml_json_parse(doc, text, len, &root, err);
   if (st != ML_OK) {
     if (st != ML_ERR_NOMEM) {
-      ml_err_prefix(err, "config is not valid JSON (line %zu, column %zu)", err ? err->line : 0,
-                    err ? err->column : 0);
+      ml_err_prefix(err, "config is not valid JSON"); /* the message names line and column */
       if (err) err->code = ML_ERR_CONFIG;
       st = ML_ERR_CONFIG;
     }
@@ -170,6 +204,7 @@ ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_loc
     st = ml_err_set(err, ML_ERR_CONFIG, "config must be a JSON object");
     goto done;
   }
+  if ((st = check_known_keys(root, err)) != ML_OK) goto done;
 
   /* local_root first: destination_path is resolved against it. */
   if ((st = get_str(root, "local_root", &v, err)) != ML_OK) goto done;

@@ -851,7 +851,7 @@ static void assert_resolves(const char *dest, const char *root, const char *want
 
 static void test_config_defaults(void **state) {
   (void)state;
-  ml_dest_config cfg = config_ok("{\"destination_path\":\"/local/destination.duckdb\",\"unknown\":{\"x\":1}}",
+  ml_dest_config cfg = config_ok("{\"destination_path\":\"/local/destination.duckdb\",\"motherduck_api_key\":\"\"}",
                                  "/tmp/airbyte_local");
   assert_string_equal(cfg.destination_path, "/tmp/airbyte_local/destination.duckdb");
   assert_string_equal(cfg.local_root, "/tmp/airbyte_local");
@@ -969,7 +969,11 @@ static void test_config_errors(void **state) {
   config_fails("{\"destination_path\":\"x\",\"memory_limit\":\".5GB\"}", "must be a size");
   config_fails("{\"destination_path\":\"x\",\"memory_limit\":\"5.GB\"}", "must be a size");
   config_fails("[]", "config must be a JSON object");
-  config_fails("{\"destination_path\":", "config is not valid JSON (line 1, column");
+  config_fails("{\"destination_path\":", "config is not valid JSON: line 1, column 21: expected a JSON value");
+  /* a misspelt or unknown key is an error, not a default silently used */
+  config_fails("{\"destinaton_path\":\"x\"}", "config has an unknown key \"destinaton_path\": did you mean \"destination_path\"?");
+  config_fails("{\"destination_path\":\"x\",\"password\":1}", "config has an unknown key \"password\" (the keys are");
+  config_fails("{\"destination_path\":\"x\",\"motherduck_api_key\":\"tok\"}", "MotherDuck is not supported");
   config_fails("{\"destination_path\":\"x\",}", "config is not valid JSON");
 
   /* the secret in an md: path is not echoed */
