@@ -221,7 +221,7 @@ int ml_cmd_write(int argc, char **argv) {
   int rc = ML_EXIT_OK;
   ml_status st = ML_OK;
   if (!config_path || !catalog_path)
-    st = ml_err_set(&err, ML_ERR_CONFIG, "mallard write needs --config FILE and --catalog FILE");
+    st = ml_err_set(&err, ML_ERR_CONFIG, "the write command needs --config FILE and --catalog FILE");
   if (st == ML_OK) st = ml_dest_config_load(config_path, env_local_root(), &cfg, &err);
   if (st == ML_OK) st = ml_catalog_load(catalog_path, cfg.schema, &cat, &err);
   /* an unreadable config or catalog is the user's to fix, like an invalid one */

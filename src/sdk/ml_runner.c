@@ -34,6 +34,7 @@ typedef struct run {
   double last_progress;
   bool progress_shown;
   unsigned ops_since_check;
+  bool updating; /* update() was started: the summary's counts mean something */
 } run;
 
 static void summary(struct run *r, bool ok, const ml_err *err);
@@ -188,7 +189,11 @@ static ml_status load_connector(run *r, const mallard_connector **out, ml_err *e
     void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
       const char *why = dlerror();
-      st = ml_err_set(err, ML_ERR_CONNECTOR, "cannot load %s: %s", so, why ? why : "unknown error");
+      bool undefined = why && strstr(why, "undefined symbol");
+      st = ml_err_set(err, ML_ERR_CONNECTOR, "cannot load %s: %s%s", so, why ? why : "unknown error",
+                      undefined ? " (the connector calls a function that no library it is linked with has: add the "
+                                  "library's pkg-config name to requirements.txt, e.g. libcrypto for OpenSSL)"
+                                : "");
       free(so);
       return st;
     }
@@ -268,7 +273,9 @@ static void summary(run *r, bool ok, const ml_err *err) {
   FILE *out = r->o->out;
   ml_apply_counts c = {0};
   if (r->apply) c = ml_apply_totals(r->apply);
-  fprintf(out,
+  /* a run that failed before update() has no counts to show */
+  if (r->updating || ok)
+    fprintf(out,
           "\nOperation       | Calls\n"
           "----------------+------\n"
           "Upserts         | %llu\nUpdates         | %llu\nDeletes         | %llu\n"
@@ -341,6 +348,7 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (st == ML_OK) st = ml_apply_start(r.apply, err);
   if (st == ML_OK) {
     r.started = now_s();
+    r.updating = true;
     st = py ? ml_sdk_run_update_with(r.ctx, ml_pyrun_update, py, err) : ml_sdk_run_update(r.ctx, conn->update, err);
   }
   /* a connector that failed may still run: it is stopped before the

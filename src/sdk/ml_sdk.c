@@ -149,7 +149,9 @@ static int from_status(ml_status st) {
 static int op_guard(mallard_ctx *ctx, const char *what) {
   if (ctx->stop && *ctx->stop && !ctx->aborted) {
     ctx->aborted = true;
-    return fatal(ctx, MALLARD_ERR_ABORTED, ML_ERR_CONNECTOR, "interrupted by a signal");
+    int sig = (int)*ctx->stop;
+    return fatal(ctx, MALLARD_ERR_ABORTED, ML_ERR_CONNECTOR, "interrupted by %s",
+                 sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : "a signal");
   }
   if (ctx->failed) {
     snprintf(ctx->last_error, sizeof ctx->last_error, "the sync has already failed: %.900s", ctx->fail.msg);

@@ -143,7 +143,7 @@ rc=$?
 set -e
 bg_pid=""
 expect_rc 130 "SIGINT"
-expect_grep "Sync FAILED: interrupted by a signal" "SIGINT"
+expect_grep "Sync FAILED: interrupted by SIGINT (Ctrl-C)" "SIGINT"
 expect_q p "SELECT count(*) AS c FROM tester.t WHERE id >= 100" '{"c":1}' "only the checkpointed row"
 
 # ---- a C connector that crashes: says so, what state.json holds, how to debug
@@ -167,4 +167,24 @@ debug line --commit-interval-ms 0
 expect_rc 0 "commit interval 0"
 expect_grep 'STATEFILE {"pos":"1"}' "the first checkpoint's state is in the file when it returns"
 expect_grep 'STATEFILE {"pos":"2"}' "the second's too"
+
+# ---- a connector that does not load: the hint; no summary of a run that never ran
+mkdir -p "$work/undef"
+cat >"$work/undef/connector.c" <<'EOF'
+#include <mallard.h>
+extern int mallard_test_no_such_function(void);
+static int update(mallard_ctx *ctx) { (void)ctx; return mallard_test_no_such_function(); }
+MALLARD_CONNECTOR(NULL, update)
+EOF
+debug undef
+expect_rc 1 "undefined symbol"
+expect_grep "undefined symbol: mallard_test_no_such_function" "the symbol is named"
+expect_grep "add the library's pkg-config name to requirements.txt" "what to do about it"
+grep -q "Operation       | Calls" "$work/out" && fail "no summary table when nothing ran"
+new_ops st
+echo '{"cursor": ' >"$work/bad_state.json"
+debug st --state "$work/bad_state.json"
+expect_rc 1 "--state with invalid JSON"
+expect_grep "Sync FAILED: state $work/bad_state.json" "the state file is named"
+grep -q "Operation       | Calls" "$work/out" && fail "--state bad.json fails before any summary"
 echo "PASS test_debug_failures"

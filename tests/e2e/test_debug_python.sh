@@ -261,7 +261,7 @@ kill -INT "$bg_pid"
 set +e; wait "$bg_pid"; rc=$?; set -e
 bg_pid=""
 expect_rc 130 "Ctrl-C on a hanging connector"
-expect_grep "Sync FAILED: interrupted by a signal" "Ctrl-C"
+expect_grep "Sync FAILED: interrupted by SIGINT (Ctrl-C)" "Ctrl-C"
 kept hang
 sleep 0.2
 kill -0 "$child" 2>/dev/null && fail "the Python child is stopped with the run"
