@@ -413,12 +413,13 @@ void ml_dest_spec_json(ml_buf *out) {
   ml_jw_obj_end(&w);
 
   spec_prop_head(&w, "memory_limit", "string", "Memory limit",
-                 "DuckDB's memory limit for this load, e.g. \"64MB\" or \"2GB\". Unset: DuckDB's default (80% "
-                 "of RAM). A small limit bounds memory for append and overwrite loads; merges of large "
-                 "append_dedup tables need more (they fail with DuckDB's out-of-memory error).",
+                 "DuckDB's memory limit for the whole load, a number and a unit (B, KB, MB, GB, TB, KiB, MiB, "
+                 "GiB, TiB, in any letter case), e.g. \"64MB\" or \"2GB\". Unset: 64MB while appending, "
+                 "DuckDB's default (80% of RAM) for append_dedup merges and once a line over 4 MB arrives. Set, "
+                 "it applies to merges too, which fail with DuckDB's out-of-memory error when it is too small.",
                  5);
   ml_jw_key(&w, "pattern");
-  ml_jw_str(&w, "^[0-9]+(\\.[0-9]+)? *([KMGT]i?B|B)$");
+  ml_jw_str(&w, "^[0-9]+(\\.[0-9]+)? *([KkMmGgTt][Ii]?[Bb]|[Bb])$");
   spec_str_examples(&w, "64MB", "2GB");
   ml_jw_obj_end(&w);
 

@@ -14,26 +14,42 @@
 #include "warehouse/ml_wh.h"
 
 
-static const char *flag_value(int argc, char **argv, const char *flag) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (!strcmp(argv[i], flag)) return argv[i + 1];
-  return NULL;
+/* "--flag=VALUE" when arg is that flag in its one-word form. */
+static const char *inline_value(const char *arg, const char *flag) {
+  size_t n = strlen(flag);
+  return !strncmp(arg, flag, n) && arg[n] == '=' ? arg + n + 1 : NULL;
 }
 
-/* Checks that every argument is a known flag with a value. */
+/* The value of --flag VALUE or --flag=VALUE (the last one given). */
+static const char *flag_value(int argc, char **argv, const char *flag) {
+  const char *v = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *in = inline_value(argv[i], flag);
+    if (in) v = in;
+    else if (!strcmp(argv[i], flag) && i + 1 < argc) v = argv[++i];
+  }
+  return v;
+}
+
+/* Checks that every argument is a known flag with a value (--flag VALUE or
+ * --flag=VALUE); anything else, an extra word included, is a usage error. */
 static bool args_ok(int argc, char **argv, const char *const *flags, ml_proto *p) {
   for (int i = 1; i < argc; i++) {
-    bool known = false;
-    for (const char *const *f = flags; *f; f++) known |= !strcmp(argv[i], *f);
-    if (!known || i + 1 >= argc) {
-      char msg[256];
-      snprintf(msg, sizeof msg, "mallard %s: %s '%s'", argv[0], known ? "missing value after" : "unknown argument",
-               argv[i]);
+    bool known = false, inline_form = false;
+    for (const char *const *f = flags; *f; f++) {
+      if (!strcmp(argv[i], *f)) known = true;
+      else if (inline_value(argv[i], *f)) known = inline_form = true;
+    }
+    if (!known || (!inline_form && i + 1 >= argc)) {
+      char msg[512];
+      snprintf(msg, sizeof msg, "mallard %s: %s '%.200s' (see 'mallard %s --help')", argv[0],
+               known ? "missing value after" : argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i],
+               argv[0]);
       ml_proto_trace_error(p, "config_error", msg, NULL);
       fprintf(stderr, "%s\n", msg);
       return false;
     }
-    i++;
+    if (!inline_form) i++;
   }
   return true;
 }
@@ -44,6 +60,20 @@ static bool wants_help(int argc, char **argv) {
   return false;
 }
 
+/* The config keys and the path rule, for the help of check and write. */
+static void config_help(FILE *f) {
+  fprintf(f,
+          "Config (a JSON object; any other key is an error):\n"
+          "  destination_path    (required) the DuckDB file; a relative path or one under /local goes under the\n"
+          "                      local root (local_root, else $MALLARD_LOCAL_ROOT, else /local when it exists,\n"
+          "                      else /tmp/airbyte_local); docs/types.md has the full rule\n"
+          "  schema              schema for streams without a namespace (default main)\n"
+          "  local_root          the directory /local stands for\n"
+          "  raw_tables          also write _airbyte_raw_<stream> tables (default false)\n"
+          "  commit_interval_ms  commit at most this often (default 1000; 0: at every STATE)\n"
+          "  memory_limit        DuckDB's memory limit, e.g. \"2GB\" (default: 64MB while appending)\n");
+}
+
 int ml_cmd_spec(int argc, char **argv) {
   if (wants_help(argc, argv)) {
     printf("usage: mallard spec\nPrints the destination's SPEC message (the config's JSON schema).\n");
@@ -51,6 +81,11 @@ int ml_cmd_spec(int argc, char **argv) {
   }
   ml_proto p;
   ml_proto_init(&p, stdout);
+  static const char *const no_flags[] = {NULL};
+  if (!args_ok(argc, argv, no_flags, &p)) {
+    ml_proto_free(&p);
+    return ML_EXIT_USAGE;
+  }
   ml_proto_spec(&p);
   int rc = ml_proto_flush(&p, NULL) == ML_OK ? ML_EXIT_OK : ML_EXIT_FAILED;
   ml_proto_free(&p);
@@ -61,9 +96,10 @@ static const char *env_local_root(void) { return getenv("MALLARD_LOCAL_ROOT"); }
 
 int ml_cmd_check(int argc, char **argv) {
   if (wants_help(argc, argv)) {
-    printf("usage: mallard check --config FILE\n"
+    printf("usage: mallard check --config FILE\n\n"
            "Validates the config and that the database file can be opened and written.\n"
-           "Prints one CONNECTION_STATUS message; exits 0 whether it SUCCEEDED or FAILED.\n");
+           "Prints one CONNECTION_STATUS message; exits 0 whether it SUCCEEDED or FAILED (2 on a usage error).\n\n");
+    config_help(stdout);
     return ML_EXIT_OK;
   }
   ml_proto p;
@@ -200,8 +236,13 @@ static ml_status pump_input(ml_dest *d, char *buf, size_t cap, size_t len, const
 
 int ml_cmd_write(int argc, char **argv) {
   if (wants_help(argc, argv)) {
-    printf("usage: mallard write --config FILE --catalog FILE < messages.jsonl\n"
-           "Loads Airbyte messages from standard input into DuckDB; echoes each STATE after it is committed.\n");
+    printf("usage: mallard write --config FILE --catalog FILE < messages.jsonl\n\n"
+           "Loads Airbyte messages (one JSON object per line) from standard input into the DuckDB file of the\n"
+           "config, with the configured catalog's streams and sync modes; echoes each STATE on stdout once the\n"
+           "records before it are committed.  --config=FILE and --catalog=FILE work too.\n\n");
+    config_help(stdout);
+    printf("\nExit status: 0 done, 1 failed (bad input, database error; a TRACE message says why), 2 usage,\n"
+           "3 the database file is locked by another process, 130/143 stopped by SIGINT/SIGTERM.\n");
     return ML_EXIT_OK;
   }
   ml_proto p;

@@ -19,16 +19,18 @@ static const command commands[] = {
     {"check", ml_cmd_check, "check a destination config: --config FILE"},
     {"write", ml_cmd_write, "load Airbyte messages from stdin: --config FILE --catalog FILE"},
     {"query", ml_cmd_query, "list tables of a DuckDB file or run SQL on it: DB [SQL] [--json]"},
-    {"debug", ml_cmd_debug, "build and run a C connector into files/warehouse.db: [DIR]"},
+    {"debug", ml_cmd_debug, "run a connector (connector.py for the Fivetran SDK, or C) into files/warehouse.db: [DIR]"},
     {"init", ml_cmd_init, "create a new connector project: DIR [--template NAME]"},
     {"reset", ml_cmd_reset, "delete a connector project's warehouse and state: [DIR] [--yes]"},
+    {"state", ml_cmd_state, "the last committed state of a destination file or a connector: DB|DIR [--json]"},
 };
 
 static void usage(FILE *out) {
   fprintf(out, "usage: mallard COMMAND [OPTIONS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\n'mallard COMMAND --help' describes a command; README.md has the details.\n");
+  fprintf(out, "\n'mallard COMMAND --help' (or 'mallard help COMMAND') describes a command's options, config and exit\n"
+               "codes; 'mallard --version' prints the version.  README.md and docs/ have the details.\n");
 }
 
 int main(int argc, char **argv) {
@@ -38,6 +40,12 @@ int main(int argc, char **argv) {
   }
   const char *name = argv[1];
   if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    /* mallard help COMMAND: that command's --help */
+    for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
+      if (!strcmp(argv[2], commands[i].name)) {
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return commands[i].run(2, help_argv);
+      }
     usage(stdout);
     return ML_EXIT_OK;
   }

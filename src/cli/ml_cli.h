@@ -40,5 +40,6 @@ int ml_cmd_query(int argc, char **argv);
 int ml_cmd_debug(int argc, char **argv);
 int ml_cmd_init(int argc, char **argv);
 int ml_cmd_reset(int argc, char **argv);
+int ml_cmd_state(int argc, char **argv);
 
 #endif

@@ -96,6 +96,8 @@ expect_q styles "SELECT id, src, _fivetran_deleted FROM tester.t ORDER BY id" \
 {"id":11,"src":"package","_fivetran_deleted":false}' "generator, plain and mixed calls, modules and a package"
 expect_grep "Checkpoints     | 2" "both checkpoints counted"
 state_is styles '{"step":2}' "the last checkpoint's state"
+[ "$("$MALLARD" state "$work/styles")" = "connector state ($work/styles/files/state.json): {\"step\":2}" ] ||
+  fail "mallard state DIR shows the connector's state: $("$MALLARD" state "$work/styles")"
 
 # ---- values: every declared type of §2, and Python's own types undeclared ----------------
 py values <<'EOF'

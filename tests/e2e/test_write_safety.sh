@@ -60,6 +60,22 @@ assert_contains "digits a DOUBLE cannot hold: TRUNCATED recorded" \
 assert_eq "a big number a double holds exactly, and 0.1: no change" '{"c":0}' \
   "$(q "$(db safety)" "SELECT count(*) AS c FROM a WHERE id IN (2, 3) AND json_array_length(_airbyte_meta->'changes') > 0")"
 
+# --- mallard state: the last committed state, per stream, without table names -------
+assert_eq "mallard state of a destination file" '{"kind":"LEGACY","namespace":null,"name":null,"state":{"type":"LEGACY","data":{"n":4}}}' \
+  "$("$MALLARD" state "$(db safety)" --json | sed -E 's/,"committed_at":"[^"]*"//')"
+assert_contains "mallard state, for people" 'LEGACY: {"type":"LEGACY","data":{"n":4}} (committed ' "$("$MALLARD" state "$(db safety)")"
+
+# --- command lines as people type them ------------------------------------------------
+out=$(printf '%s\n' "$(rec b '{"id":5}')" "$(state 9)" | "$MALLARD" write --config="$cfg" --catalog="$WORK/cat.json" 2>/dev/null)
+assert_contains "--config=FILE and --catalog=FILE" '"data":{"n":9}' "$out"
+set +e
+"$MALLARD" write --config "$cfg" --catalog "$WORK/cat.json" extra </dev/null >"$WORK/out" 2>&1; rc=$?
+set -e
+assert_eq "an extra argument is a usage error" "2" "$rc"
+assert_contains "an extra argument is named" "unexpected argument 'extra'" "$(cat "$WORK/out")"
+assert_contains "mallard help write: config keys, path rule, exit codes" "Exit status: 0 done" "$("$MALLARD" help write)"
+assert_contains "mallard --help lists every command" "state" "$("$MALLARD" --help)"
+
 # --- a record under another namespace, or a near name: the warning says which ------
 out=$({ printf '{"type":"RECORD","record":{"namespace":"prod","stream":"b","emitted_at":1,"data":{"id":9}}}\n'
         rec bb '{"id":9}'; rec b '{"id":3}'; state 5; } | write)
