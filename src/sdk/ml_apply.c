@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../util/ml_hash.h"
@@ -173,7 +174,7 @@ void ml_apply_free(ml_apply *a) {
 
 static ap_table *find_table(ml_apply *a, const char *name) {
   for (size_t i = 0; i < a->n_tables; i++)
-    if (!strcmp(a->tables[i].name, name)) return &a->tables[i];
+    if (!strcasecmp(a->tables[i].name, name)) return &a->tables[i];
   return NULL;
 }
 
@@ -228,14 +229,14 @@ ml_status ml_apply_declare(ml_apply *a, const char *table, const char *const *pk
 
 static long col_index(const ap_table *t, const char *name) {
   for (size_t i = 0; i < t->n_cols; i++)
-    if (!strcmp(t->cols[i].name, name)) return (long)i;
+    if (!strcasecmp(t->cols[i].name, name)) return (long)i;
   return -1;
 }
 
 static bool is_declared(const ap_table *t, const char *name) {
-  if (t->hashed && !strcmp(name, COL_ID)) return true;
+  if (t->hashed && !strcasecmp(name, COL_ID)) return true;
   for (size_t i = 0; i < t->n_decl; i++)
-    if (!strcmp(t->decl[i].name, name)) return true;
+    if (!strcasecmp(t->decl[i].name, name)) return true;
   return false;
 }
 
@@ -326,7 +327,7 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
       char tb[32];
       for (size_t i = 0; i < n; i++) {
         size_t j = 0;
-        while (j < n_existing && strcmp(existing[j].name, wanted[i].name)) j++;
+        while (j < n_existing && strcasecmp(existing[j].name, wanted[i].name)) j++;
         long now = ml_table_find(&t->target, wanted[i].name);
         if (j == n_existing)
           logf_(a, MALLARD_INFO, "schema change: table %s: new column %s %s", t->name, wanted[i].name,
@@ -349,7 +350,7 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
   }
   for (size_t i = 0; st == ML_OK && i < t->target.n_cols; i++) {
     const ml_col *c = &t->target.cols[i];
-    if (!strcmp(c->name, COL_SYNCED) || !strcmp(c->name, COL_DELETED)) continue;
+    if (!strcasecmp(c->name, COL_SYNCED) || !strcasecmp(c->name, COL_DELETED)) continue;
     st = push_col(t, c->name, c->type, is_declared(t, c->name), err);
   }
   free(wanted);
@@ -416,7 +417,7 @@ static const char *kind_name(ml_apply_kind k) {
 
 static bool is_pk(const ap_table *t, const char *name) {
   for (size_t i = 0; i < t->n_pk; i++)
-    if (!strcmp(t->pk[i], name)) return true;
+    if (!strcasecmp(t->pk[i], name)) return true;
   return false;
 }
 
@@ -452,7 +453,7 @@ static void put_cols(ml_buf *q, const ap_table *t, const char *qual) {
 
 /* cols index of record field j, using the per-table hint first. */
 static long field_col(ap_table *t, const mallard_record *r, size_t j) {
-  if (j < t->n_hint && t->hint[j] < t->n_cols && !strcmp(t->cols[t->hint[j]].name, r->f[j].name))
+  if (j < t->n_hint && t->hint[j] < t->n_cols && !strcasecmp(t->cols[t->hint[j]].name, r->f[j].name))
     return (long)t->hint[j];
   long i = col_index(t, r->f[j].name);
   if (i >= 0) {
@@ -544,7 +545,7 @@ ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const 
    * NULL is never created) */
   for (size_t j = 0; j < r->n; j++) {
     const ml_rec_field *f = &r->f[j];
-    if (!strcmp(f->name, COL_SYNCED) || !strcmp(f->name, COL_DELETED))
+    if (!strcasecmp(f->name, COL_SYNCED) || !strcasecmp(f->name, COL_DELETED))
       return ml_err_set(err, ML_ERR_INPUT, "%s on table '%s': column %s is set by mallard, not by the connector",
                         kind_name(kind), table, f->name);
     if (kind == ML_APPLY_DELETE && !is_pk(t, f->name)) continue;

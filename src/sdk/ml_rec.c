@@ -4,7 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../convert/ml_conv.h"
 #include "../engine/ml_value.h"
@@ -59,14 +61,16 @@ static int rec_fail(mallard_record *r, int code, const char *fmt, ...) {
 static uint64_t name_hash(const char *name, size_t *len) {
   uint64_t h = ML_HASH_FNV_OFFSET;
   const unsigned char *p = (const unsigned char *)name;
-  for (; *p; p++) h = (h ^ *p) * ML_HASH_FNV_PRIME;
+  /* column names compare without letter case, as DuckDB's do (and the
+   * engine's, ml_table.c): "Id" and "id" are one column */
+  for (; *p; p++) h = (h ^ (unsigned char)tolower(*p)) * ML_HASH_FNV_PRIME;
   *len = (size_t)((const char *)p - name);
   return h;
 }
 
 static ml_rec_field *find(const mallard_record *r, const char *name, uint64_t h) {
   for (size_t i = 0; i < r->n; i++)
-    if (r->f[i].name_hash == h && !strcmp(r->f[i].name, name)) return &r->f[i];
+    if (r->f[i].name_hash == h && !strcasecmp(r->f[i].name, name)) return &r->f[i];
   return NULL;
 }
 
@@ -328,7 +332,7 @@ int mallard_set_from_json(mallard_record *r, const char *json, size_t len) {
 void mallard_unset(mallard_record *r, const char *column) {
   if (!r || !column) return;
   for (size_t i = 0; i < r->n; i++) {
-    if (strcmp(r->f[i].name, column)) continue;
+    if (strcasecmp(r->f[i].name, column)) continue;
     /* swap with the last set field, keeping both buffers owned */
     ml_rec_field tmp = r->f[i];
     r->f[i] = r->f[r->n - 1];

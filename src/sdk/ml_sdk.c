@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../json/ml_json.h"
@@ -435,7 +436,7 @@ static int schema_guard(mallard_ctx *ctx, const char *what) {
 
 static decl_table *decl_find(mallard_ctx *ctx, const char *name) {
   for (size_t i = 0; i < ctx->n_decl; i++)
-    if (!strcmp(ctx->decl[i].name, name)) return &ctx->decl[i];
+    if (!strcasecmp(ctx->decl[i].name, name)) return &ctx->decl[i];
   return NULL;
 }
 
@@ -458,7 +459,7 @@ static int add_pk(mallard_ctx *ctx, decl_table *t, const char *name, size_t n) {
   t->pk = pk;
   if (!(pk[t->n_pk] = dup_n(name, n))) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < t->n_pk; i++)
-    if (!strcmp(pk[i], pk[t->n_pk])) {
+    if (!strcasecmp(pk[i], pk[t->n_pk])) {
       free(pk[t->n_pk]);
       return schema_error(ctx, "table '%s': column '%s' appears twice in the primary key", t->name, pk[i]);
     }
@@ -514,7 +515,7 @@ static int add_column(mallard_ctx *ctx, const char *table, const char *column, m
   if (!strncmp(column, "_fivetran_", 10))
     return schema_error(ctx, "table '%s': column '%s': names starting with _fivetran_ are mallard's", table, column);
   for (size_t i = 0; i < t->n_cols; i++)
-    if (!strcmp(t->cols[i].name, column))
+    if (!strcasecmp(t->cols[i].name, column))
       return schema_error(ctx, "table '%s': column '%s' is declared twice", table, column);
   if (t->n_cols == t->cap_cols) {
     size_t cap = t->cap_cols ? t->cap_cols * 2 : 8;

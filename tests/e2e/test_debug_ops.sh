@@ -224,4 +224,15 @@ expect_rc 0 "commits behind, then one in line last"
 # ---- no staging leftovers in the file
 expect_q evo "SELECT count(*) AS c FROM information_schema.tables WHERE table_schema <> 'tester'" '{"c":0}' \
   "staging tables are dropped at the end"
+# ---- column and table names compare without letter case, as DuckDB's do: one rule
+# for the engine and the SDK
+new_ops case
+config case "upsert t id=1 name=a; upsert t Id=2 NAME=b; upsert T id=3 name=c; update t ID=1 Name=a2; checkpoint" \
+  '[{"table":"t","primary_key":["id"],"columns":{"id":"LONG","name":"STRING"}}]'
+debug case
+expect_rc 0 "names in another letter case"
+expect_q case "SELECT id, name FROM tester.t ORDER BY id" '{"id":1,"name":"a2"}
+{"id":2,"name":"b"}
+{"id":3,"name":"c"}' "Id, NAME and T are the declared id, name and t"
+expect_q case "SELECT count(*) AS c FROM information_schema.columns WHERE table_name = 't'" '{"c":4}' "no second column for another case"
 echo "PASS test_debug_ops"
