@@ -8,14 +8,14 @@ Public API (the SDK's, 2.x): Connector, Operations, Logging.  Everything
 whose name starts with an underscore is mallard's own and may change.
 
 How operations travel (docs/sdk.md, "Python connectors"): each call appends
-a tuple to a batch; a batch is sent to mallard as one frame on the pipe
-whose descriptor is in $MALLARD_OPS_FD, serialized with the standard
-library's `marshal` (format version 4).  marshal is written in C inside the
+a tuple to a batch; a batch is sent to mallard as frames on the pipe whose
+descriptor is in $MALLARD_OPS_FD, serialized with the standard library's
+`marshal` (format version 4).  marshal is written in C inside the
 interpreter: a batch of 1,000 upserts costs it about a third of what building
 the rows costs the connector, where json.dumps costs three times more and a
 per-value struct.pack more still.  Values marshal cannot carry exactly
 (datetime, Decimal, dict, list, numpy scalars, subclasses ...) are turned into
-tagged tuples by _convert before the batch is sent; mallard reads the frames
+tagged tuples by _converted at the call; mallard reads the frames
 with its own small marshal reader (src/sdk/ml_marshal.c).
 """
 
@@ -28,7 +28,7 @@ import marshal as _marshal
 import os as _os
 import struct as _struct
 import sys as _sys
-from itertools import chain as _chain
+import threading as _threading
 
 __all__ = ["Connector", "Operations", "Logging"]
 __version__ = "2.0.0+mallard"
@@ -38,7 +38,7 @@ __version__ = "2.0.0+mallard"
 # Operation codes, first element of every operation tuple (ml_pyrun.c).
 _UPSERT, _UPDATE, _DELETE, _TRUNCATE, _CHECKPOINT, _LOG, _FAIL = 1, 2, 3, 4, 5, 6, 7
 # Tags of converted values: (tag, text) tuples (a tuple never reaches the
-# wire as a user value: _PLAIN excludes it, _convert turns it into JSON).
+# wire as a user value: _PLAIN excludes it, _converted turns it into JSON).
 _T_JSON, _T_NAIVE_DT, _T_UTC_DT, _T_DATE, _T_TIME, _T_DECIMAL = 1, 2, 3, 4, 5, 6
 # Exact types marshal writes as mallard reads them.
 _PLAIN = frozenset((str, int, float, bool, type(None), bytes))
@@ -46,58 +46,79 @@ _PLAIN = frozenset((str, int, float, bool, type(None), bytes))
 _FINE, _INFO, _WARNING, _SEVERE = 0, 1, 2, 3
 
 _MAX_BATCH_OPS = 1024
-_MAX_BATCH_BYTES = 8 << 20
+# The first batches are small and grow while their frames stay small, so
+# that a connector of big rows never holds many of them.
+_FIRST_BATCH_OPS = 64
+# A frame above this is split (one operation per frame at least); mallard
+# refuses frames over 1 GB.
+_MAX_FRAME_BYTES = 16 << 20
+_SMALL_FRAME_BYTES = 4 << 20
 
 
 class _Wire:
-    """The batch being filled and the pipe it goes to (one per process)."""
+    """The batch being filled and the pipe it goes to (one per process).
+    A lock keeps operations of a connector's threads whole and in order."""
 
     def __init__(self):
         self.ops = []
-        self.rows = []  # the dicts of the operations in ops, for the type check
-        self.limit = _MAX_BATCH_OPS
+        self.limit = _FIRST_BATCH_OPS
+        self.lock = _threading.Lock()
+        self.unsent = None  # the rest of a frame whose write was interrupted
         fd = _os.environ.get("MALLARD_OPS_FD")
         self.fd = int(fd) if fd else None
 
-    def send(self, kind, payload):
+    def write(self, data):
+        """Writes whole frames; an exception (a signal handler's) leaves the
+        unwritten rest in self.unsent, for finish_frame."""
         if self.fd is None:
             raise RuntimeError(
                 "fivetran_connector_sdk (mallard): operations only work while mallard runs the connector: "
                 "run `mallard debug` in the connector's directory, or `python3 connector.py` with "
                 "connector.debug() at its end")
-        head = _struct.pack("<IB", len(payload) + 1, kind)
-        view = memoryview(head + payload) if len(payload) < 65536 else None
-        if view is None:
-            _write_all(self.fd, memoryview(head))
-            _write_all(self.fd, memoryview(payload))
-        else:
-            _write_all(self.fd, view)
+        view = memoryview(data)
+        self.unsent = view
+        while view:
+            n = _os.write(self.fd, view)
+            view = view[n:]
+            self.unsent = view
+        self.unsent = None
+
+    def finish_frame(self):
+        """Completes a frame an exception interrupted, so that what follows
+        (an error report) starts on a frame boundary."""
+        if self.unsent is not None and self.fd is not None:
+            view, self.unsent = self.unsent, None
+            while view:
+                n = _os.write(self.fd, view)
+                view = view[n:]
+
+    def send(self, kind, payload):
+        self.write(_struct.pack("<IB", len(payload) + 1, kind) + payload)
 
     def flush(self):
+        """Sends the batch (the caller holds the lock)."""
         ops = self.ops
         if not ops:
             return
-        rows = self.rows
         self.ops = []
-        self.rows = []
-        # One pass at C speed over every value: anything but the exact plain
-        # types sends the batch through _convert_op.
-        if not _PLAIN.issuperset(map(type, _chain.from_iterable(map(dict.values, rows)))):
-            ops = [_convert_op(o) for o in ops]
-        data = _marshal.dumps(ops, 4)
-        # Batches of big rows get fewer operations, so that neither process
-        # holds more than about _MAX_BATCH_BYTES of serialized rows at once.
-        if len(data) > _MAX_BATCH_BYTES:
-            self.limit = max(1, self.limit * _MAX_BATCH_BYTES // len(data))
+        frames = []
+        _encode(ops, frames)
+        biggest = max(len(f) for f in frames)
+        if biggest > _SMALL_FRAME_BYTES:
+            self.limit = max(1, len(ops) * _SMALL_FRAME_BYTES // biggest // len(frames) or 1)
         elif self.limit < _MAX_BATCH_OPS:
             self.limit = min(_MAX_BATCH_OPS, self.limit * 2)
-        self.send(ord("O"), data)
+        self.write(b"".join(frames) if len(frames) > 1 else frames[0])
 
 
-def _write_all(fd, view):
-    while view:
-        n = _os.write(fd, view)
-        view = view[n:]
+def _encode(ops, frames):
+    data = _marshal.dumps(ops, 4)
+    if len(data) > _MAX_FRAME_BYTES and len(ops) > 1:
+        half = len(ops) // 2
+        _encode(ops[:half], frames)
+        _encode(ops[half:], frames)
+    else:
+        frames.append(_struct.pack("<IB", len(data) + 1, ord("O")) + data)
 
 
 _wire = _Wire()
@@ -180,11 +201,10 @@ def _finite(v):
     return v
 
 
-def _convert_op(o):
-    d = o[2]
-    if type(d) is not dict:
-        return o
-    return (o[0], o[1], {str(k): _convert_value(v) for k, v in d.items()}, o[3], o[4])
+def _converted(data):
+    """A row with a value marshal cannot carry exactly, or one the caller could
+    still change (a list, a dict, a bytearray): converted now, at the call."""
+    return {k if type(k) is str else str(k): _convert_value(v) for k, v in data.items()}
 
 
 class _SyncFailed(SystemExit):
@@ -206,14 +226,18 @@ _tables = set()
 
 def _checked(table, data, what, arg):
     """The slow path of upsert/update/delete: checks the table name (once per
-    name) and the row; a mapping other than a dict is copied into one."""
+    name; a str subclass such as a StrEnum becomes its str) and the row (a
+    mapping other than a dict is copied into one, keys that are not str
+    become their str)."""
     _check_table(table, what)
+    if type(table) is not str:
+        table = str.__str__(table)
     _tables.add(table)
-    if type(data) is dict:
-        return data
-    if isinstance(data, _abc.Mapping):
-        return {k: v for k, v in data.items()}
-    raise TypeError(f"{what}: `{arg}` must be a dict of column name to value, not {type(data).__name__}")
+    if not isinstance(data, _abc.Mapping):
+        raise TypeError(f"{what}: `{arg}` must be a dict of column name to value, not {type(data).__name__}")
+    if type(data) is not dict or not all(type(k) is str for k in data):
+        data = {k if type(k) is str else str(k): v for k, v in data.items()}
+    return table, data
 
 
 class Operations:
@@ -221,52 +245,54 @@ class Operations:
     plainly and `yield`ing their result are the same (both styles occur).
 
     upsert, update and delete are the hot path (a connector calls them a
-    million times a second): a row is checked with two tests, copied (the
-    caller may reuse its dict) and appended with where it was sent from;
-    what costs more happens once per batch in _Wire.flush."""
+    million times a second): a row is checked with two tests and one scan of
+    its value types at C speed, copied (the caller may reuse or change its
+    dict: a row is what it was at the call) and appended with where it was
+    sent from; serializing happens once per batch in _Wire.flush."""
 
     @staticmethod
     def upsert(table, data, *, file=None):
         if type(data) is not dict or table not in _tables:
-            data = _checked(table, data, "upsert", "data")
+            table, data = _checked(table, data, "upsert", "data")
+        row = data.copy() if _PLAIN.issuperset(map(type, data.values())) else _converted(data)
         f = _getframe(1)
         w = _wire
-        row = data.copy()
-        w.rows.append(row)
-        w.ops.append((_UPSERT, table, row, f.f_code.co_filename, f.f_lineno))
-        if len(w.ops) >= w.limit:
-            w.flush()
+        with w.lock:
+            w.ops.append((_UPSERT, table, row, f.f_code.co_filename, f.f_lineno))
+            if len(w.ops) >= w.limit:
+                w.flush()
 
     @staticmethod
     def update(table, modified, *, file=None):
         if type(modified) is not dict or table not in _tables:
-            modified = _checked(table, modified, "update", "modified")
+            table, modified = _checked(table, modified, "update", "modified")
+        row = modified.copy() if _PLAIN.issuperset(map(type, modified.values())) else _converted(modified)
         f = _getframe(1)
         w = _wire
-        row = modified.copy()
-        w.rows.append(row)
-        w.ops.append((_UPDATE, table, row, f.f_code.co_filename, f.f_lineno))
-        if len(w.ops) >= w.limit:
-            w.flush()
+        with w.lock:
+            w.ops.append((_UPDATE, table, row, f.f_code.co_filename, f.f_lineno))
+            if len(w.ops) >= w.limit:
+                w.flush()
 
     @staticmethod
     def delete(table, keys):
         if type(keys) is not dict or table not in _tables:
-            keys = _checked(table, keys, "delete", "keys")
+            table, keys = _checked(table, keys, "delete", "keys")
+        row = keys.copy() if _PLAIN.issuperset(map(type, keys.values())) else _converted(keys)
         f = _getframe(1)
         w = _wire
-        row = keys.copy()
-        w.rows.append(row)
-        w.ops.append((_DELETE, table, row, f.f_code.co_filename, f.f_lineno))
-        if len(w.ops) >= w.limit:
-            w.flush()
+        with w.lock:
+            w.ops.append((_DELETE, table, row, f.f_code.co_filename, f.f_lineno))
+            if len(w.ops) >= w.limit:
+                w.flush()
 
     @staticmethod
     def truncate(table):
         _check_table(table, "truncate")
         file, line = _caller(1)
-        _wire.ops.append((_TRUNCATE, table, None, file, line))
-        _wire.flush()
+        with _wire.lock:
+            _wire.ops.append((_TRUNCATE, str.__str__(table), None, file, line))
+            _wire.flush()
 
     @staticmethod
     def checkpoint(state):
@@ -277,8 +303,9 @@ class Operations:
         except (TypeError, ValueError) as e:
             raise TypeError(f"checkpoint: the state must be JSON-serializable: {e}") from None
         file, line = _caller(1)
-        _wire.ops.append((_CHECKPOINT, None, text, file, line))
-        _wire.flush()
+        with _wire.lock:
+            _wire.ops.append((_CHECKPOINT, None, text, file, line))
+            _wire.flush()
 
     @staticmethod
     def warning(message):
@@ -291,8 +318,9 @@ class Operations:
         text = str(message)
         if trace:
             text += "\n" + str(trace)
-        _wire.ops.append((_FAIL, None, text, file, line))
-        _wire.flush()
+        with _wire.lock:
+            _wire.ops.append((_FAIL, None, text, file, line))
+            _wire.flush()
         raise _SyncFailed(1)
 
 
@@ -328,8 +356,9 @@ class Logging:
             print(f"{names[level]} {text}", file=_sys.stderr)
             return
         file, line = _caller(2)
-        _wire.ops.append((_LOG, level, text, file, line))
-        _wire.flush()
+        with _wire.lock:
+            _wire.ops.append((_LOG, level, text, file, line))
+            _wire.flush()
 
     @staticmethod
     def debug(message):

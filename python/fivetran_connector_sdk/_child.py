@@ -2,10 +2,11 @@
 
 mallard starts `python -c "<boot>" SDK_DIR` in the connector's directory
 with the environment variables MALLARD_OPS_FD (a pipe to mallard: frames of
-_Wire.send) and MALLARD_INPUT_FD (a pipe from mallard: one JSON object with
-"configuration" and "state", then end of file).  This module loads
-connector.py, sends schema() as one 'S' frame, runs update() (its operations
-travel as 'O' frames), then sends 'D'.  A failure is one 'E' frame (JSON:
+_Wire.write) and MALLARD_INPUT_FD (a pipe from mallard: one line of JSON
+with "configuration" and "state", later the byte "g").  This module loads
+connector.py, sends schema() as one 'S' frame, waits for "g" (mallard has
+accepted the schema), runs update() (its operations travel as 'O' frames),
+then sends 'D'.  A failure is one 'E' frame (JSON:
 phase, summary, traceback, hint) and exit status 1.
 """
 
@@ -61,6 +62,7 @@ def _send_error(phase, exc, summary=None):
         summary = f"{name}: {exc}" if str(exc) else name
     body = {"phase": phase, "summary": summary, "traceback": text, "where": where, "hint": hint}
     try:
+        _wire.finish_frame()  # an exception may have cut a frame short
         _wire.ops.clear()
         _wire.send(ord("E"), json.dumps(body).encode())
     except OSError:
@@ -86,15 +88,9 @@ def _load(project):
                        "schema=schema)` at module level")
 
 
-def _read_input(fd):
-    chunks = []
-    while True:
-        b = os.read(fd, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(fd)
-    return json.loads(b"".join(chunks).decode("utf-8"))
+def _read_input(f):
+    """The first line mallard writes: {"configuration": ..., "state": ...}."""
+    return json.loads(f.readline().decode("utf-8"))
 
 
 def main():
@@ -104,7 +100,8 @@ def main():
     sdk_dir = sys.path[0] if sys.path and sys.path[0] != "" else None
     sys.path[:] = [p for p in sys.path if p not in ("", project)]
     sys.path.insert(0 if sdk_dir is None else 1, project)
-    inp = _read_input(int(os.environ["MALLARD_INPUT_FD"]))
+    control = os.fdopen(int(os.environ["MALLARD_INPUT_FD"]), "rb", buffering=0)
+    inp = _read_input(control)
     configuration, state = inp["configuration"], inp["state"]
     phase = "load"
     try:
@@ -115,15 +112,22 @@ def main():
             text = json.dumps(tables if tables is not None else [])
         except (TypeError, ValueError) as e:
             raise TypeError(f"schema() must return a list of tables as JSON-like values: {e}") from None
-        _wire.flush()
-        _wire.send(ord("S"), text.encode())
+        with _wire.lock:
+            _wire.flush()
+            _wire.send(ord("S"), text.encode())
+        # update() runs only once mallard has accepted the schema and opened
+        # the warehouse: it says so with one byte (end of file: it did not)
+        if control.read(1) != b"g":
+            os._exit(0)
+        control.close()
         phase = "update"
         result = connector.update_method(configuration, state)
         if result is not None and hasattr(result, "__next__"):
             for _ in result:
                 pass
-        _wire.flush()
-        _wire.send(ord("D"), b"")
+        with _wire.lock:
+            _wire.flush()
+            _wire.send(ord("D"), b"")
     except _SyncFailed:
         sys.exit(1)
     except SystemExit as e:

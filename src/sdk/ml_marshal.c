@@ -1,5 +1,7 @@
 #include "ml_marshal.h"
 
+#include "../json/ml_json.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,10 @@ enum {
   TYPE_SHORT_ASCII = 'z',
   TYPE_SHORT_ASCII_INTERNED = 'Z'
 };
+
+/* 15-bit digits of the largest int read: 4300 decimal digits, the most
+ * CPython itself turns into text (sys.get_int_max_str_digits). */
+#define MAX_INT_DIGITS 953
 
 /* A container marked for reference is remembered with this bit set: the
  * reader cannot hand it out a second time (the SDK never sends one). */
@@ -117,13 +123,16 @@ static ml_status read_val(ml_marshal_reader *r, ml_marshal_val *v, ml_err *err, 
     r->cur += 4;
     size_t digits = nd < 0 ? (size_t)(-(int64_t)nd) : (size_t)nd;
     if (digits > ((size_t)(r->end - r->cur)) / 2) return fail(r, err, "the batch ends inside an int");
+    if (digits > MAX_INT_DIGITS) return fail(r, err, "an int of more than 4300 decimal digits (Python's own limit)");
+    for (size_t k = 0; k < digits; k++)
+      if (((unsigned)r->cur[2 * k] | (unsigned)r->cur[2 * k + 1] << 8) >= 1u << 15)
+        return fail(r, err, "an int digit is out of range");
     v->sign = nd < 0 ? -1 : 1;
     /* up to 4 digits of 15 bits (60 bits) always fit an int64; 5 may */
     uint64_t mag = 0;
     int fits = digits <= 5;
     for (size_t k = digits; fits && k-- > 0;) {
       unsigned d = (unsigned)r->cur[2 * k] | (unsigned)r->cur[2 * k + 1] << 8;
-      if (d >= 1u << 15) return fail(r, err, "an int digit is out of range");
       if (mag >> 49) fits = 0;
       else mag = mag << 15 | d;
     }
@@ -154,6 +163,9 @@ static ml_status read_val(ml_marshal_reader *r, ml_marshal_val *v, ml_err *err, 
   text:
     if (!need(r, n)) return fail(r, err, "the batch ends inside a string");
     v->kind = code == TYPE_STRING ? ML_MARSHAL_BYTES : ML_MARSHAL_STR;
+    /* marshal writes a str's lone surrogates (surrogatepass): not UTF-8 */
+    if ((code == TYPE_UNICODE || code == TYPE_INTERNED) && !ml_utf8_valid((const char *)r->cur, n, NULL))
+      return fail(r, err, "a str that is not valid UTF-8 (a lone surrogate such as \\ud800)");
     v->s = (const char *)r->cur;
     v->len = n;
     r->cur += n;

@@ -52,6 +52,7 @@ struct ml_pyrun {
   bool reaped;
   int status; /* waitpid's, once reaped */
   int ops_fd;
+  int control_fd; /* to the child: the input line, then "g" (ml_pyrun_go) */
   out_pipe out[2];
   const volatile sig_atomic_t *stop;
   ml_buf in;  /* bytes read from ops_fd; frames start at pos */
@@ -73,6 +74,9 @@ ml_status ml_pyrun_find_python(const char *given, char *out, size_t out_size, ml
   if (given) {
     if (strchr(given, '/')) {
       if (!executable(given)) return ml_err_set(err, ML_ERR_CONFIG, "--python %s: no executable file there", given);
+      /* absolute: the child runs in the connector's directory */
+      char abs[PATH_MAX];
+      if (given[0] != '/' && realpath(given, abs)) given = abs;
       snprintf(out, out_size, "%s", given);
       return ML_OK;
     }
@@ -143,17 +147,30 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
+static bool write_all(int fd, const char *s, size_t len) {
+  while (len) {
+    ssize_t w = write(fd, s, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    s += w;
+    len -= (size_t)w;
+  }
+  return true;
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void child_exec(const char *dir, const char *python, const char *sdk_dir, char *const *envp, pid_t parent,
                        int ops_w, int in_r, int out_w, int err_w) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(126); /* mallard died before the line above */
-  int devnull = open("/dev/null", O_RDONLY);
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull >= 0) dup2(devnull, 0);
-  /* move the pipes out of the way of 0-4 first, then into place */
-  int hi_ops = fcntl(ops_w, F_DUPFD, 10), hi_in = fcntl(in_r, F_DUPFD, 10);
-  int hi_out = fcntl(out_w, F_DUPFD, 10), hi_err = fcntl(err_w, F_DUPFD, 10);
+  /* move the pipes out of the way of 0-4 first, then into place; the
+   * copies (and every other descriptor of mallard's) close at exec, so the
+   * connector holds only 0-4 */
+  int hi_ops = fcntl(ops_w, F_DUPFD_CLOEXEC, 10), hi_in = fcntl(in_r, F_DUPFD_CLOEXEC, 10);
+  int hi_out = fcntl(out_w, F_DUPFD_CLOEXEC, 10), hi_err = fcntl(err_w, F_DUPFD_CLOEXEC, 10);
   if (hi_ops < 0 || hi_in < 0 || hi_out < 0 || hi_err < 0 || dup2(hi_out, 1) < 0 || dup2(hi_err, 2) < 0 ||
       dup2(hi_ops, CHILD_OPS_FD) < 0 || dup2(hi_in, CHILD_INPUT_FD) < 0)
     _exit(126);
@@ -214,7 +231,7 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
   ml_pyrun *p = calloc(1, sizeof *p);
   if (!p) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   p->pid = -1;
-  p->ops_fd = p->out[0].fd = p->out[1].fd = -1;
+  p->ops_fd = p->control_fd = p->out[0].fd = p->out[1].fd = -1;
   p->out[0].label = "stdout";
   p->out[1].label = "stderr";
   p->stop = o->stop;
@@ -265,19 +282,23 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
     return ml_err_set(err, ML_ERR_IO, "cannot start the Python connector: %s", strerror(fork_errno));
   }
   p->pid = pid;
-  /* The input is small next to a pipe's buffer only usually: the child
-   * reads all of it before it writes anything, so writing it whole here
-   * cannot deadlock.  A child that died early makes this fail (EPIPE; the
-   * CLI ignores SIGPIPE), and the frames' end of file reports why. */
-  size_t len = strlen(o->input_json), done = 0;
-  while (done < len) {
-    ssize_t w = write(in[1], o->input_json + done, len - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    done += (size_t)w;
-  }
-  close(in[1]);
+  /* The input line: the child reads all of it before it writes anything,
+   * so writing it whole here cannot deadlock.  A child that died early
+   * makes this fail (EPIPE; the CLI ignores SIGPIPE), and the frames' end of
+   * file reports why.  The pipe stays open for ml_pyrun_go. */
+  p->control_fd = in[1];
+  write_all(in[1], o->input_json, strlen(o->input_json));
+  write_all(in[1], "\n", 1);
   *out = p;
+  return ML_OK;
+}
+
+ml_status ml_pyrun_go(ml_pyrun *p, ml_err *err) {
+  bool ok = p->control_fd >= 0 && write_all(p->control_fd, "g", 1);
+  close_fd(&p->control_fd);
+  /* a child that is gone shows how it ended in its frames' end of file */
+  (void)ok;
+  (void)err;
   return ML_OK;
 }
 
@@ -294,7 +315,7 @@ static void reap(ml_pyrun *p, int wait_ms, bool kill_after) {
     nanosleep(&ts, NULL);
   }
   if (!kill_after) return;
-  kill(p->pid, SIGKILL);
+  kill(-p->pid, SIGKILL); /* its process group: what it started goes too */
   while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR) {
   }
   p->reaped = true;
@@ -302,11 +323,10 @@ static void reap(ml_pyrun *p, int wait_ms, bool kill_after) {
 
 void ml_pyrun_free(ml_pyrun *p) {
   if (!p) return;
-  if (p->pid > 0 && !p->reaped) {
-    kill(p->pid, SIGKILL);
-    reap(p, 1000, true);
-  }
+  if (p->pid > 0) kill(-p->pid, SIGKILL); /* the child, if it runs, and what it started */
+  if (p->pid > 0 && !p->reaped) reap(p, 1000, true);
   close_fd(&p->ops_fd);
+  close_fd(&p->control_fd);
   for (int i = 0; i < 2; i++) {
     close_fd(&p->out[i].fd);
     ml_buf_free(&p->out[i].line);
@@ -371,6 +391,15 @@ static int pump(ml_pyrun *p, mallard_ctx *ctx, bool want_ops) {
   if (!n) return MALLARD_OK;
   int r = poll(fds, (nfds_t)n, 200);
   if (r < 0 && errno != EINTR) return mallard_fail(ctx, "cannot wait for the Python connector: %s", strerror(errno));
+  if (r == 0 && want_ops && !p->reaped && p->pid > 0) {
+    /* nothing to read and the child has exited: a process it started may
+     * hold the pipe open, so its end of file may never come */
+    pid_t w = waitpid(p->pid, &p->status, WNOHANG);
+    if (w == p->pid) {
+      p->reaped = true;
+      p->ops_eof = true;
+    }
+  }
   if (r <= 0) return ml_sdk_interrupted(ctx);
   for (int i = 0; i < n; i++) {
     if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -412,9 +441,11 @@ static int drain(ml_pyrun *p, mallard_ctx *ctx, int ms) {
 
 /* The operations' pipe ended without 'D' or 'E': say how the child ended. */
 static int ended(ml_pyrun *p, mallard_ctx *ctx, const char *phase) {
-  reap(p, REAP_WAIT_MS, true);
-  int rc = drain(p, ctx, 1000); /* what it printed last often says why */
+  /* what it printed last often says why; read before waiting, so that a
+   * child blocked on a full stderr pipe can finish */
+  int rc = drain(p, ctx, 2000);
   if (rc) return rc;
+  reap(p, REAP_WAIT_MS, true);
   int s = p->status;
   if (WIFSIGNALED(s)) {
     int sig = WTERMSIG(s);
@@ -492,7 +523,15 @@ static int read_next(ml_pyrun *p, mallard_ctx *ctx, ml_marshal_val *v) {
   return MALLARD_OK;
 }
 
-/* One value of a row into the record under name. */
+/* Skips what a container value holds (nothing for a scalar). */
+static int skip_values(ml_pyrun *p, mallard_ctx *ctx, const ml_marshal_val *v) {
+  if (v->kind != ML_MARSHAL_TUPLE && v->kind != ML_MARSHAL_LIST && v->kind != ML_MARSHAL_DICT) return MALLARD_OK;
+  ml_err err;
+  if (ml_marshal_skip(&p->mr, v, &err) != ML_OK) return mallard_fail(ctx, "%s", err.msg);
+  return MALLARD_OK;
+}
+
+/* One value of a row into the record under name; reads all of v. */
 static int put_value(ml_pyrun *p, mallard_ctx *ctx, const char *name, const ml_marshal_val *v) {
   mallard_record *r = p->rec;
   switch (v->kind) {
@@ -509,10 +548,18 @@ static int put_value(ml_pyrun *p, mallard_ctx *ctx, const char *name, const ml_m
     return mallard_set_decimal(r, name, p->text.data);
   }
   case ML_MARSHAL_TUPLE: {
-    ml_marshal_val tag, text;
+    /* a tagged value: (tag, text); read whole whatever its shape, so that
+     * the reader stays on the row's next key */
+    ml_marshal_val tag = {0}, text = {0};
     int rc;
-    if (v->len != 2 || (rc = read_next(p, ctx, &tag)) || (rc = read_next(p, ctx, &text))) break;
-    if (tag.kind != ML_MARSHAL_INT || text.kind != ML_MARSHAL_STR) break;
+    if ((rc = read_next(p, ctx, &tag))) return rc;
+    if (v->len >= 2 && (rc = read_next(p, ctx, &text))) return rc;
+    if ((rc = skip_values(p, ctx, &tag)) || (v->len >= 2 && (rc = skip_values(p, ctx, &text)))) return rc;
+    for (size_t k = 2; k < v->len; k++) {
+      ml_marshal_val extra;
+      if ((rc = read_next(p, ctx, &extra)) || (rc = skip_values(p, ctx, &extra))) return rc;
+    }
+    if (v->len != 2 || tag.kind != ML_MARSHAL_INT || text.kind != ML_MARSHAL_STR) break;
     const char *t = cstr(&p->text, text.s, text.len);
     if (!t) return mallard_fail(ctx, "out of memory");
     switch (tag.i) {
@@ -526,31 +573,31 @@ static int put_value(ml_pyrun *p, mallard_ctx *ctx, const char *name, const ml_m
     }
     break;
   }
-  default: break;
+  default: {
+    int rc = skip_values(p, ctx, v); /* a list or dict: never sent, but read whole */
+    if (rc) return rc;
+    break;
+  }
   }
   return mallard_fail(ctx, "the Python connector sent a value mallard cannot read (column '%s')", name);
 }
 
 /* The row dict of an upsert, update or delete into p->rec. */
-static int read_row(ml_pyrun *p, mallard_ctx *ctx) {
+static int read_row(ml_pyrun *p, mallard_ctx *ctx, const char *table) {
   mallard_record_clear(p->rec);
   for (;;) {
     ml_marshal_val k, v;
     int rc = read_next(p, ctx, &k);
     if (rc) return rc;
     if (k.kind == ML_MARSHAL_END) return MALLARD_OK;
-    if (k.kind != ML_MARSHAL_STR) return mallard_fail(ctx, "the Python connector sent a column name that is not a str");
+    if (k.kind != ML_MARSHAL_STR)
+      return mallard_fail(ctx, "table '%s': the Python connector sent a column name that is not a str", table);
     const char *name = cstr(&p->name, k.s, k.len);
     if (!name) return mallard_fail(ctx, "out of memory");
     if ((rc = read_next(p, ctx, &v))) return rc;
     /* a setter's error stays in the record and fails the operation, which
-     * names table and column */
-    if (put_value(p, ctx, name, &v) == MALLARD_OK) continue;
-    if (mallard_record_error(p->rec)) {
-      ml_err err;
-      if (ml_marshal_skip(&p->mr, &v, &err) != ML_OK) return mallard_fail(ctx, "%s", err.msg);
-      continue;
-    }
+     * names table and column; put_value has read all of v either way */
+    if (put_value(p, ctx, name, &v) == MALLARD_OK || mallard_record_error(p->rec)) continue;
     return MALLARD_ERR_FAILED;
   }
 }
@@ -581,7 +628,7 @@ static int one_op(ml_pyrun *p, mallard_ctx *ctx) {
   case OP_UPDATE:
   case OP_DELETE:
     if (!table || b.kind != ML_MARSHAL_DICT) return malformed(ctx, "a row without table or dict");
-    rc = read_row(p, ctx);
+    rc = read_row(p, ctx, table);
     break;
   case OP_TRUNCATE:
     if (!table) return malformed(ctx, "truncate without a table");
@@ -662,6 +709,7 @@ static int error_frame(ml_pyrun *p, mallard_ctx *ctx, const char *data, size_t l
                     *tb = ml_json_get(root, "traceback"), *where = ml_json_get(root, "where"),
                     *hint = ml_json_get(root, "hint");
 #define S(v) ((v) && (v)->type == ML_JSON_STRING ? (v)->u.str : "")
+  drain(p, ctx, 2000); /* what it printed before it failed comes first */
   if (*S(tb)) log_text(ctx, MALLARD_SEVERE, S(tb), strlen(S(tb)));
   const char *ph = S(phase);
   char at[300] = "";
@@ -675,7 +723,6 @@ static int error_frame(ml_pyrun *p, mallard_ctx *ctx, const char *data, size_t l
 #undef S
   ml_json_doc_free(doc);
   reap(p, REAP_WAIT_MS, true);
-  drain(p, ctx, 1000);
   return rc;
 }
 

@@ -18,8 +18,9 @@
  * write: memory stays bounded on both sides.
  *
  * Lifecycle: ml_pyrun_start (before any thread exists: it forks) ->
- * ml_sdk_run_schema_with(ml_pyrun_schema) -> ml_sdk_run_update_with
- * (ml_pyrun_update) -> ml_pyrun_free (stops the child if it still runs). */
+ * ml_sdk_run_schema_with(ml_pyrun_schema) -> ml_pyrun_go ->
+ * ml_sdk_run_update_with(ml_pyrun_update) -> ml_pyrun_free (stops the child
+ * and its process group if it still runs). */
 #ifndef ML_PYRUN_H
 #define ML_PYRUN_H
 
@@ -51,6 +52,11 @@ ml_status ml_pyrun_sdk_dir(char *out, size_t out_size, ml_err *err);
 
 /* Starts the child.  *out is owned by the caller (ml_pyrun_free). */
 ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err);
+
+/* Lets the child go on from schema() to update(): called once mallard has
+ * declared the schema and opened the warehouse, so that a run that fails
+ * before never starts the connector's update (and its side effects). */
+ml_status ml_pyrun_go(ml_pyrun *p, ml_err *err);
 
 /* ml_sdk_call functions (ud: the ml_pyrun).  schema reads frames up to the
  * schema and declares it (mallard_schema_json); update applies every

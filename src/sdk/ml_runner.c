@@ -346,6 +346,7 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
             : ml_sdk_run_schema(r.ctx, conn->schema, r.apply, err);
   }
   if (st == ML_OK) st = ml_apply_start(r.apply, err);
+  if (st == ML_OK && py) st = ml_pyrun_go(py, err);
   if (st == ML_OK) {
     r.started = now_s();
     r.updating = true;

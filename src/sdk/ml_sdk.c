@@ -361,12 +361,22 @@ ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, cons
 }
 
 ml_status ml_sdk_replace_state(mallard_ctx *ctx, const char *json, size_t len, ml_err *err) {
-  kv_free(ctx->state, ctx->n_state);
+  /* the new state is built aside; the old one stays when it is invalid */
+  kv *old = ctx->state;
+  size_t old_n = ctx->n_state, old_cap = ctx->cap_state;
   ctx->state = NULL;
   ctx->n_state = ctx->cap_state = 0;
   ml_status st = ml_sdk_load_state(ctx, json, len, "of the checkpoint", err);
-  if (st == ML_ERR_CONFIG) err->code = st = ML_ERR_INPUT;
-  return st;
+  if (st != ML_OK) {
+    kv_free(ctx->state, ctx->n_state);
+    ctx->state = old;
+    ctx->n_state = old_n;
+    ctx->cap_state = old_cap;
+    if (st == ML_ERR_CONFIG) err->code = st = ML_ERR_INPUT;
+    return st;
+  }
+  kv_free(old, old_n);
+  return ML_OK;
 }
 
 const char *mallard_state_json(mallard_ctx *ctx) {

@@ -311,6 +311,86 @@ debug big
 expect_rc 0 "a 50 MB row"
 expect_q big "SELECT id, length(payload) AS n FROM tester.big ORDER BY id" '{"id":1,"n":52428800}
 {"id":2,"n":5}' "a 50 MB row lands whole"
+# ---- a row is what it was at the call; big rows, threads, processes it starts
+py robust <<'EOF'
+import datetime, enum, os, sys, threading
+from fivetran_connector_sdk import Connector, Operations as op
+
+class Tables(str, enum.Enum):
+    EVENTS = "events"
+
+def update(configuration, state):
+    mode = configuration.get("mode")
+    if mode == "mutate":
+        tags, row = [], {}
+        for i in range(3):
+            tags.append(i)
+            row["id"] = i
+            row["tags"] = tags
+            op.upsert("mut", row)          # the same dict and list, changed after each call
+    elif mode == "big":
+        for i in range(120):
+            op.upsert("big", {"id": i, "blob": "x" * (1 << 20)})
+    elif mode == "threads":
+        def work(t):
+            for i in range(2000):
+                op.upsert("thr", {"id": t * 10000 + i, "t": t})
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+    elif mode == "enum":
+        op.upsert(Tables.EVENTS, {"id": 1, 2: "int key"})
+    elif mode == "badcol":
+        op.upsert("bc", {"id": 1, "": datetime.date(2024, 1, 1)})
+    elif mode == "surrogate":
+        op.upsert("sur", {"id": 1, "s": "a\ud800b"})
+    elif mode == "grandchild":
+        os.system("sleep 30 &")
+        os._exit(3)
+    op.checkpoint({"mode": mode})
+
+def schema(configuration):
+    if configuration.get("mode") == "reject":
+        return [{"table": "t", "columns": {"x": "NOT_A_TYPE"}}]
+    return []
+
+connector = Connector(update=update, schema=schema)
+EOF
+robust() { echo "{\"mode\": \"$1\"}" >"$work/robust/configuration.json"; debug robust "${@:2}"; }
+robust mutate
+expect_rc 0 "a dict and list changed after the call"
+expect_q robust "SELECT id, tags FROM tester.mut ORDER BY id" '{"id":0,"tags":[0]}
+{"id":1,"tags":[0,1]}
+{"id":2,"tags":[0,1,2]}' "each row is what it was at its call"
+robust big
+expect_rc 0 "120 rows of 1 MB"
+expect_q robust "SELECT count(*) AS c, sum(length(blob)) AS n FROM tester.big" '{"c":120,"n":125829120}' "big rows land whole"
+robust threads
+expect_rc 0 "operations from 8 threads"
+expect_q robust "SELECT count(*) AS c, count(DISTINCT t) AS t FROM tester.thr" '{"c":16000,"t":8}' "every thread's rows, none lost"
+robust enum
+expect_rc 0 "a str enum as table name, an int key"
+expect_q robust "SELECT id, \"2\" AS k FROM tester.events" '{"id":1,"k":"int key"}' "the enum's text is the table, the key its str"
+robust badcol
+expect_rc 1 "a tagged value under an empty column name"
+grep -q "malformed" "$work/out" && fail "a value error is reported as such, not as a malformed batch"
+robust surrogate
+expect_rc 1 "a lone surrogate"
+expect_grep "not valid UTF-8 (a lone surrogate" "a lone surrogate is named"
+t0=$SECONDS
+robust grandchild
+expect_rc 1 "a connector that exits and leaves a process holding its pipe"
+[ $((SECONDS - t0)) -lt 10 ] || fail "the run ends when the connector exits, not when what it started does"
+expect_grep "exited with status 3" "the exit status is named"
+rm -f "$work/robust/files/update_ran"
+robust reject
+expect_rc 1 "a schema mallard rejects"
+[ ! -e "$work/robust/files/state.json" ] || [ "$(cat "$work/robust/files/state.json")" != '{"mode":"reject"}' ] ||
+  fail "update() never runs when the schema is rejected"
+(cd "$work" && mkdir -p relpy/bin && ln -sf "$PY" relpy/bin/python && "$MALLARD" debug robust --python relpy/bin/python >"$work/out" 2>&1) ||
+  true
+grep -q "could not be started" "$work/out" && fail "a relative --python path works"
+
 # ---- the interpreter: $VIRTUAL_ENV/bin/python when a virtual environment is active
 mkdir -p "$work/venv/bin"
 ln -s "$PY" "$work/venv/bin/python"
