@@ -352,8 +352,8 @@ void ml_dest_spec_json(ml_buf *out) {
   ml_jw_arr_begin(&w);
   ml_jw_str(&w, "destination_path");
   ml_jw_arr_end(&w);
-  ml_jw_key(&w, "additionalProperties");
-  ml_jw_bool(&w, true);
+  ml_jw_key(&w, "additionalProperties"); /* as the reference's: any other key is an error */
+  ml_jw_bool(&w, false);
   ml_jw_key(&w, "properties");
   ml_jw_obj_begin(&w);
 

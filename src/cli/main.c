@@ -41,11 +41,20 @@ int main(int argc, char **argv) {
   const char *name = argv[1];
   if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
     /* mallard help COMMAND: that command's --help */
+    if (argc > 3) {
+      fprintf(stderr, "mallard help: unexpected argument '%s'\n", argv[3]);
+      return ML_EXIT_USAGE;
+    }
     for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
       if (!strcmp(argv[2], commands[i].name)) {
         char *help_argv[] = {argv[2], "--help", NULL};
         return commands[i].run(2, help_argv);
       }
+    if (argc > 2) {
+      fprintf(stderr, "mallard help: unknown command '%s'\n\n", argv[2]);
+      usage(stderr);
+      return ML_EXIT_USAGE;
+    }
     usage(stdout);
     return ML_EXIT_OK;
   }
