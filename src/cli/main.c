@@ -1,11 +1,14 @@
 /* mallard: entry point and sub-command dispatch. */
+#include <duckdb.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ml_cli.h"
+#include "ml_version.h" /* MALLARD_GIT_COMMIT, generated at build time */
 
+/* MALLARD_VERSION comes from CMake's project(VERSION): the one place it lives. */
 #ifndef MALLARD_VERSION
-#define MALLARD_VERSION "0.1.0"
+#error "MALLARD_VERSION is not defined: build with CMake (it passes the project version)"
 #endif
 
 typedef struct command {
@@ -42,7 +45,7 @@ int main(int argc, char **argv) {
     return ML_EXIT_OK;
   }
   if (!strcmp(name, "--version") || !strcmp(name, "version")) {
-    printf("mallard %s\n", MALLARD_VERSION);
+    printf("mallard %s (DuckDB %s, commit %s)\n", MALLARD_VERSION, duckdb_library_version(), MALLARD_GIT_COMMIT);
     return ML_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
