@@ -75,12 +75,14 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%
 created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
 # ---- the sources: this checkout's files (tracked and new, not ignored) ---------
-# Copied into $work/src only where they differ, so that an unchanged file keeps
-# its time stamp and the build there stays incremental.
+# Those the build reads (not the tests: MALLARD_TESTS=OFF), copied into
+# $work/src only where they differ, so that an unchanged file keeps its time
+# stamp and the build there stays incremental.
 src="$work/src"
 mkdir -p "$src"
 list="$work/files"
-(cd "$here" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+(cd "$here" && git ls-files -z --cached --others --exclude-standard -- CMakeLists.txt cmake src include bench python \
+   docs/airbyte.md | while IFS= read -r -d '' f; do
   [ -f "$f" ] && [ ! -L "$f" ] && printf '%s\0' "$f"
 done) | sort -z > "$list"
 (cd "$src" && find . -type f -printf '%P\0' | sort -z) | comm -z -23 - "$list" | (cd "$src" && xargs -0 -r rm -f)
