@@ -31,6 +31,7 @@ static void usage(FILE *out) {
   fprintf(out, "usage: mallard COMMAND [OPTIONS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "  %-7s %s\n", "--version", "print mallard's version, DuckDB's version and the git commit");
   fprintf(out, "\n'mallard COMMAND --help' describes a command; README.md has the details.\n");
 }
 
