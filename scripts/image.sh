@@ -24,7 +24,8 @@
 # sources prints it again without building (--rebuild builds anyway).
 #
 # Needs root (debootstrap and chroot), debootstrap, skopeo, cmake, a C
-# compiler and DuckDB (as for scripts/build.sh): scripts/deps.sh installs them.
+# compiler and DuckDB (as for scripts/build.sh): it runs scripts/deps.sh, which
+# installs what is missing, so that a fresh clone needs only this command.
 #
 # Usage: bash scripts/image.sh [--rebuild]
 set -euo pipefail
@@ -44,6 +45,8 @@ done
 
 # ---- what is needed ------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || die "must run as root: debootstrap and chroot need it (sudo bash scripts/image.sh)"
+# (installs only what is missing: nothing, and silently, the second time)
+bash "$here/scripts/deps.sh" || die "scripts/deps.sh failed: the image needs what it installs"
 for t in debootstrap skopeo cmake cc strip tar gzip sha256sum git chroot unshare flock; do
   command -v "$t" >/dev/null || die "$t not found (bash scripts/deps.sh installs what the image needs)"
 done
