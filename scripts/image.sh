@@ -45,6 +45,15 @@ done
 
 # ---- what is needed ------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || die "must run as root: debootstrap and chroot need it (sudo bash scripts/image.sh)"
+
+out=${MALLARD_IMAGE_DIR:-$here/build-image}
+# Built at a fixed path, so that the binary (which names its source directory)
+# does not depend on where the checkout is; one build at a time uses it.
+work=${MALLARD_IMAGE_WORK:-/tmp/mallard-image-build}
+mkdir -p "$out" "$work"
+exec 9>"$work.lock"
+flock -n 9 || { say "waiting for another scripts/image.sh using $work"; flock 9; }
+
 # (installs only what is missing: nothing, and silently, the second time)
 bash "$here/scripts/deps.sh" || die "scripts/deps.sh failed: the image needs what it installs"
 for t in debootstrap skopeo cmake cc strip tar gzip sha256sum git chroot unshare flock; do
@@ -54,14 +63,6 @@ done
 duckdb_dir=${MALLARD_DUCKDB_DIR:-$here/third_party/duckdb}
 [ -f "$duckdb_dir/include/duckdb.h" ] && [ -f "$duckdb_dir/lib/libduckdb.so" ] \
   || die "no DuckDB in $duckdb_dir (need include/duckdb.h and lib/libduckdb.so): run scripts/deps.sh or set MALLARD_DUCKDB_DIR"
-
-out=${MALLARD_IMAGE_DIR:-$here/build-image}
-# Built at a fixed path, so that the binary (which names its source directory)
-# does not depend on where the checkout is.
-work=${MALLARD_IMAGE_WORK:-/tmp/mallard-image-build}
-mkdir -p "$out" "$work"
-exec 9>"$work.lock"
-flock -n 9 || { say "waiting for another scripts/image.sh using $work"; flock 9; }
 
 # ---- version, commit, time -----------------------------------------------------
 # The version's one home is project(mallard VERSION x.y.z) in CMakeLists.txt.

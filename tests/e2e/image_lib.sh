@@ -50,8 +50,8 @@ json_get() {
   python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2]), sort_keys=True))' "$1" "$2"
 }
 
-# check_image_config FILE: the image config (docker's or OCI's layout of it)
-# carries what the platform reads.  PREFIX is "" for OCI, "Config" for docker.
+# check_image_config FILE KEY: the image config carries what the platform
+# reads; KEY is "config" in the OCI config, "Config" in `docker image inspect`.
 check_image_config() {
   local f=$1 c=$2
   assert_eq "config: entrypoint mallard" '["mallard"]' "$(json_get "$f" "j['$c']['Entrypoint']")"
