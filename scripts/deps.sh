@@ -15,7 +15,11 @@ say() { echo "deps: $*" >&2; }
 # quickstart connector's Fernet decryption), Python 3 with `cryptography` (the
 # Python connectors' tests and the Python quickstart; mallard itself needs no
 # Python to build or to run C connectors) and node/npm (to fetch DuckDB).
-pkgs=(build-essential cmake pkg-config libcmocka-dev libssl-dev ca-certificates python3 python3-cryptography)
+# The container image (scripts/image.sh and its tests): debootstrap makes the
+# Debian base, skopeo writes the docker-archive, umoci unpacks the OCI layout
+# for the chroot test, docker.io's dockerd loads and runs the image.
+pkgs=(build-essential cmake pkg-config libcmocka-dev libssl-dev ca-certificates python3 python3-cryptography
+      debootstrap skopeo umoci docker.io)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -50,11 +50,28 @@ typedef struct ml_dest_config {
   char *memory_limit; /* DuckDB memory_limit ("64MB", "2GB"), NULL = DuckDB's default (80% of RAM) */
 } ml_dest_config;
 
+/* Where the config is read: the two facts from outside the file that
+ * destination_path depends on (ml_dest_env_detect fills them in). */
+typedef struct ml_dest_env {
+  const char *local_root; /* the MALLARD_LOCAL_ROOT environment variable, or NULL */
+  bool in_container;      /* /local is the platform's mount: only paths under it are kept */
+} ml_dest_env;
+
+/* Reads the environment a CLI command runs in: local_root from
+ * MALLARD_LOCAL_ROOT; in_container from MALLARD_CONTAINER when it is set
+ * ("1"/"true"/"yes" or "0"/"false"/"no"; anything else is ML_ERR_CONFIG naming
+ * the variable), else true exactly when /local is a mount point of this
+ * process's mount namespace (/proc/self/mountinfo; where that cannot be read,
+ * /local on another device than /).  `out` points into the environment. */
+ml_status ml_dest_env_detect(ml_dest_env *out, ml_err *err);
+
 /* Reads and validates a destination config (JSON object). Keys:
  *  destination_path (required string): as in Airbyte's DuckDB destination, a
- *    path under /local; a path that does not start with /local is placed under
- *    it; ".." that escapes /local is an error. "/local" is replaced by
- *    local_root.  "md:" (MotherDuck) paths are rejected with a clear message.
+ *    relative path or a path under /local lives under /local, and "/local" is
+ *    replaced by local_root; ".." that escapes /local is an error.  Any other
+ *    absolute path is used as given outside a container, and is an error
+ *    when env->in_container (as in the reference destination, which keeps
+ *    only /local).  "md:" (MotherDuck) paths are rejected with a clear message.
  *  schema (string, default "main", ^[A-Za-z0-9_]*$, empty means main; stored
  *    normalised: "Analytics" -> "analytics", "2024" -> "_2024")
  *  local_root (string): default: the MALLARD_LOCAL_ROOT environment variable if
@@ -63,19 +80,23 @@ typedef struct ml_dest_config {
  *  raw_tables (bool, default false), commit_interval_ms (integer >= 0),
  *  memory_limit (string: a number and a unit B, KB, MB, GB, TB, KiB, MiB,
  *    GiB or TiB; handed to DuckDB).
- *  Unknown keys are ignored (Airbyte adds its own).  `env_local_root` is the
- *  value of MALLARD_LOCAL_ROOT or NULL (passed in so the function is pure).
+ *  Unknown keys are ignored (Airbyte adds its own).  `env` (NULL: no
+ *  MALLARD_LOCAL_ROOT, not in a container) is passed in so the function is pure.
  * Errors are ML_ERR_CONFIG with a message naming the key and the problem. */
+ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_env *env, ml_dest_config *out,
+                                   ml_err *err);
+/* Same, reading the file at path (errors name the file; ML_ERR_IO if unreadable). */
+ml_status ml_dest_config_load_env(const char *path, const ml_dest_env *env, ml_dest_config *out, ml_err *err);
+/* The two above outside a container, with MALLARD_LOCAL_ROOT = env_local_root (may be NULL). */
 ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_local_root, ml_dest_config *out,
                                ml_err *err);
-/* Same, reading the file at path (errors name the file; ML_ERR_IO if unreadable). */
 ml_status ml_dest_config_load(const char *path, const char *env_local_root, ml_dest_config *out, ml_err *err);
 void ml_dest_config_free(ml_dest_config *c);
 
-/* The SPEC message body: {"connectionSpecification": {draft-07 JSON schema of the config above},
+/* The SPEC message body: {"documentationUrl": MALLARD_DOCUMENTATION_URL (set by CMake),
+ * "connectionSpecification": {"$schema": draft-07's identifier, the JSON schema of the config above},
  * "supportsIncremental": true, "supportsNormalization": false, "supportsDBT": false,
- * "supported_destination_sync_modes": ["overwrite","append","append_dedup"]}; no URL anywhere
- * (no documentationUrl, no "$schema").
+ * "supported_destination_sync_modes": ["overwrite","append","append_dedup"]}.
  * Appended to out as one compact JSON object (the caller wraps it in a message). */
 void ml_dest_spec_json(ml_buf *out);
 

@@ -11,6 +11,10 @@
 #include "../util/ml_file.h"
 #include "../util/ml_near.h"
 
+#ifndef MALLARD_DOCUMENTATION_URL
+#error "MALLARD_DOCUMENTATION_URL is not defined: build with CMake (it passes the URL of docs/airbyte.md)"
+#endif
+
 #define SCHEMA_PATTERN "^[A-Za-z0-9_]*$"
 #define DEFAULT_COMMIT_INTERVAL_MS 1000
 
@@ -59,9 +63,12 @@ typedef struct seg {
 /* Maps destination_path into local_root the way Airbyte's DuckDB destination
  * does inside its container, but lexically (no file system access, so a
  * symlink cannot change the answer and the file need not exist yet):
- * "/local/x" and "x" and "/x" all mean <local_root>/x; ".." may not climb out
- * of /local. */
-static ml_status resolve_destination(const char *dest, const char *root, char **out, ml_err *err) {
+ * "/local/x" and "x" both mean <local_root>/x; ".." may not climb out of
+ * /local.  Another absolute path is the user's own outside a container, and
+ * an error inside one (the reference destination rejects it: only /local
+ * outlives the container). */
+static ml_status resolve_destination(const char *dest, const char *root, bool in_container, char **out,
+                                     ml_err *err) {
   size_t dn = strlen(dest);
   bool under_local = strncmp(dest, "/local", 6) == 0 && (dest[6] == '/' || dest[6] == '\0');
   ml_buf virt = ML_BUF_INIT;
@@ -73,8 +80,18 @@ static ml_status resolve_destination(const char *dest, const char *root, char **
     return ml_err_set(err, ML_ERR_CONFIG,
                       "destination_path \"%s\" ends with '/': it names a directory, not a database file", dest);
   }
+  if (dest[0] == '/' && !under_local) {
+    if (in_container)
+      return ml_err_set(err, ML_ERR_CONFIG,
+                        "destination_path \"%s\" is not under /local: in the container only /local is kept (the "
+                        "platform mounts it from the host's /tmp/airbyte_local); use a path such as "
+                        "/local/destination.duckdb",
+                        dest);
+    if (!(*out = strdup(dest))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ML_OK;
+  }
   /* The path as it would read inside the container. */
-  if (!under_local) ml_buf_puts(&virt, dest[0] == '/' ? "/local" : "/local/");
+  if (!under_local) ml_buf_puts(&virt, "/local/");
   ml_buf_puts(&virt, dest);
   segs = malloc((virt.len / 2 + 2) * sizeof *segs);
   if (!ml_buf_ok(&virt) || !segs) goto nomem;
@@ -184,8 +201,69 @@ static ml_status check_known_keys(const ml_json_val *root, ml_err *err) {
   return ML_OK;
 }
 
+/* ---- where mallard runs ---- */
+
+/* Whether /local is a mount point in this process's mount namespace.  Field 5
+ * of a /proc/self/mountinfo line is the mount point, relative to the
+ * process's root (so under chroot too), with ' ', '\t', '\n' and '\\' written
+ * as octal escapes; "/local" has none.  Without /proc: whether /local is on
+ * another device than / (true of a volume, not of a bind mount from the same
+ * file system). */
+static bool local_is_mount_point(void) {
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+  if (f) {
+    char line[4096];
+    bool found = false, line_start = true;
+    while (!found && fgets(line, sizeof line, f)) {
+      bool starts = line_start;
+      line_start = strchr(line, '\n') != NULL; /* a longer line comes in pieces: only its first counts */
+      if (!starts) continue;
+      char *p = line;
+      for (int field = 1; field < 5 && p; field++) { /* skip fields 1-4 */
+        p = strchr(p, ' ');
+        if (p) p++;
+      }
+      if (!p) continue;
+      found = strncmp(p, "/local ", 7) == 0;
+    }
+    fclose(f);
+    return found;
+  }
+  struct stat root, local;
+  return stat("/", &root) == 0 && stat("/local", &local) == 0 && S_ISDIR(local.st_mode) && root.st_dev != local.st_dev;
+}
+
+ml_status ml_dest_env_detect(ml_dest_env *out, ml_err *err) {
+  out->local_root = getenv("MALLARD_LOCAL_ROOT");
+  const char *c = getenv("MALLARD_CONTAINER");
+  if (!c || !*c) {
+    out->in_container = local_is_mount_point();
+    return ML_OK;
+  }
+  if (!strcmp(c, "1") || !strcasecmp(c, "true") || !strcasecmp(c, "yes")) {
+    out->in_container = true;
+  } else if (!strcmp(c, "0") || !strcasecmp(c, "false") || !strcasecmp(c, "no")) {
+    out->in_container = false;
+  } else {
+    return ml_err_set(err, ML_ERR_CONFIG,
+                      "environment variable MALLARD_CONTAINER must be 1 (in a container: destination_path must be "
+                      "under /local) or 0 (not in one), or unset to detect it (got \"%.100s\")",
+                      c);
+  }
+  return ML_OK;
+}
+
 ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_local_root, ml_dest_config *out,
                                ml_err *err) {
+  ml_dest_env env = {.local_root = env_local_root, .in_container = false};
+  return ml_dest_config_parse_env(text, len, &env, out, err);
+}
+
+ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_env *env, ml_dest_config *out,
+                                   ml_err *err) {
+  static const ml_dest_env no_env = {NULL, false};
+  if (!env) env = &no_env;
+  const char *env_local_root = env->local_root;
   memset(out, 0, sizeof *out);
   out->commit_interval_ms = DEFAULT_COMMIT_INTERVAL_MS;
   ml_json_doc *doc = ml_json_doc_new();
@@ -236,7 +314,8 @@ ml_status ml_dest_config_parse(const char *text, size_t len, const char *env_loc
                     "give a local file path such as /local/destination.duckdb");
     goto done;
   }
-  if ((st = resolve_destination(v->u.str, out->local_root, &out->destination_path, err)) != ML_OK) goto done;
+  if ((st = resolve_destination(v->u.str, out->local_root, env->in_container, &out->destination_path, err)) != ML_OK)
+    goto done;
 
   if ((st = get_str(root, "schema", &v, err)) != ML_OK) goto done;
   if (v && v->len) {
@@ -301,12 +380,17 @@ done:
 }
 
 ml_status ml_dest_config_load(const char *path, const char *env_local_root, ml_dest_config *out, ml_err *err) {
+  ml_dest_env env = {.local_root = env_local_root, .in_container = false};
+  return ml_dest_config_load_env(path, &env, out, err);
+}
+
+ml_status ml_dest_config_load_env(const char *path, const ml_dest_env *env, ml_dest_config *out, ml_err *err) {
   char *text = NULL;
   size_t len = 0;
   memset(out, 0, sizeof *out);
   ml_status st = ml_file_read(path, &text, &len, err);
   if (st != ML_OK) return st;
-  st = ml_dest_config_parse(text, len, env_local_root, out, err);
+  st = ml_dest_config_parse_env(text, len, env, out, err);
   if (st != ML_OK) ml_err_prefix(err, "config %s", path);
   free(text);
   return st;
@@ -340,10 +424,14 @@ void ml_dest_spec_json(ml_buf *out) {
   ml_jw w;
   ml_jw_init(&w, out);
   ml_jw_obj_begin(&w);
-  /* No documentationUrl and no "$schema" URL: the schema is plain draft-07
-   * and the connector's documentation ships with it (docs/types.md). */
+  /* Where the platform's UI links to: set by CMake (MALLARD_DOCUMENTATION_URL),
+   * by default docs/airbyte.md as installed with mallard. */
+  ml_jw_key(&w, "documentationUrl");
+  ml_jw_str(&w, MALLARD_DOCUMENTATION_URL);
   ml_jw_key(&w, "connectionSpecification");
   ml_jw_obj_begin(&w);
+  ml_jw_key(&w, "$schema"); /* an identifier, never fetched */
+  ml_jw_str(&w, "http://json-schema.org/draft-07/schema#");
   ml_jw_key(&w, "title");
   ml_jw_str(&w, "DuckDB Destination Spec (mallard)");
   ml_jw_key(&w, "type");
@@ -358,10 +446,11 @@ void ml_dest_spec_json(ml_buf *out) {
   ml_jw_obj_begin(&w);
 
   spec_prop_head(&w, "destination_path", "string", "Destination DB",
-                 "Path to the DuckDB database file. It lives under /local, which Airbyte mounts from "
-                 "/tmp/airbyte_local on the host (see local_root); a path that does not start with /local is "
-                 "placed under it, and a path whose '..' climbs out of /local is rejected. MotherDuck (md:) "
-                 "paths are not supported.",
+                 "Path to the DuckDB database file, under /local, which Airbyte mounts from /tmp/airbyte_local "
+                 "on the host (see local_root). A relative path is placed under /local, and a path whose '..' "
+                 "climbs out of /local is rejected. In the container any other absolute path is an error (only "
+                 "/local outlives it); outside a container it is used as given. MotherDuck (md:) paths are not "
+                 "supported.",
                  0);
   spec_str_examples(&w, "/local/destination.duckdb", "destination.duckdb");
   ml_jw_obj_end(&w);

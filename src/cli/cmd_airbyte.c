@@ -1,16 +1,19 @@
 /* mallard spec | check | write: the Airbyte destination commands. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "airbyte/ml_catalog.h"
 #include "airbyte/ml_dest.h"
 #include "airbyte/ml_proto.h"
 #include "ml_cli.h"
+#include "util/ml_file.h"
 #include "warehouse/ml_wh.h"
 
 
@@ -92,12 +95,98 @@ int ml_cmd_spec(int argc, char **argv) {
   return rc;
 }
 
-static const char *env_local_root(void) { return getenv("MALLARD_LOCAL_ROOT"); }
+/* The config file read in the environment mallard runs in (MALLARD_LOCAL_ROOT,
+ * MALLARD_CONTAINER or whether /local is a mount point). */
+static ml_status load_config(const char *path, ml_dest_config *cfg, ml_err *err) {
+  ml_dest_env env;
+  ml_status st = ml_dest_env_detect(&env, err);
+  if (st != ML_OK) return st;
+  return ml_dest_config_load_env(path, &env, cfg, err);
+}
+
+#define CHECK_MAX_DIRS 64
+
+/* What check made to prove the database can be written, so that it can
+ * remove it again: the file (when it did not exist) and the directories
+ * above it that did not exist, outermost first. */
+typedef struct check_made {
+  bool file;
+  int ndirs;
+  char *dirs[CHECK_MAX_DIRS];
+} check_made;
+
+/* Creates the missing parent directories of path, recording each in made. */
+static ml_status check_make_dirs(const char *path, check_made *made, ml_err *err) {
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+    return ml_err_set(err, ML_ERR_CONFIG, "database path %s is too long", path);
+  char *missing[CHECK_MAX_DIRS];
+  int n = 0;
+  for (;;) { /* from the parent upwards, until a directory that exists */
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) break;
+    *slash = '\0';
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+      if (S_ISDIR(sb.st_mode)) break;
+      ml_err_set(err, ML_ERR_IO, "cannot create directory %s: %s is not a directory", n ? missing[0] : dir, dir);
+      for (int i = 0; i < n; i++) free(missing[i]);
+      return ML_ERR_IO;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) {
+      ml_err_set(err, ML_ERR_IO, "cannot look at directory %s: %s", dir, strerror(errno));
+      for (int i = 0; i < n; i++) free(missing[i]);
+      return ML_ERR_IO;
+    }
+    if (n == CHECK_MAX_DIRS) {
+      for (int i = 0; i < n; i++) free(missing[i]);
+      return ml_err_set(err, ML_ERR_IO, "more than %d missing directories above %s", CHECK_MAX_DIRS, path);
+    }
+    if (!(missing[n++] = strdup(dir))) {
+      for (int i = 0; i < n - 1; i++) free(missing[i]);
+      return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    }
+  }
+  ml_status st = ML_OK;
+  for (int i = n - 1; i >= 0; i--) { /* outermost first */
+    if (st == ML_OK && mkdir(missing[i], 0755) != 0)
+      st = ml_err_set(err, ML_ERR_IO, "cannot create directory %s: %s", missing[i], strerror(errno));
+    if (st == ML_OK)
+      made->dirs[made->ndirs++] = missing[i];
+    else
+      free(missing[i]);
+  }
+  return st;
+}
+
+/* Removes what check made, innermost first; the first failure is reported. */
+static ml_status check_remove_made(const char *path, check_made *made, ml_err *err) {
+  ml_status st = ML_OK;
+  if (made->file) {
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s.wal", path);
+    if (unlink(path) != 0 && errno != ENOENT)
+      st = ml_err_set(err, ML_ERR_IO, "cannot remove the database file %s that check created: %s", path,
+                      strerror(errno));
+    if (unlink(wal) != 0 && errno != ENOENT && st == ML_OK)
+      st = ml_err_set(err, ML_ERR_IO, "cannot remove %s that check created: %s", wal, strerror(errno));
+  }
+  for (int i = made->ndirs - 1; i >= 0; i--) {
+    if (rmdir(made->dirs[i]) != 0 && st == ML_OK)
+      st = ml_err_set(err, ML_ERR_IO, "cannot remove the directory %s that check created: %s", made->dirs[i],
+                      strerror(errno));
+    free(made->dirs[i]);
+  }
+  made->ndirs = 0;
+  made->file = false;
+  return st;
+}
 
 int ml_cmd_check(int argc, char **argv) {
   if (wants_help(argc, argv)) {
     printf("usage: mallard check --config FILE\n\n"
            "Validates the config and that the database file can be opened and written.\n"
+           "Leaves no trace: a database file or directories it had to create are removed.\n"
            "Prints one CONNECTION_STATUS message; exits 0 whether it SUCCEEDED or FAILED (2 on a usage error).\n\n");
     config_help(stdout);
     return ML_EXIT_OK;
@@ -114,29 +203,39 @@ int ml_cmd_check(int argc, char **argv) {
   ml_err_clear(&err);
   ml_dest_config cfg = {0};
   ml_wh *wh = NULL;
-  ml_status st = config_path ? ml_dest_config_load(config_path, env_local_root(), &cfg, &err)
+  check_made made = {0};
+  ml_status st = config_path ? load_config(config_path, &cfg, &err)
                              : ml_err_set(&err, ML_ERR_CONFIG, "no config given: use --config FILE");
+  bool existed = st == ML_OK && ml_file_exists(cfg.destination_path);
+  if (st == ML_OK && !existed) st = check_make_dirs(cfg.destination_path, &made, &err);
   if (st == ML_OK) {
-    ml_wh_options opts = {.create_dirs = true};
-    st = ml_wh_open(cfg.destination_path, &opts, &wh, &err);
+    made.file = !existed;
+    st = ml_wh_open(cfg.destination_path, NULL, &wh, &err);
   }
   /* prove we can write: a small table committed (so the write really reaches
-   * the disk: a full disk fails here) and dropped again */
-  if (st == ML_OK) st = ml_wh_execf(wh, &err, "CREATE SCHEMA IF NOT EXISTS \"%s\"", cfg.schema);
+   * the disk: a full disk fails here) and dropped again; the schema is left
+   * for write to create */
   if (st == ML_OK)
     st = ml_wh_exec(wh,
                     "CREATE OR REPLACE TABLE main._mallard_check AS SELECT range AS x, repeat('x', 100) AS pad "
                     "FROM range(1000); CHECKPOINT",
                     &err);
-  if (wh) ml_wh_exec(wh, "DROP TABLE IF EXISTS main._mallard_check", NULL);
+  if (wh) ml_wh_exec(wh, "DROP TABLE IF EXISTS main._mallard_check; CHECKPOINT", NULL);
+  ml_wh_close(wh);
+  ml_err rm_err;
+  ml_err_clear(&rm_err);
+  if (check_remove_made(cfg.destination_path, &made, &rm_err) != ML_OK && st == ML_OK) {
+    err = rm_err;
+    st = ML_ERR_IO;
+  }
   if (st == ML_OK) {
     char msg[1200];
-    snprintf(msg, sizeof msg, "database file %s is writable", cfg.destination_path);
+    snprintf(msg, sizeof msg, "database file %s is writable%s", cfg.destination_path,
+             existed ? "" : " (check created it to find out, and removed it)");
     ml_proto_connection_status(&p, true, msg);
   } else {
     ml_proto_connection_status(&p, false, err.msg);
   }
-  ml_wh_close(wh);
   ml_dest_config_free(&cfg);
   int rc = ml_proto_flush(&p, NULL) == ML_OK ? ML_EXIT_OK : ML_EXIT_FAILED;
   ml_proto_free(&p);
@@ -263,7 +362,7 @@ int ml_cmd_write(int argc, char **argv) {
   ml_status st = ML_OK;
   if (!config_path || !catalog_path)
     st = ml_err_set(&err, ML_ERR_CONFIG, "the write command needs --config FILE and --catalog FILE");
-  if (st == ML_OK) st = ml_dest_config_load(config_path, env_local_root(), &cfg, &err);
+  if (st == ML_OK) st = load_config(config_path, &cfg, &err);
   if (st == ML_OK) st = ml_catalog_load(catalog_path, cfg.schema, &cat, &err);
   /* an unreadable config or catalog is the user's to fix, like an invalid one */
   if (st == ML_ERR_IO) st = ML_ERR_CONFIG;

@@ -1,11 +1,14 @@
 /* mallard: entry point and sub-command dispatch. */
+#include <duckdb.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ml_cli.h"
+#include "ml_version.h" /* MALLARD_GIT_COMMIT, generated at build time */
 
+/* MALLARD_VERSION comes from CMake's project(VERSION): the one place it lives. */
 #ifndef MALLARD_VERSION
-#define MALLARD_VERSION "0.1.0"
+#error "MALLARD_VERSION is not defined: build with CMake (it passes the project version)"
 #endif
 
 typedef struct command {
@@ -29,8 +32,9 @@ static void usage(FILE *out) {
   fprintf(out, "usage: mallard COMMAND [OPTIONS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "  %-7s %s\n", "--version", "print mallard's version, DuckDB's version and the git commit");
   fprintf(out, "\n'mallard COMMAND --help' (or 'mallard help COMMAND') describes a command's options, config and exit\n"
-               "codes; 'mallard --version' prints the version.  README.md and docs/ have the details.\n");
+               "codes.  README.md and docs/ have the details.\n");
 }
 
 int main(int argc, char **argv) {
@@ -59,7 +63,7 @@ int main(int argc, char **argv) {
     return ML_EXIT_OK;
   }
   if (!strcmp(name, "--version") || !strcmp(name, "version")) {
-    printf("mallard %s\n", MALLARD_VERSION);
+    printf("mallard %s (DuckDB %s, commit %s)\n", MALLARD_VERSION, duckdb_library_version(), MALLARD_GIT_COMMIT);
     return ML_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

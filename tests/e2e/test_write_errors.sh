@@ -97,6 +97,50 @@ assert_eq "check bad config: still exit 0" "0" "$rc"
 assert_contains "check bad config: FAILED with the reason" '"status":"FAILED"' "$out"
 assert_contains "check bad config: the reason" 'missing required key' "$out"
 
+# --- check leaves no trace: a database file and directories it made are removed ----------------
+printf '{"destination_path":"/local/new/deeper/x.duckdb"}\n' > "$WORK/newdirs.json"
+out=$("$MALLARD" check --config "$WORK/newdirs.json")
+assert_contains "check of a new path: SUCCEEDED" '"status":"SUCCEEDED"' "$out"
+assert_contains "check of a new path: says it removed what it made" "check created it to find out, and removed it" "$out"
+assert_eq "check of a new path: no directory left" "no" "$([ -e "$WORK/local/new" ] && echo yes || echo no)"
+mkdir -p "$WORK/local/kept"
+printf '{"destination_path":"/local/kept/x.duckdb"}\n' > "$WORK/kept.json"
+out=$("$MALLARD" check --config "$WORK/kept.json")
+assert_contains "check in an existing directory: SUCCEEDED" '"status":"SUCCEEDED"' "$out"
+assert_eq "check in an existing directory: the directory stays, empty" "" "$(ls -A "$WORK/local/kept")"
+before=$(q "$(db errs)" "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL")
+out=$("$MALLARD" check --config "$cfg")
+assert_contains "check of an existing database: SUCCEEDED" '"status":"SUCCEEDED"' "$out"
+assert_eq "check of an existing database: its tables unchanged" "$before" \
+  "$(q "$(db errs)" "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL")"
+assert_eq "check of an existing database: no WAL left" "no" "$([ -e "$(db errs).wal" ] && echo yes || echo no)"
+
+# --- destination_path outside /local: the user's own path, an error in a container ----------
+printf '{"destination_path":"%s/abs/dir/x.duckdb"}\n' "$WORK" > "$WORK/abs.json"
+out=$(MALLARD_CONTAINER=0 "$MALLARD" check --config "$WORK/abs.json")
+assert_contains "absolute path outside a container: check SUCCEEDED" '"status":"SUCCEEDED"' "$out"
+assert_contains "absolute path outside a container: used as given" "database file $WORK/abs/dir/x.duckdb is writable" "$out"
+assert_eq "absolute path outside a container: check left nothing" "no" "$([ -e "$WORK/abs" ] && echo yes || echo no)"
+rec a1 | MALLARD_CONTAINER=0 "$MALLARD" write --config "$WORK/abs.json" --catalog "$CAT" >/dev/null 2>&1
+assert_eq "absolute path outside a container: write loads there" "1" \
+  "$(q1 "$WORK/abs/dir/x.duckdb" 'SELECT count(*) FROM exchange_rate')"
+out=$(MALLARD_CONTAINER=1 "$MALLARD" check --config "$WORK/abs.json")
+assert_contains "absolute path in a container: check FAILED" '"status":"FAILED"' "$out"
+assert_contains "absolute path in a container: says why" \
+  "destination_path \\\"$WORK/abs/dir/x.duckdb\\\" is not under /local: in the container only /local is kept" "$out"
+set +e
+out=$(rec a2 | MALLARD_CONTAINER=1 "$MALLARD" write --config "$WORK/abs.json" --catalog "$CAT" 2>/dev/null); rc=$?
+set -e
+assert_eq "absolute path in a container: write exits 1" "1" "$rc"
+assert_contains "absolute path in a container: config_error" '"failure_type":"config_error"' "$out"
+assert_eq "absolute path in a container: nothing written" "1" \
+  "$(q1 "$WORK/abs/dir/x.duckdb" 'SELECT count(*) FROM exchange_rate')"
+out=$(MALLARD_CONTAINER=1 "$MALLARD" check --config "$WORK/kept.json")
+assert_contains "/local path in a container: check SUCCEEDED" '"status":"SUCCEEDED"' "$out"
+out=$(MALLARD_CONTAINER=maybe "$MALLARD" check --config "$WORK/kept.json")
+assert_contains "bad MALLARD_CONTAINER: check FAILED naming the variable" \
+  'environment variable MALLARD_CONTAINER must be 1' "$out"
+
 # --- unwritable destination: the directory cannot be created ------------------------------
 touch "$WORK/afile"
 printf '{"destination_path":"/local/x.duckdb","local_root":"%s/afile/sub"}\n' "$WORK" > "$WORK/unwritable.json"

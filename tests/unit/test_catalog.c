@@ -841,12 +841,36 @@ static void config_fails(const char *json, const char *needle) {
   assert_null(cfg.local_root);
 }
 
-static void assert_resolves(const char *dest, const char *root, const char *want) {
+/* dest resolves to want outside a container and (unless want_in is NULL,
+ * an error) to want_in inside one. */
+static void assert_resolves_in(const char *dest, const char *root, const char *want, const char *want_in) {
   char json[512];
   snprintf(json, sizeof json, "{\"destination_path\":\"%s\",\"local_root\":\"%s\"}", dest, root);
   ml_dest_config cfg = config_ok(json, NULL);
   assert_string_equal(cfg.destination_path, want);
   ml_dest_config_free(&cfg);
+  ml_dest_env in = {.local_root = NULL, .in_container = true};
+  ml_err err;
+  ml_err_clear(&err);
+  ml_status st = ml_dest_config_parse_env(json, strlen(json), &in, &cfg, &err);
+  if (want_in) {
+    if (st != ML_OK) fail_msg("in a container, %s failed: %s", dest, err.msg);
+    assert_string_equal(cfg.destination_path, want_in);
+    ml_dest_config_free(&cfg);
+  } else {
+    if (st == ML_OK) fail_msg("in a container, %s should fail but gave %s", dest, cfg.destination_path);
+    assert_int_equal(st, ML_ERR_CONFIG);
+    char want_msg[300];
+    snprintf(want_msg, sizeof want_msg, "destination_path \"%s\" is not under /local: in the container only /local "
+             "is kept", dest);
+    if (!strstr(err.msg, want_msg)) fail_msg("error \"%s\" does not contain \"%s\"", err.msg, want_msg);
+    assert_null(cfg.destination_path);
+  }
+}
+
+/* the same in and out of a container */
+static void assert_resolves(const char *dest, const char *root, const char *want) {
+  assert_resolves_in(dest, root, want, want);
 }
 
 static void test_config_defaults(void **state) {
@@ -916,12 +940,15 @@ static void test_config_paths(void **state) {
   const char *r = "/tmp/airbyte_local";
   assert_resolves("/local/destination.duckdb", r, "/tmp/airbyte_local/destination.duckdb");
   assert_resolves("destination.duckdb", r, "/tmp/airbyte_local/destination.duckdb");
-  assert_resolves("/foo/x.duckdb", r, "/tmp/airbyte_local/foo/x.duckdb");
+  /* another absolute path: the user's own outside a container, an error in one */
+  assert_resolves_in("/foo/x.duckdb", r, "/foo/x.duckdb", NULL);
+  assert_resolves_in("/tmp/x.duckdb", r, "/tmp/x.duckdb", NULL);
+  assert_resolves_in("/localfoo/x.duckdb", r, "/localfoo/x.duckdb", NULL);
+  assert_resolves_in("/../x.duckdb", r, "/../x.duckdb", NULL);
   assert_resolves("sub/dir/x.duckdb", r, "/tmp/airbyte_local/sub/dir/x.duckdb");
   assert_resolves("/local/a/./b/../c.duckdb", r, "/tmp/airbyte_local/a/c.duckdb");
   assert_resolves("/local//a//c.duckdb", r, "/tmp/airbyte_local/a/c.duckdb");
   assert_resolves("/local/../local/x.duckdb", r, "/tmp/airbyte_local/x.duckdb");
-  assert_resolves("/localfoo/x.duckdb", r, "/tmp/airbyte_local/localfoo/x.duckdb");
   assert_resolves("./x.duckdb", r, "/tmp/airbyte_local/x.duckdb");
   assert_resolves("x.duckdb", "/tmp/airbyte_local/", "/tmp/airbyte_local/x.duckdb");
   assert_resolves("x.duckdb", "/", "/x.duckdb");
@@ -932,7 +959,6 @@ static void test_config_paths(void **state) {
   config_fails("{\"destination_path\":\"/local/../etc/x\"}", "destination_path \"/local/../etc/x\" escapes /local");
   config_fails("{\"destination_path\":\"../x.duckdb\"}", "destination_path \"../x.duckdb\" escapes /local");
   config_fails("{\"destination_path\":\"a/../../../x\"}", "escapes /local");
-  config_fails("{\"destination_path\":\"/../x.duckdb\"}", "escapes /local");
   config_fails("{\"destination_path\":\"/local\"}", "destination_path \"/local\" is the /local directory itself");
   config_fails("{\"destination_path\":\".\"}", "is the /local directory itself");
   config_fails("{\"destination_path\":\"/local/a/..\"}", "is the /local directory itself");
@@ -1062,10 +1088,12 @@ static void test_doc_examples(void **state) {
 
 /* ---- SPEC ---- */
 
-static void assert_has_no_url(const char *s) {
-  assert_null(strstr(s, "http"));
-  assert_null(strstr(s, "://"));
-  assert_null(strstr(s, "documentationUrl"));
+/* The SPEC names two URIs, documentationUrl and the draft-07 identifier of
+ * "$schema", and no other (mallard never points at a download). */
+static void assert_only_two_uris(const char *s) {
+  int n = 0;
+  for (const char *p = strstr(s, "://"); p; p = strstr(p + 3, "://")) n++;
+  assert_int_equal(n, 2);
 }
 
 static void test_spec(void **state) {
@@ -1075,7 +1103,7 @@ static void test_spec(void **state) {
   ml_dest_spec_json(&b);
   assert_true(ml_buf_ok(&b));
   assert_null(strchr(b.data, '\n')); /* one compact line */
-  assert_has_no_url(b.data);
+  assert_only_two_uris(b.data);
 
   ml_json_doc *doc = ml_json_doc_new();
   const ml_json_val *root;
@@ -1085,7 +1113,11 @@ static void test_spec(void **state) {
   assert_int_equal(ml_json_get(root, "supportsIncremental")->type, ML_JSON_TRUE);
   assert_int_equal(ml_json_get(root, "supportsNormalization")->type, ML_JSON_FALSE);
   assert_int_equal(ml_json_get(root, "supportsDBT")->type, ML_JSON_FALSE);
-  assert_null(ml_json_get(root, "documentationUrl"));
+  /* what the platform reads: where the documentation is, and a draft-07 schema */
+  const char *doc_url = ml_json_get_str(root, "documentationUrl");
+  assert_non_null(doc_url);
+  assert_string_equal(doc_url, MALLARD_DOCUMENTATION_URL);
+  assert_non_null(strstr(doc_url, "://"));
   const ml_json_val *modes = ml_json_get(root, "supported_destination_sync_modes");
   assert_non_null(modes);
   assert_int_equal(modes->type, ML_JSON_ARRAY);
@@ -1097,6 +1129,7 @@ static void test_spec(void **state) {
   const ml_json_val *cs = ml_json_get(root, "connectionSpecification");
   assert_non_null(cs);
   assert_string_equal(ml_json_get_str(cs, "type"), "object");
+  assert_string_equal(ml_json_get_str(cs, "$schema"), "http://json-schema.org/draft-07/schema#");
   const ml_json_val *req = ml_json_get(cs, "required");
   assert_int_equal(req->len, 1);
   assert_string_equal(req->u.items[0].u.str, "destination_path");
