@@ -1,5 +1,6 @@
 #include "ml_dest.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -255,6 +256,13 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
                         .threads = "1",
                         .threads_liftable = true};
   ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
+  if (st == ML_OK) {
+    /* the first word of every write: which file it changes */
+    char abs[PATH_MAX];
+    const char *shown = realpath(config->destination_path, abs) ? abs : config->destination_path;
+    ml_proto_log(out, "INFO", "database file %s opened for writing (%zu stream%s in the catalog)", shown,
+                 catalog->n_streams, catalog->n_streams == 1 ? "" : "s");
+  }
   if (st == ML_OK) st = ml_wh_begin(d->wh, err);
   if (st == ML_OK)
     st = ml_wh_exec(d->wh,

@@ -29,6 +29,8 @@ assert_contains "empty input: the error says so" "standard input held no message
 assert_eq "empty input: no database file is created" "no" "$([ -e "$(db safety)" ] && echo yes || echo no)"
 
 out=$({ rec a '{"id":1,"x":1.5}'; rec a '{"id":2,"x":2.5}'; rec b '{"id":1}'; state 1; } | write)
+assert_contains "the first LOG line names the database file" \
+  "\"message\":\"database file $(db safety) opened for writing (2 streams in the catalog)\"" "$(head -n 1 <<<"$out")"
 assert_eq "first sync: both tables" '{"a":2,"b":1}' "$(q "$(db safety)" "SELECT (SELECT count(*) FROM a) AS a, (SELECT count(*) FROM b) AS b")"
 set +e
 : | write >/dev/null; rc=$?
