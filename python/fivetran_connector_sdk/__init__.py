@@ -248,7 +248,9 @@ class Operations:
     million times a second): a row is checked with two tests and one scan of
     its value types at C speed, copied (the caller may reuse or change its
     dict: a row is what it was at the call) and appended with where it was
-    sent from; serializing happens once per batch in _Wire.flush."""
+    sent from; serializing happens once per batch in _Wire.flush.  The three
+    are written out rather than sharing a helper: a call more per row costs
+    about a tenth of what the SDK adds to a row."""
 
     @staticmethod
     def upsert(table, data, *, file=None):

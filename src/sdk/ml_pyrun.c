@@ -726,46 +726,44 @@ static int error_frame(ml_pyrun *p, mallard_ctx *ctx, const char *data, size_t l
   return rc;
 }
 
-int ml_pyrun_schema(mallard_ctx *ctx, void *ud) {
-  ml_pyrun *p = ud;
+/* Applies operation frames until the frame `until` ('S' in schema(), 'D' in
+ * update()), which it leaves in *data / *len; an error frame or any other
+ * kind ends the phase as failed. */
+static int frames_until(ml_pyrun *p, mallard_ctx *ctx, const char *phase, int until, const char **data,
+                        size_t *len) {
   for (;;) {
     int kind = 0;
-    const char *data = NULL;
-    size_t len = 0;
-    int rc = next_frame(p, ctx, "schema", &kind, &data, &len);
+    int rc = next_frame(p, ctx, phase, &kind, data, len);
     if (rc) return rc;
+    if (kind == until) return MALLARD_OK;
     if (kind == 'O') {
-      if ((rc = ops_frame(p, ctx, data, len))) return rc;
-    } else if (kind == 'S') {
-      const char *json = cstr(&p->text, data, len);
-      return json ? mallard_schema_json(ctx, json) : mallard_fail(ctx, "out of memory");
+      if ((rc = ops_frame(p, ctx, *data, *len))) return rc;
     } else if (kind == 'E') {
-      return error_frame(p, ctx, data, len);
+      return error_frame(p, ctx, *data, *len);
     } else {
-      return mallard_fail(ctx, "the Python connector sent an unexpected frame '%c' before its schema", kind);
+      return mallard_fail(ctx, "the Python connector sent an unexpected frame '%c' during %s()", kind, phase);
     }
   }
 }
 
+int ml_pyrun_schema(mallard_ctx *ctx, void *ud) {
+  ml_pyrun *p = ud;
+  const char *data = NULL;
+  size_t len = 0;
+  int rc = frames_until(p, ctx, "schema", 'S', &data, &len);
+  if (rc) return rc;
+  const char *json = cstr(&p->text, data, len);
+  return json ? mallard_schema_json(ctx, json) : mallard_fail(ctx, "out of memory");
+}
+
 int ml_pyrun_update(mallard_ctx *ctx, void *ud) {
   ml_pyrun *p = ud;
-  for (;;) {
-    int kind = 0;
-    const char *data = NULL;
-    size_t len = 0;
-    int rc = next_frame(p, ctx, "update", &kind, &data, &len);
-    if (rc) return rc;
-    if (kind == 'O') {
-      if ((rc = ops_frame(p, ctx, data, len))) return rc;
-    } else if (kind == 'D') {
-      /* what it prints on its way out is still shown */
-      if ((rc = drain(p, ctx, REAP_WAIT_MS))) return rc;
-      reap(p, REAP_WAIT_MS, true);
-      return MALLARD_OK;
-    } else if (kind == 'E') {
-      return error_frame(p, ctx, data, len);
-    } else {
-      return mallard_fail(ctx, "the Python connector sent an unexpected frame '%c'", kind);
-    }
-  }
+  const char *data = NULL;
+  size_t len = 0;
+  int rc = frames_until(p, ctx, "update", 'D', &data, &len);
+  if (rc) return rc;
+  /* what it prints on its way out is still shown */
+  if ((rc = drain(p, ctx, REAP_WAIT_MS))) return rc;
+  reap(p, REAP_WAIT_MS, true);
+  return MALLARD_OK;
 }

@@ -13,13 +13,7 @@
 
 #include "airbyte/ml_catalog.h"
 
-#define FUZZ_CHECK(cond)                                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-      abort();                                                                    \
-    }                                                                             \
-  } while (0)
+#include "fuzz_check.h"
 
 static void check_normalised(const char *s) {
   FUZZ_CHECK(s != NULL && s[0] != '\0');

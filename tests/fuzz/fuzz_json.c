@@ -12,13 +12,7 @@
 
 #include "json/ml_json.h"
 
-#define FUZZ_CHECK(cond)                                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-      abort();                                                                    \
-    }                                                                             \
-  } while (0)
+#include "fuzz_check.h"
 
 static void check_last_key_wins(const ml_json_val *obj) {
   size_t n = obj->len < 64 ? obj->len : 64; /* quadratic: keep it bounded */

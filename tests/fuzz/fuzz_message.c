@@ -24,13 +24,7 @@
 #include "engine/ml_value.h"
 #include "json/ml_json.h"
 
-#define FUZZ_CHECK(cond)                                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-      abort();                                                                    \
-    }                                                                             \
-  } while (0)
+#include "fuzz_check.h"
 
 #define MAX_OBJECTS 256 /* objects examined per input */
 #define MAX_KEYS 512    /* keys per object given to ml_names_assign */
