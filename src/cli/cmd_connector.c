@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../sdk/ml_build.h"
 #include "../sdk/ml_pyrun.h"
 #include "../sdk/ml_runner.h"
 #include "../sdk/ml_templates.h"
@@ -207,16 +208,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static bool is_connector_dir(const char *dir) {
   char p[PATH_MAX + 32];
   snprintf(p, sizeof p, "%s/connector.py", dir);
-  if (ml_file_exists(p)) return true;
-  DIR *d = opendir(dir);
-  if (!d) return false;
-  bool found = false;
-  for (struct dirent *e; !found && (e = readdir(d));) {
-    size_t n = strlen(e->d_name);
-    found = n > 2 && !strcmp(e->d_name + n - 2, ".c");
-  }
-  closedir(d);
-  return found;
+  return ml_file_exists(p) || ml_build_c_source(dir, NULL, 0);
 }
 
 /* What mallard debug makes under DIR/files, and nothing else: reset deletes

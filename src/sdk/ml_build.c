@@ -148,6 +148,19 @@ static ml_status read_requirements(const char *dir, argv_vec *pkgs, ml_err *err)
   return pkgs->oom ? ml_err_set(err, ML_ERR_NOMEM, "out of memory") : ML_OK;
 }
 
+bool ml_build_c_source(const char *dir, char *name, size_t name_size) {
+  DIR *d = opendir(dir);
+  if (!d) return false;
+  bool found = false;
+  for (struct dirent *e; !found && (e = readdir(d));) {
+    if (!ends_with(e->d_name, ".c")) continue;
+    found = true;
+    if (name && name_size) snprintf(name, name_size, "%s", e->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
 ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebuilt, char *cmd, size_t cmd_size,
                              ml_err *err) {
   *so_path = NULL;

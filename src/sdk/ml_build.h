@@ -33,6 +33,10 @@ typedef struct ml_build_opts {
 ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebuilt, char *cmd, size_t cmd_size,
                              ml_err *err);
 
+/* Whether dir holds a C source (a *.c file: what ml_build_connector
+ * compiles); name (may be NULL) receives the first one's file name. */
+bool ml_build_c_source(const char *dir, char *name, size_t name_size);
+
 /* The directory holding mallard.h: $MALLARD_INCLUDE_DIR, else <exe>/../include
  * (an installed tree, or a build directory inside the source tree), else the
  * source tree mallard was built from.  out receives it (out_size bytes). */

@@ -56,7 +56,7 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err);
 /* Lets the child go on from schema() to update(): called once mallard has
  * declared the schema and opened the warehouse, so that a run that fails
  * before never starts the connector's update (and its side effects). */
-ml_status ml_pyrun_go(ml_pyrun *p, ml_err *err);
+void ml_pyrun_go(ml_pyrun *p);
 
 /* ml_sdk_call functions (ud: the ml_pyrun).  schema reads frames up to the
  * schema and declares it (mallard_schema_json); update applies every

@@ -1,6 +1,5 @@
 #include "ml_runner.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -225,17 +224,8 @@ static ml_status connector_kind(run *r, bool *python, ml_err *err) {
   snprintf(py, sizeof py, "%s/connector.py", r->dir);
   *python = ml_file_exists(py);
   if (!*python) return ML_OK;
-  DIR *d = opendir(r->dir);
-  if (!d) return ml_err_set(err, ML_ERR_IO, "cannot list %s: %s", r->dir, strerror(errno));
   char c_file[256] = "";
-  for (struct dirent *e; (e = readdir(d));) {
-    size_t n = strlen(e->d_name);
-    if (n > 2 && !strcmp(e->d_name + n - 2, ".c")) {
-      snprintf(c_file, sizeof c_file, "%s", e->d_name);
-      break;
-    }
-  }
-  closedir(d);
+  ml_build_c_source(r->dir, c_file, sizeof c_file);
   if (c_file[0])
     return ml_err_set(err, ML_ERR_CONFIG,
                       "%s holds both a Python connector (connector.py) and a C connector (%s): keep one of them "
@@ -346,7 +336,7 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
             : ml_sdk_run_schema(r.ctx, conn->schema, r.apply, err);
   }
   if (st == ML_OK) st = ml_apply_start(r.apply, err);
-  if (st == ML_OK && py) st = ml_pyrun_go(py, err);
+  if (st == ML_OK && py) ml_pyrun_go(py);
   if (st == ML_OK) {
     r.started = now_s();
     r.updating = true;
