@@ -5,6 +5,7 @@
 
 #include "../engine/ml_value.h"
 #include "../util/ml_hash.h"
+#include "ml_children.h"
 
 /* Metadata columns of every typed table, in this order at creation. */
 enum { META_RAW_ID, META_EXTRACTED_AT, META_META, META_GENERATION, META_COUNT };
@@ -53,6 +54,10 @@ struct ml_astream {
   bool pending_ready, pending_rows;
   char meta_plain[64];
   size_t meta_plain_len;
+  /* unnesting (NULL / 0 without): flattened columns of the load table, and the child tables */
+  const ml_unnest_plan *plan;
+  long *flat_col; /* plan->flat[i] -> column of load */
+  ml_children *children;
 };
 
 static uint64_t fnv1a(const char *s, size_t n) { return ml_hash_fnv1a(s, n); }
@@ -96,14 +101,6 @@ static ml_status slot_add(ml_astream *s, const char *key, size_t len, long col, 
   return ML_OK;
 }
 
-static const char *load_prefix(ml_sync_mode mode) {
-  switch (mode) {
-  case ML_MODE_OVERWRITE: return "_mallard_tmp_";
-  case ML_MODE_APPEND_DEDUP: return "_mallard_stage_";
-  default: return "";
-  }
-}
-
 static char *concat(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   char *p = malloc(la + lb + 1);
@@ -140,7 +137,8 @@ static ml_status holds_only_this_sync(ml_astream *s, const char *table, bool *ke
 
 static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   const ml_stream_def *d = s->def;
-  size_t n = META_COUNT + d->n_fields;
+  size_t n_flat = s->plan ? s->plan->n_flat : 0;
+  size_t n = META_COUNT + d->n_fields + n_flat;
   ml_col *wanted = calloc(n, sizeof *wanted);
   if (!wanted) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < META_COUNT; i++) {
@@ -151,10 +149,16 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
     wanted[META_COUNT + i].name = d->fields[i].column;
     wanted[META_COUNT + i].type = d->fields[i].type;
   }
-  char *load_name = concat(load_prefix(d->mode), d->table);
+  for (size_t i = 0; i < n_flat; i++) {
+    wanted[META_COUNT + d->n_fields + i].name = s->plan->flat[i].column;
+    wanted[META_COUNT + d->n_fields + i].type = s->plan->flat[i].type;
+  }
+  char *load_name = concat(ml_sync_mode_load_prefix(d->mode), d->table);
   ml_status st = load_name ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   bool keep = true;
+  ml_children_start child_start = ML_CHILDREN_KEEP;
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = holds_only_this_sync(s, load_name, &keep, err);
+  if (!keep) child_start = ML_CHILDREN_FRESH;
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE && !keep) {
     /* The table may already have been swapped in by this very sync, killed
      * before its last STATEs were echoed: the platform resends the tail, which
@@ -173,6 +177,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
       st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
       ml_buf_free(&q);
       keep = true;
+      child_start = ML_CHILDREN_FROM_FINAL;
     }
   }
   if (st == ML_OK) st = ml_table_init(&s->load, s->wh, d->schema, load_name, err);
@@ -202,7 +207,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   if (st == ML_OK && raw_tables) {
     s->has_raw = true;
     s->raw_final_name = concat("_airbyte_raw_", d->table);
-    char *raw_load = s->raw_final_name ? concat(load_prefix(d->mode == ML_MODE_OVERWRITE ? d->mode : ML_MODE_APPEND),
+    char *raw_load = s->raw_final_name ? concat(ml_sync_mode_load_prefix(d->mode == ML_MODE_OVERWRITE ? d->mode : ML_MODE_APPEND),
                                                 s->raw_final_name)
                                        : NULL;
     ml_col raw_cols[3] = {{"_airbyte_ab_id", ml_type_of(ML_TYPE_VARCHAR)},
@@ -244,6 +249,9 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
     if (st != ML_OK) return st;
   }
   for (size_t i = 0; i < META_COUNT; i++) s->meta_col[i] = ml_table_find(&s->load, meta_names[i]);
+  if (n_flat && !(s->flat_col = calloc(n_flat, sizeof *s->flat_col))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < n_flat; i++) s->flat_col[i] = ml_table_find(&s->load, s->plan->flat[i].column);
+  if (s->plan) st = ml_children_open(s->wh, d, s->plan, child_start, s->log, &s->children, err);
   for (size_t i = 0; st == ML_OK && i < d->n_fields; i++) {
     const ml_field *f = &d->fields[i];
     st = slot_add(s, f->source, strlen(f->source), ml_table_find(&s->load, f->column), true, f->base64, NULL, err);
@@ -251,14 +259,15 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   return st;
 }
 
-ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, bool raw_tables, ml_proto *log, ml_astream **out,
-                          ml_err *err) {
+ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, const ml_unnest_plan *plan, bool raw_tables,
+                          ml_proto *log, ml_astream **out, ml_err *err) {
   *out = NULL;
   ml_astream *s = calloc(1, sizeof *s);
   if (!s) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   s->def = def;
   s->wh = wh;
   s->log = log;
+  s->plan = plan && !ml_unnest_plan_empty(plan) ? plan : NULL;
   ml_buf_init(&s->scratch);
   ml_buf_init(&s->meta);
   ml_buf_init(&s->changes);
@@ -281,6 +290,8 @@ void ml_astream_free(ml_astream *s) {
   if (s->has_raw) ml_table_free(&s->raw);
   if (s->pending_ready) ml_table_free(&s->pending);
   free(s->raw_final_name);
+  free(s->flat_col);
+  ml_children_free(s->children);
   for (size_t i = 0; i < s->slot_cap; i++) free(s->slots[i].key);
   free(s->slots);
   free(s->member_slot);
@@ -294,7 +305,8 @@ const ml_stream_def *ml_astream_def(const ml_astream *s) { return s->def; }
 uint64_t ml_astream_records(const ml_astream *s) { return s->records; }
 uint64_t ml_astream_nulled(const ml_astream *s) { return s->nulled; }
 unsigned ml_astream_schema_changes(const ml_astream *s) {
-  return s->load.schema_changes + (s->has_final ? s->final.schema_changes : 0);
+  return s->load.schema_changes + (s->has_final ? s->final.schema_changes : 0) +
+         ml_children_schema_changes(s->children);
 }
 
 /* A column name for a field that the catalog did not declare: its normalised
@@ -308,6 +320,8 @@ static ml_status inferred_column_name(ml_astream *s, const char *key, size_t len
   bool owned = false;
   for (size_t i = 0; at >= 0 && i < s->slot_cap; i++)
     if (s->slots[i].key && s->slots[i].col == at) owned = true;
+  for (size_t i = 0; at >= 0 && s->plan && i < s->plan->n_flat; i++)
+    if (s->flat_col[i] == at) owned = true;
   bool meta = false;
   for (size_t i = 0; i < META_COUNT; i++) meta |= !strcmp(name->data, meta_names[i]);
   if (owned || meta) ml_buf_printf(name, "_%08llx", (unsigned long long)(fnv1a(key, len) >> 32));
@@ -366,24 +380,23 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
   return ML_OK;
 }
 
-/* change_reason: the JSON tail of an _airbyte_meta change, after the field. */
-static void add_change(ml_astream *s, const char *field, size_t len, const char *change_reason) {
-  ml_buf *c = &s->changes;
-  if (c->len) ml_buf_putc(c, ',');
-  ml_buf_puts(c, "{\"field\":");
-  ml_json_quote(c, field, len);
-  ml_buf_puts(c, change_reason);
+/* One value of the record's row; what does not fit is noted in its meta. */
+static void put_field(ml_astream *s, ml_batch *b, size_t col, const ml_value_opts *opts, const ml_json_val *v,
+                      const char *field, size_t len) {
+  switch (ml_value_put_or_null(b, col, s->load.cols[col].type, opts, v, &s->scratch)) {
+  case ML_VALUE_FITS: break;
+  case ML_VALUE_NULLED:
+    ml_proto_meta_change(&s->changes, field, len, ML_CHANGE_NULLED);
+    s->nulled++;
+    break;
+  case ML_VALUE_TRUNCATED: ml_proto_meta_change(&s->changes, field, len, ML_CHANGE_TRUNCATED); break;
+  }
 }
-#define CHANGE_NULLED ",\"change\":\"NULLED\",\"reason\":\"DESTINATION_TYPECAST_ERROR\"}"
-/* a number with more digits than a DOUBLE holds: the nearest double is kept */
-#define CHANGE_TRUNCATED ",\"change\":\"TRUNCATED\",\"reason\":\"DESTINATION_FIELD_SIZE_LIMITATION\"}"
 
 ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emitted_at, const ml_json_val *source_meta,
                             ml_ids *ids, ml_err *err) {
   ml_status st = prepare_columns(s, data, err);
   if (st != ML_OK) return st;
-  ml_batch *b;
-  if ((st = ml_table_batch(&s->load, &b, err)) != ML_OK) return st;
   uint64_t lo;
   int64_t hi;
   ml_ids_next(ids, &lo, &hi);
@@ -392,27 +405,33 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
     s->tail_lo = lo;
     s->tail_hi = hi;
   }
-  ml_batch_put_i128(b, (size_t)s->meta_col[META_RAW_ID], lo, hi);
   /* Old sources send seconds: anything before 1973 in milliseconds is taken
    * as seconds. */
   int64_t ms = emitted_at < 100000000000LL ? emitted_at * 1000 : emitted_at;
+  ml_buf_reset(&s->changes);
+  /* child rows first: what did not fit in them goes into this row's _airbyte_meta */
+  if (s->children &&
+      (st = ml_children_write(s->children, data, lo, hi, ms * 1000, s->def->generation_id, &s->changes, &s->nulled,
+                              err)) != ML_OK)
+    return st;
+  ml_batch *b;
+  if ((st = ml_table_batch(&s->load, &b, err)) != ML_OK) return st;
+  ml_batch_put_i128(b, (size_t)s->meta_col[META_RAW_ID], lo, hi);
   ml_batch_put_i64(b, (size_t)s->meta_col[META_EXTRACTED_AT], ms * 1000);
   ml_batch_put_i64(b, (size_t)s->meta_col[META_GENERATION], s->def->generation_id);
-  ml_buf_reset(&s->changes);
   ml_value_opts opts = {false};
   for (size_t i = 0; i < data->len; i++) {
     field_slot *f = s->member_slot[i];
     if (!f || f->col < 0) continue;
     opts.base64 = f->base64;
-    const ml_json_val *v = ml_json_member(data, i);
-    ml_type ct = s->load.cols[f->col].type;
-    if (!ml_value_put(b, (size_t)f->col, ct, &opts, v, &s->scratch)) {
-      ml_batch_put_null(b, (size_t)f->col);
-      add_change(s, f->key, f->key_len, CHANGE_NULLED);
-      s->nulled++;
-    } else if (ct.id == ML_TYPE_DOUBLE && v->type == ML_JSON_NUMBER && v->len > 15 && ml_value_double_inexact(v)) {
-      add_change(s, f->key, f->key_len, CHANGE_TRUNCATED);
-    }
+    put_field(s, b, (size_t)f->col, &opts, ml_json_member(data, i), f->key, f->key_len);
+  }
+  for (size_t i = 0; s->plan && i < s->plan->n_flat; i++) {
+    const ml_unnest_col *fc = &s->plan->flat[i];
+    const ml_json_val *v = ml_unnest_walk(data, fc->path, fc->n_path);
+    if (!v || s->flat_col[i] < 0) continue;
+    opts.base64 = fc->base64;
+    put_field(s, b, (size_t)s->flat_col[i], &opts, v, fc->label, strlen(fc->label));
   }
   const ml_json_val *src_changes = source_meta ? ml_json_get(source_meta, "changes") : NULL;
   bool has_src = src_changes && src_changes->type == ML_JSON_ARRAY && src_changes->len > 0;
@@ -463,6 +482,11 @@ static const char *path_column(const ml_astream *s, const ml_path *p, const char
              p->parts[0]);
   return NULL;
 }
+
+/* append_dedup with child tables: the raw ids of the final rows a merge
+ * replaces, and of the staged rows it inserts (temporary tables) */
+#define REPLACED_IDS "temp.main._mallard_replaced_ids"
+#define WINNER_IDS "temp.main._mallard_winner_ids"
 
 /* Folds the staged rows into the final table: per key, the staged row with
  * the greatest cursor (ties: the later record) replaces the final row unless
@@ -534,63 +558,104 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   bool cdc = ml_table_find(&s->final, "_ab_cdc_deleted_at") >= 0;
 
   /* 1. final rows replaced: some staged row of the key has a cursor at least
-   * theirs (or theirs is NULL); without a cursor every staged key replaces */
+   * theirs (or theirs is NULL); without a cursor every staged key replaces.
+   * `replaced` is "<staged keys> AS s WHERE <they replace f>" */
+  ml_buf replaced = ML_BUF_INIT;
+  ml_buf_puts(&replaced, "(SELECT ");
+  ml_buf_append(&replaced, keys.data, keys.len);
+  if (cursor) {
+    ml_buf_puts(&replaced, ", max(");
+    ml_sql_ident(&replaced, cursor);
+    ml_buf_puts(&replaced, ") AS _mallard_cursor");
+  }
+  ml_buf_puts(&replaced, " FROM ");
+  ml_table_sql_name(&s->load, &replaced);
+  ml_buf_puts(&replaced, " GROUP BY ALL) AS s WHERE ");
+  ml_buf_append(&replaced, on->data, on->len);
+  if (cursor) {
+    ml_buf_puts(&replaced, " AND (f.");
+    ml_sql_ident(&replaced, cursor);
+    ml_buf_puts(&replaced, " IS NULL OR s._mallard_cursor >= f.");
+    ml_sql_ident(&replaced, cursor);
+    ml_buf_puts(&replaced, ")");
+  }
+  if (s->children) {
+    /* their child rows go with them */
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE " REPLACED_IDS " AS SELECT f._airbyte_raw_id FROM ");
+    ml_table_sql_name(&s->final, &q);
+    ml_buf_puts(&q, " AS f, ");
+    ml_buf_append(&q, replaced.data, replaced.len);
+    if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK) st = ml_children_delete_replaced(s->children, "SELECT _airbyte_raw_id FROM " REPLACED_IDS, err);
+  }
   ml_buf_reset(&q);
   ml_buf_puts(&q, "DELETE FROM ");
   ml_table_sql_name(&s->final, &q);
-  ml_buf_puts(&q, " AS f USING (SELECT ");
-  ml_buf_append(&q, keys.data, keys.len);
-  if (cursor) {
-    ml_buf_puts(&q, ", max(");
-    ml_sql_ident(&q, cursor);
-    ml_buf_puts(&q, ") AS _mallard_cursor");
-  }
-  ml_buf_puts(&q, " FROM ");
-  ml_table_sql_name(&s->load, &q);
-  ml_buf_puts(&q, " GROUP BY ALL) AS s WHERE ");
-  ml_buf_append(&q, on->data, on->len);
-  if (cursor) {
-    ml_buf_puts(&q, " AND (f.");
-    ml_sql_ident(&q, cursor);
-    ml_buf_puts(&q, " IS NULL OR s._mallard_cursor >= f.");
-    ml_sql_ident(&q, cursor);
-    ml_buf_puts(&q, ")");
-  }
+  ml_buf_puts(&q, " AS f USING ");
+  ml_buf_append(&q, replaced.data, replaced.len);
+  ml_buf_free(&replaced);
   if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
 
   /* 2. each key's latest staged row, unless a (newer) final row is left or
    * the row is a CDC deletion */
-  ml_buf_reset(&q);
-  ml_buf_puts(&q, "INSERT INTO ");
-  ml_table_sql_name(&s->final, &q);
-  ml_buf_puts(&q, " (");
+  ml_buf cols = ML_BUF_INIT, winners = ML_BUF_INIT;
   for (size_t i = 0; i < s->final.n_cols; i++) {
-    if (i) ml_buf_puts(&q, ", ");
-    ml_sql_ident(&q, s->final.cols[i].name);
+    if (i) ml_buf_puts(&cols, ", ");
+    ml_sql_ident(&cols, s->final.cols[i].name);
   }
-  ml_buf_puts(&q, ") SELECT ");
-  for (size_t i = 0; i < s->final.n_cols; i++) {
-    if (i) ml_buf_puts(&q, ", ");
-    ml_buf_puts(&q, "s.");
-    ml_sql_ident(&q, s->final.cols[i].name);
-  }
-  ml_buf_puts(&q, " FROM (SELECT * FROM ");
-  ml_table_sql_name(&s->load, &q);
-  ml_buf_puts(&q, " QUALIFY row_number() OVER (PARTITION BY ");
-  ml_buf_append(&q, keys.data, keys.len);
-  ml_buf_puts(&q, " ORDER BY ");
+  ml_buf_puts(&winners, "(SELECT * FROM ");
+  ml_table_sql_name(&s->load, &winners);
+  ml_buf_puts(&winners, " QUALIFY row_number() OVER (PARTITION BY ");
+  ml_buf_append(&winners, keys.data, keys.len);
+  ml_buf_puts(&winners, " ORDER BY ");
   if (cursor) {
-    ml_sql_ident(&q, cursor);
-    ml_buf_puts(&q, " DESC NULLS LAST, ");
+    ml_sql_ident(&winners, cursor);
+    ml_buf_puts(&winners, " DESC NULLS LAST, ");
   }
-  ml_buf_puts(&q, "_airbyte_raw_id DESC) = 1) AS s WHERE ");
-  if (cdc) ml_buf_puts(&q, "s._ab_cdc_deleted_at IS NULL AND ");
-  ml_buf_puts(&q, "NOT EXISTS (SELECT 1 FROM ");
-  ml_table_sql_name(&s->final, &q);
-  ml_buf_puts(&q, " AS f WHERE ");
-  ml_buf_append(&q, on->data, on->len);
-  ml_buf_puts(&q, ")");
+  ml_buf_puts(&winners, "_airbyte_raw_id DESC) = 1) AS s WHERE ");
+  if (cdc) ml_buf_puts(&winners, "s._ab_cdc_deleted_at IS NULL AND ");
+  ml_buf_puts(&winners, "NOT EXISTS (SELECT 1 FROM ");
+  ml_table_sql_name(&s->final, &winners);
+  ml_buf_puts(&winners, " AS f WHERE ");
+  ml_buf_append(&winners, on->data, on->len);
+  ml_buf_puts(&winners, ")");
+  ml_buf_reset(&q);
+  if (s->children) {
+    /* the winners are picked once, for the rows and their child rows */
+    ml_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE " WINNER_IDS " AS SELECT s._airbyte_raw_id FROM ");
+    ml_buf_append(&q, winners.data, winners.len);
+    ml_buf_puts(&q, "; INSERT INTO ");
+    ml_table_sql_name(&s->final, &q);
+    ml_buf_puts(&q, " (");
+    ml_buf_append(&q, cols.data, cols.len);
+    ml_buf_puts(&q, ") SELECT ");
+    ml_buf_append(&q, cols.data, cols.len);
+    ml_buf_puts(&q, " FROM ");
+    ml_table_sql_name(&s->load, &q);
+    ml_buf_puts(&q, " WHERE _airbyte_raw_id IN (SELECT _airbyte_raw_id FROM " WINNER_IDS ")");
+  } else {
+    ml_buf_puts(&q, "INSERT INTO ");
+    ml_table_sql_name(&s->final, &q);
+    ml_buf_puts(&q, " (");
+    ml_buf_append(&q, cols.data, cols.len);
+    ml_buf_puts(&q, ") SELECT ");
+    for (size_t i = 0; i < s->final.n_cols; i++) {
+      if (i) ml_buf_puts(&q, ", ");
+      ml_buf_puts(&q, "s.");
+      ml_sql_ident(&q, s->final.cols[i].name);
+    }
+    ml_buf_puts(&q, " FROM ");
+    ml_buf_append(&q, winners.data, winners.len);
+  }
+  ml_buf_free(&cols);
+  ml_buf_free(&winners);
   if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && s->children) {
+    st = ml_children_insert_winners(s->children, "SELECT _airbyte_raw_id FROM " WINNER_IDS, err);
+    if (st == ML_OK) st = ml_children_clear_staged(s->children, err);
+    if (st == ML_OK) st = ml_wh_exec(s->wh, "DROP TABLE IF EXISTS " REPLACED_IDS "; DROP TABLE IF EXISTS " WINNER_IDS, err);
+  }
   if (st == ML_OK) {
     /* every row of the staging table goes, so DuckDB drops its row groups
      * at the next checkpoint without merging anything: no ml_wh_rows_deleted */
@@ -611,6 +676,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
 ml_status ml_astream_before_commit(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_flush(&s->load, err);
   if (st == ML_OK && s->has_raw) st = ml_table_flush(&s->raw, err);
+  if (st == ML_OK && s->children) st = ml_children_flush(s->children, err);
   if (st == ML_OK && s->def->mode == ML_MODE_APPEND_DEDUP) st = merge_staged(s, err);
   return st;
 }
@@ -623,6 +689,7 @@ bool ml_astream_commit_is_flush_only(const ml_astream *s) {
 ml_status ml_astream_flush_async(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_flush_async(&s->load, err);
   if (st == ML_OK && s->has_raw) st = ml_table_flush_async(&s->raw, err);
+  if (st == ML_OK && s->children) st = ml_children_flush_async(s->children, err);
   return st;
 }
 
@@ -661,6 +728,7 @@ ml_status ml_astream_finish(ml_astream *s, ml_err *err) {
     st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
     ml_buf_free(&q);
   }
+  if (st == ML_OK && s->children) st = ml_children_finish(s->children, err);
   if (st != ML_OK) ml_err_prefix(err, "stream '%s': finishing the sync", d->name);
   return st;
 }
@@ -701,6 +769,7 @@ ml_status ml_astream_drop_run_rows(ml_astream *s, uint64_t first_lo, int64_t fir
   /* raw ids are text in the legacy table; same-run ids share a prefix and
    * grow in their hex digits, so text order is id order */
   if (st == ML_OK && s->has_raw) st = drop_from(s, &s->raw, "_airbyte_ab_id", true, first_lo, first_hi, NULL, err);
+  if (st == ML_OK && s->children) st = ml_children_drop_from(s->children, first_lo, first_hi, err);
   return st;
 }
 
@@ -742,6 +811,7 @@ ml_status ml_astream_park(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_close_batch(&s->load, err);
   if (st == ML_OK) st = pending_open(s, true, err);
   if (st == ML_OK) st = move_rows(s, &s->load, &s->pending, true, err);
+  if (st == ML_OK && s->children) st = ml_children_park(s->children, s->tail_lo, s->tail_hi, err);
   if (st == ML_OK) {
     s->pending_rows = true;
     s->tail = false;
@@ -751,8 +821,9 @@ ml_status ml_astream_park(ml_astream *s, ml_err *err) {
 
 ml_status ml_astream_covered(ml_astream *s, ml_err *err) {
   s->tail = false;
-  if (!s->pending_rows) return ML_OK;
-  ml_status st = ml_table_close_batch(&s->load, err);
+  ml_status st = s->children ? ml_children_covered(s->children, err) : ML_OK;
+  if (st != ML_OK || !s->pending_rows) return st;
+  st = ml_table_close_batch(&s->load, err);
   /* new columns may have reached the load table since the rows were parked */
   if (st == ML_OK) st = pending_open(s, true, err);
   if (st == ML_OK) st = move_rows(s, &s->pending, &s->load, false, err);
@@ -762,6 +833,7 @@ ml_status ml_astream_covered(ml_astream *s, ml_err *err) {
 
 ml_status ml_astream_end_of_input(ml_astream *s, ml_err *err) {
   ml_status st = ml_astream_covered(s, err);
+  if (st == ML_OK && s->children) st = ml_children_end_of_input(s->children, err);
   if (st != ML_OK || !s->pending_ready || !s->pending.n_cols) return st;
   ml_buf q = ML_BUF_INIT;
   ml_buf_puts(&q, "DROP TABLE IF EXISTS ");

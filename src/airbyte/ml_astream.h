@@ -22,14 +22,17 @@
 #include "../json/ml_json.h"
 #include "ml_catalog.h"
 #include "ml_proto.h"
+#include "ml_unnest.h"
 
 typedef struct ml_astream ml_astream;
 
 /* Creates the stream's runtime and its tables (CREATE/ALTER as needed) in
- * the current transaction.  def and the warehouse are borrowed and must
- * outlive the stream. */
-ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, bool raw_tables, ml_proto *log, ml_astream **out,
-                          ml_err *err);
+ * the current transaction.  plan (NULL: no unnesting) has its child tables
+ * named (ml_unnest_assign_tables); their rows follow the stream's rows
+ * through every step below (ml_children.h).  def, plan and the warehouse are
+ * borrowed and must outlive the stream. */
+ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, const ml_unnest_plan *plan, bool raw_tables,
+                          ml_proto *log, ml_astream **out, ml_err *err);
 void ml_astream_free(ml_astream *s);
 
 /* Loads one RECORD's data object.  emitted_at is the record's emitted_at

@@ -262,6 +262,14 @@ ml_status ml_names_assign(const char *const *names, size_t n, const char *const 
 static const char *const metadata_columns[] = {"_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta",
                                                "_airbyte_generation_id"};
 
+const char *ml_sync_mode_load_prefix(ml_sync_mode m) {
+  switch (m) {
+  case ML_MODE_OVERWRITE: return "_mallard_tmp_";
+  case ML_MODE_APPEND_DEDUP: return "_mallard_stage_";
+  default: return "";
+  }
+}
+
 const char *ml_sync_mode_name(ml_sync_mode m) {
   switch (m) {
   case ML_MODE_APPEND: return "append";
@@ -420,6 +428,12 @@ static ml_type_id property_type(const ml_json_val *s, bool *base64) {
   return ML_TYPE_JSON; /* object, array, or a type we do not know */
 }
 
+ml_type ml_catalog_schema_type(const ml_json_val *schema, bool *base64) {
+  ml_type_id id = property_type(schema, base64);
+  /* the only DECIMAL a catalog declares is big_integer's */
+  return id == ML_TYPE_DECIMAL ? ml_type_decimal(38, 0) : ml_type_of(id);
+}
+
 /* ---- streams ---- */
 
 static void path_free(ml_path *p) {
@@ -437,6 +451,7 @@ static void stream_free(ml_stream_def *s) {
   for (size_t i = 0; i < s->n_fields; i++) {
     free(s->fields[i].source);
     free(s->fields[i].column);
+    ml_shape_free(&s->fields[i].shape);
   }
   free(s->fields);
   for (size_t i = 0; i < s->n_primary_key; i++) path_free(&s->primary_key[i]);
@@ -576,9 +591,9 @@ static ml_status parse_fields(const ml_json_val *props, ml_stream_def *sd, const
       st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
       goto done;
     }
-    ml_type_id id = property_type(ml_json_member(props, i), &f->base64);
-    /* the only DECIMAL a catalog declares is big_integer's */
-    f->type = id == ML_TYPE_DECIMAL ? ml_type_decimal(38, 0) : ml_type_of(id);
+    const ml_json_val *schema = ml_json_member(props, i);
+    f->type = ml_catalog_schema_type(schema, &f->base64);
+    if ((st = ml_shape_build(schema, f->type, f->base64, &f->shape, err)) != ML_OK) goto done;
   }
   st = names_assign_items(items, m, metadata_columns, sizeof metadata_columns / sizeof metadata_columns[0], cols,
                           err);

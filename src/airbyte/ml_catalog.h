@@ -14,6 +14,7 @@
 #include "../engine/ml_types.h"
 #include "../util/ml_buf.h"
 #include "../util/ml_err.h"
+#include "ml_shape.h"
 
 /* ---- names ---- */
 
@@ -48,7 +49,11 @@ typedef struct ml_dest_config {
   bool raw_tables;        /* also write legacy _airbyte_raw_<stream> tables */
   int64_t commit_interval_ms; /* group STATE commits at most this often (default 1000; 0 = commit at every STATE) */
   char *memory_limit; /* DuckDB memory_limit ("64MB", "2GB"), NULL = DuckDB's default (80% of RAM) */
+  unsigned unnest_depth; /* 0: nested values stay JSON; N: flatten objects, N levels of child tables (ml_unnest.h) */
 } ml_dest_config;
+
+/* The deepest unnest_depth accepted (child tables of child tables ...). */
+#define ML_UNNEST_MAX_DEPTH 8
 
 /* Where the config is read: the two facts from outside the file that
  * destination_path depends on (ml_dest_env_detect fills them in). */
@@ -79,8 +84,8 @@ ml_status ml_dest_env_detect(ml_dest_env *out, ml_err *err);
  *    container), else "/tmp/airbyte_local" (what Airbyte mounts as /local).
  *  raw_tables (bool, default false), commit_interval_ms (integer >= 0),
  *  memory_limit (string: a number and a unit B, KB, MB, GB, TB, KiB, MiB,
- *    GiB or TiB; handed to DuckDB).
- *  Unknown keys are ignored (Airbyte adds its own).  `env` (NULL: no
+ *    GiB or TiB; handed to DuckDB), unnest_depth (integer 0..ML_UNNEST_MAX_DEPTH).
+ *  Unknown keys are errors naming the nearest known key (the SPEC says additionalProperties: false).  `env` (NULL: no
  *  MALLARD_LOCAL_ROOT, not in a container) is passed in so the function is pure.
  * Errors are ML_ERR_CONFIG with a message naming the key and the problem. */
 ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_env *env, ml_dest_config *out,
@@ -102,6 +107,10 @@ void ml_dest_spec_json(ml_buf *out);
 
 /* ---- catalog ---- */
 
+/* The column type the mapping below gives a property schema (DECIMAL(38,0)
+ * for big_integer); *base64 tells a base64 string decoded into BLOB. */
+ml_type ml_catalog_schema_type(const ml_json_val *schema, bool *base64);
+
 typedef enum ml_sync_mode {
   ML_MODE_APPEND = 0,
   ML_MODE_OVERWRITE,
@@ -109,6 +118,9 @@ typedef enum ml_sync_mode {
 } ml_sync_mode;
 
 const char *ml_sync_mode_name(ml_sync_mode m);
+/* Where a stream's rows are appended, before the table name: "" (append),
+ * "_mallard_tmp_" (overwrite), "_mallard_stage_" (append_dedup). */
+const char *ml_sync_mode_load_prefix(ml_sync_mode m);
 
 typedef struct ml_path {
   char **parts; /* e.g. ["id"] or ["user","id"] */
@@ -120,6 +132,7 @@ typedef struct ml_field {
   char *column;  /* distinct normalised column name */
   ml_type type;
   bool base64;     /* contentEncoding: base64: decode into BLOB */
+  ml_shape shape;  /* what the property's schema declares inside (for unnesting) */
 } ml_field;
 
 typedef struct ml_stream_def {

@@ -170,8 +170,8 @@ static bool is_memory_size(const char *s) {
 /* Every key the config may have (the spec's properties).  The reference
  * destination's spec has additionalProperties: false; so does mallard's,
  * so that a misspelt key is an error instead of a default silently used. */
-static const char *const KNOWN_KEYS[] = {"destination_path", "schema",       "local_root", "raw_tables",
-                                         "commit_interval_ms", "memory_limit", "motherduck_api_key"};
+static const char *const KNOWN_KEYS[] = {"destination_path", "schema",       "local_root",   "raw_tables",
+                                         "commit_interval_ms", "memory_limit", "unnest_depth", "motherduck_api_key"};
 
 static ml_status check_known_keys(const ml_json_val *root, ml_err *err) {
   size_t n_known = sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0];
@@ -195,7 +195,7 @@ static ml_status check_known_keys(const ml_json_val *root, ml_err *err) {
     if (!ml_json_get(root, "destination_path")) continue;
     return ml_err_set(err, ML_ERR_CONFIG,
                       "config has an unknown key \"%.100s\" (the keys are destination_path, schema, local_root, "
-                      "raw_tables, commit_interval_ms and memory_limit)",
+                      "raw_tables, commit_interval_ms, memory_limit and unnest_depth)",
                       key);
   }
   return ML_OK;
@@ -369,6 +369,17 @@ ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_e
     }
     if (!(out->memory_limit = strdup(v->u.str))) goto nomem;
   }
+
+  v = ml_json_get(root, "unnest_depth");
+  if (!is_null(v)) {
+    if (v->type != ML_JSON_NUMBER || !(v->flags & ML_JSON_NUM_INT) || v->i < 0 || v->i > ML_UNNEST_MAX_DEPTH) {
+      st = ml_err_set(err, ML_ERR_CONFIG,
+                      "config key \"unnest_depth\" must be an integer from 0 (off) to %d (levels of child tables)",
+                      ML_UNNEST_MAX_DEPTH);
+      goto done;
+    }
+    out->unnest_depth = (unsigned)v->i;
+  }
   goto done;
 
 nomem:
@@ -510,6 +521,25 @@ void ml_dest_spec_json(ml_buf *out) {
   ml_jw_key(&w, "pattern");
   ml_jw_str(&w, "^[0-9]+(\\.[0-9]+)? *([KkMmGgTt][Ii]?[Bb]|[Bb])$");
   spec_str_examples(&w, "64MB", "2GB");
+  ml_jw_obj_end(&w);
+
+  spec_prop_head(&w, "unnest_depth", "integer", "Unnest depth",
+                 "Unnest nested data: 0 (default) keeps objects and arrays as JSON columns. N >= 1 also "
+                 "writes the declared properties of nested objects into columns <field>__<sub>, and arrays "
+                 "into child tables <table>__<field> (N levels of them), kept in step with their records in "
+                 "every sync mode. The JSON columns stay.",
+                 6);
+  ml_jw_key(&w, "default");
+  ml_jw_int(&w, 0);
+  ml_jw_key(&w, "minimum");
+  ml_jw_int(&w, 0);
+  ml_jw_key(&w, "maximum");
+  ml_jw_int(&w, ML_UNNEST_MAX_DEPTH);
+  ml_jw_key(&w, "examples");
+  ml_jw_arr_begin(&w);
+  ml_jw_int(&w, 0);
+  ml_jw_int(&w, 2);
+  ml_jw_arr_end(&w);
   ml_jw_obj_end(&w);
 
   ml_jw_obj_end(&w); /* properties */

@@ -14,6 +14,7 @@
 #include "../warehouse/ml_loader.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_astream.h"
+#include "ml_unnest.h"
 
 #define PROGRESS_EVERY_MS 10000
 #define STATE_TABLE "_mallard_airbyte_state"
@@ -92,6 +93,10 @@ struct ml_dest {
   queued_commit **queued;
   size_t n_queued, cap_queued;
   _Atomic uint64_t committed_seq;
+  /* unnest_depth > 0: one plan per catalog stream (plan_of[i] NULL when the
+   * stream declares nothing nested) */
+  ml_unnest_plan *plans;
+  ml_unnest_plan **plan_of;
 };
 
 static void states_free(pending_state *states, size_t n) {
@@ -139,6 +144,9 @@ void ml_dest_free(ml_dest *d) {
   if (d->runs)
     for (size_t i = 0; i < d->cat->n_streams; i++) ml_astream_free(d->runs[i].s);
   free(d->runs);
+  for (size_t i = 0; d->plans && i < d->cat->n_streams; i++) ml_unnest_plan_free(&d->plans[i]);
+  free(d->plans);
+  free(d->plan_of);
   pending_clear(d);
   free(d->pending);
   for (size_t i = 0; i < d->n_ignored; i++) free(d->ignored[i].key);
@@ -219,6 +227,20 @@ static uint64_t state_hash(const pending_state *p) {
   return h;
 }
 
+/* The unnest plans of the catalog's streams, their child tables named. */
+static ml_status plan_unnesting(ml_dest *d, ml_err *err) {
+  size_t n = d->cat->n_streams;
+  d->plans = calloc(n ? n : 1, sizeof *d->plans);
+  d->plan_of = calloc(n ? n : 1, sizeof *d->plan_of);
+  if (!d->plans || !d->plan_of) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    ml_status st = ml_unnest_plan_build(&d->cat->streams[i], d->cfg->unnest_depth, &d->plans[i], err);
+    if (st != ML_OK) return st;
+    if (!ml_unnest_plan_empty(&d->plans[i])) d->plan_of[i] = &d->plans[i];
+  }
+  return ml_unnest_assign_tables(d->wh, d->cat, d->plan_of, d->out, err);
+}
+
 ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, ml_proto *out, ml_dest **dest,
                        ml_err *err) {
   *dest = NULL;
@@ -270,8 +292,10 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
                     "name VARCHAR, state JSON, sync_id BIGINT, committed_at TIMESTAMPTZ)",
                     err);
   if (st == ML_OK) st = load_state_log(d, err);
+  if (st == ML_OK && config->unnest_depth > 0) st = plan_unnesting(d, err);
   for (size_t i = 0; st == ML_OK && i < catalog->n_streams; i++)
-    st = ml_astream_open(d->wh, &catalog->streams[i], config->raw_tables, out, &d->runs[i].s, err);
+    st = ml_astream_open(d->wh, &catalog->streams[i], d->plan_of ? d->plan_of[i] : NULL, config->raw_tables, out,
+                         &d->runs[i].s, err);
   ml_ids_next(&d->ids, &d->first_lo, &d->first_hi);
   /* the tables exist (and a leftover staging table is merged) before any record */
   for (size_t i = 0; st == ML_OK && i < catalog->n_streams; i++) st = ml_astream_before_commit(d->runs[i].s, err);

@@ -131,3 +131,10 @@ ml_status ml_proto_flush(ml_proto *p, ml_err *err) {
   if (p->failed) return ml_err_set(err, ML_ERR_IO, "cannot write to standard output: %s", strerror(errno));
   return ML_OK;
 }
+
+void ml_proto_meta_change(ml_buf *changes, const char *field, size_t len, const char *reason_tail) {
+  if (changes->len) ml_buf_putc(changes, ',');
+  ml_buf_puts(changes, "{\"field\":");
+  ml_json_quote(changes, field, len);
+  ml_buf_puts(changes, reason_tail);
+}

@@ -33,6 +33,13 @@ void ml_proto_emit(ml_proto *p, const char *json, size_t n);
 /* Flushes stdout; ML_ERR_IO if any write failed. */
 ml_status ml_proto_flush(ml_proto *p, ml_err *err);
 
+/* One entry of a record's _airbyte_meta.changes, appended to `changes` (a
+ * comma first unless it is empty): {"field": field, then reason_tail, one of: */
+#define ML_CHANGE_NULLED ",\"change\":\"NULLED\",\"reason\":\"DESTINATION_TYPECAST_ERROR\"}"
+/* a number with more digits than a DOUBLE holds: the nearest double is kept */
+#define ML_CHANGE_TRUNCATED ",\"change\":\"TRUNCATED\",\"reason\":\"DESTINATION_FIELD_SIZE_LIMITATION\"}"
+void ml_proto_meta_change(ml_buf *changes, const char *field, size_t len, const char *reason_tail);
+
 /* Milliseconds since the epoch, for emitted_at. */
 long long ml_proto_now_ms(void);
 

@@ -36,3 +36,28 @@ void ml_ids_format(uint64_t lower, int64_t upper, char out[37]) {
   snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32), (unsigned)(hi >> 16) & 0xFFFF,
            (unsigned)hi & 0xFFFF, (unsigned)(lower >> 48), (unsigned long long)(lower & 0xFFFFFFFFFFFFULL));
 }
+
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBULL;
+  x ^= x >> 31;
+  return x;
+}
+
+void ml_ids_derive(uint64_t parent_lower, int64_t parent_upper, uint64_t path_hash, uint64_t index, uint64_t *lower,
+                   int64_t *upper) {
+  uint64_t in[4] = {parent_lower, (uint64_t)parent_upper, path_hash, index};
+  /* two lanes with different seeds, each folding all four words */
+  uint64_t a = 0x243F6A8885A308D3ULL, b = 0x13198A2E03707344ULL;
+  for (int i = 0; i < 4; i++) {
+    a = mix64(a ^ in[i]);
+    b = mix64(b ^ in[i] ^ (a << 1));
+  }
+  uint64_t hi = (b & ~(uint64_t)0xF000) | 0x8000;          /* version 8 */
+  uint64_t lo = (a & ~((uint64_t)3 << 62)) | (uint64_t)2 << 62; /* RFC 9562 variant */
+  *lower = lo;
+  *upper = (int64_t)(hi ^ ((uint64_t)1 << 63));
+}

@@ -259,3 +259,15 @@ bool ml_value_double_inexact(const ml_json_val *v) {
   return k != n;
 }
 
+
+ml_value_fit ml_value_put_or_null(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts,
+                                  const ml_json_val *v, ml_buf *scratch) {
+  if (!ml_value_put(b, col, type, opts, v, scratch)) {
+    ml_batch_put_null(b, col);
+    return ML_VALUE_NULLED;
+  }
+  /* only numbers this long can carry more digits than a double keeps */
+  if (type.id == ML_TYPE_DOUBLE && v->type == ML_JSON_NUMBER && v->len > 15 && ml_value_double_inexact(v))
+    return ML_VALUE_TRUNCATED;
+  return ML_VALUE_FITS;
+}

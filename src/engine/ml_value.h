@@ -24,6 +24,16 @@ typedef struct ml_value_opts {
 bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
                   ml_buf *scratch);
 
+/* ml_value_put for a column whose misfits the caller records in the row's
+ * metadata: writes v, or NULL when it does not fit, and says which. */
+typedef enum ml_value_fit {
+  ML_VALUE_FITS,
+  ML_VALUE_NULLED,   /* did not fit: the column is NULL */
+  ML_VALUE_TRUNCATED /* a number with more digits than a DOUBLE holds: the nearest double */
+} ml_value_fit;
+ml_value_fit ml_value_put_or_null(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts,
+                                  const ml_json_val *v, ml_buf *scratch);
+
 /* Whether v is a number whose digits a DOUBLE column does not hold exactly
  * (more significant digits than the nearest double carries): the column
  * gets the nearest double and the caller records the change. */
