@@ -1142,9 +1142,10 @@ static void test_spec(void **state) {
               {"local_root", "string"},
               {"raw_tables", "boolean"},
               {"commit_interval_ms", "integer"},
-              {"memory_limit", "string"}};
-  assert_int_equal(props->len, 6);
-  for (size_t i = 0; i < 6; i++) {
+              {"memory_limit", "string"},
+              {"unnest_depth", "integer"}};
+  assert_int_equal(props->len, 7);
+  for (size_t i = 0; i < 7; i++) {
     const ml_json_val *p = ml_json_get(props, keys[i].key);
     if (!p) fail_msg("spec has no property %s", keys[i].key);
     assert_string_equal(ml_json_get_str(p, "type"), keys[i].type);
