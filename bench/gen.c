@@ -5,7 +5,7 @@
  *               [--mode append|overwrite|append_dedup] [--key-space M]
  *               [--catalog FILE] [--namespace NS] [--stream-status]
  *               [--start I] [--sync-id N]   (sync_id 0 by default: not a platform sync)
- *               [--state-kind global|stream] [--starts I0,I1,...]
+ *               [--state-kind global|stream] [--starts I0,I1,...] [--nested]
  *
  * --state-kind stream emits one STREAM state per stream after every K of its
  * own records ({"position": records of that stream so far}); --starts gives
@@ -18,6 +18,9 @@
  * (date-time string), tags (array of strings) and address (nested object).
  * With --key-space M the ids repeat modulo M (for append_dedup); updated_at
  * grows with the record number, so the last record of a key wins.
+ * --nested gives records of another shape instead, for the unnesting
+ * benchmark: id, updated_at, lines (an array of 5 objects: sku, qty,
+ * price) and customer (an object: name, city, zip).
  * The same arguments always give the same bytes, and --start I gives exactly
  * the tail of the full stream from record I on (what a source resumes with
  * after the STATE at position I). */
@@ -31,7 +34,7 @@
 typedef struct gen_opts {
   uint64_t records, streams, state_every, seed, key_space, start, sync_id;
   const char *mode, *catalog, *ns;
-  bool stream_status, per_stream;
+  bool stream_status, per_stream, nested;
   uint64_t starts[64]; /* per-stream resume positions (--starts) */
 } gen_opts;
 
@@ -59,19 +62,27 @@ static int write_catalog(const gen_opts *o) {
   fprintf(f, "{\"streams\":[\n");
   for (uint64_t s = 0; s < o->streams; s++) {
     char buf[32];
-    fprintf(f,
-            "%s{\"stream\":{\"name\":\"%s\",%s%s%s\"json_schema\":{\"type\":\"object\",\"properties\":{"
+    static const char nested[] =
+        "\"id\":{\"type\":\"integer\"},\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+        "\"lines\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"sku\":{\"type\":\"string\"},"
+        "\"qty\":{\"type\":\"integer\"},\"price\":{\"type\":\"number\"}}}},"
+        "\"customer\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+        "\"city\":{\"type\":\"string\"},\"zip\":{\"type\":\"string\"}}}}},";
+    fprintf(f, "%s{\"stream\":{\"name\":\"%s\",%s%s%s\"json_schema\":{\"type\":\"object\",\"properties\":{%s",
+            s ? "," : "", stream_name(s, buf, sizeof buf), o->ns ? "\"namespace\":\"" : "", o->ns ? o->ns : "",
+            o->ns ? "\"," : "", o->nested ? nested : "");
+    if (!o->nested)
+      fprintf(f,
             "\"id\":{\"type\":\"integer\"},\"name\":{\"type\":\"string\"},\"email\":{\"type\":[\"null\",\"string\"]},"
             "\"age\":{\"type\":\"integer\"},\"score\":{\"type\":\"number\"},\"active\":{\"type\":\"boolean\"},"
             "\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
             "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-            "\"address\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},\"zip\":{\"type\":\"string\"}}}}},"
-            "\"supported_sync_modes\":[\"full_refresh\",\"incremental\"]},"
+            "\"address\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},\"zip\":{\"type\":\"string\"}}}}},");
+    fprintf(f, "\"supported_sync_modes\":[\"full_refresh\",\"incremental\"]},"
             "\"sync_mode\":\"incremental\",\"destination_sync_mode\":\"%s\","
             "\"primary_key\":[[\"id\"]],\"cursor_field\":[\"updated_at\"],"
             "\"generation_id\":1,\"minimum_generation_id\":0,\"sync_id\":%" PRIu64 "}\n",
-            s ? "," : "", stream_name(s, buf, sizeof buf), o->ns ? "\"namespace\":\"" : "", o->ns ? o->ns : "",
-            o->ns ? "\"," : "", o->mode, o->sync_id);
+            o->mode, o->sync_id);
   }
   fprintf(f, "]}\n");
   return fclose(f) == 0 ? 0 : 1;
@@ -84,6 +95,10 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--stream-status")) {
       o.stream_status = true;
+      continue;
+    }
+    if (!strcmp(a, "--nested")) {
+      o.nested = true;
       continue;
     }
     if (!v) {
@@ -146,6 +161,18 @@ int main(int argc, char **argv) {
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
     const char *nm = first[r % 8];
+    if (o.nested) {
+      printf("{\"type\":\"RECORD\",\"record\":{\"stream\":\"%s\",%s%s%s\"emitted_at\":%" PRId64 ",\"data\":{"
+             "\"id\":%" PRIu64 ",\"updated_at\":\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
+             ":%02" PRId64 "Z\",\"lines\":[",
+             stream_name(s, buf, sizeof buf), o.ns ? "\"namespace\":\"" : "", o.ns ? o.ns : "", o.ns ? "\"," : "",
+             base_ms + (int64_t)n, id, y, m, d, secs / 3600, secs / 60 % 60, secs % 60);
+      for (int l = 0; l < 5; l++)
+        printf("%s{\"sku\":\"SKU-%05" PRIu64 "\",\"qty\":%" PRIu64 ",\"price\":%" PRIu64 ".%02" PRIu64 "}", l ? "," : "",
+               (r >> (8 * l)) % 100000, 1 + (r >> (4 * l)) % 9, (r >> (6 * l)) % 500, (r >> (3 * l)) % 100);
+      printf("],\"customer\":{\"name\":\"%s %" PRIu64 "\",\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}}}}\n", nm,
+             id, city[(r >> 48) % 8], (r >> 52) % 100000);
+    } else
     printf("{\"type\":\"RECORD\",\"record\":{\"stream\":\"%s\",%s%s%s\"emitted_at\":%" PRId64 ",\"data\":{"
            "\"id\":%" PRIu64 ",\"name\":\"%s %" PRIu64 "\",\"email\":\"%s.%" PRIu64 "@example.com\",\"age\":%" PRIu64
            ",\"score\":%" PRIu64 ".%02" PRIu64 ",\"active\":%s,"

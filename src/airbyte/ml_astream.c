@@ -304,6 +304,7 @@ void ml_astream_free(ml_astream *s) {
 const ml_stream_def *ml_astream_def(const ml_astream *s) { return s->def; }
 uint64_t ml_astream_records(const ml_astream *s) { return s->records; }
 uint64_t ml_astream_nulled(const ml_astream *s) { return s->nulled; }
+uint64_t ml_astream_child_rows(const ml_astream *s) { return ml_children_rows(s->children); }
 unsigned ml_astream_schema_changes(const ml_astream *s) {
   return s->load.schema_changes + (s->has_final ? s->final.schema_changes : 0) +
          ml_children_schema_changes(s->children);

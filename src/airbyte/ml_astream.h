@@ -77,6 +77,8 @@ ml_status ml_astream_end_of_input(ml_astream *s, ml_err *err);
 const ml_stream_def *ml_astream_def(const ml_astream *s);
 uint64_t ml_astream_records(const ml_astream *s);
 uint64_t ml_astream_nulled(const ml_astream *s);
+/* Rows written to the stream's child tables (unnesting). */
+uint64_t ml_astream_child_rows(const ml_astream *s);
 unsigned ml_astream_schema_changes(const ml_astream *s);
 
 #endif

@@ -777,9 +777,12 @@ ml_status ml_dest_finish(ml_dest *d, ml_err *err) {
   double secs = (double)(now - d->start_ms) / 1000.0;
   for (size_t i = 0; i < d->cat->n_streams; i++) {
     const ml_astream *s = d->runs[i].s;
-    ml_proto_log(d->out, "INFO", "stream '%s' -> %s.%s (%s): %llu records, %llu values NULLed, %u schema changes",
+    char children[64] = "";
+    if (d->plan_of && d->plan_of[i])
+      snprintf(children, sizeof children, " and %llu unnested rows", (unsigned long long)ml_astream_child_rows(s));
+    ml_proto_log(d->out, "INFO", "stream '%s' -> %s.%s (%s): %llu records%s, %llu values NULLed, %u schema changes",
                  d->cat->streams[i].name, d->cat->streams[i].schema, d->cat->streams[i].table,
-                 ml_sync_mode_name(d->cat->streams[i].mode), (unsigned long long)ml_astream_records(s),
+                 ml_sync_mode_name(d->cat->streams[i].mode), (unsigned long long)ml_astream_records(s), children,
                  (unsigned long long)ml_astream_nulled(s), ml_astream_schema_changes(s));
   }
   for (size_t i = 0; i < d->n_ignored; i++)

@@ -432,8 +432,8 @@ static ml_status give_name(ml_wh *wh, names *nm, wanted *w, ml_proto *log, ml_er
   ml_status st = ml_buf_ok(&q) ? ml_wh_exec(wh, q.data, err) : nomem(err);
   ml_buf_free(&q);
   if (st == ML_OK)
-    ml_proto_log(log, "INFO", "stream '%s': array %s unnested into table %s.%s", w->stream, w->child->label,
-                 w->schema, table);
+    ml_proto_log(log, "INFO", "stream '%s': array %s of table %s unnested into table %s.%s", w->stream,
+                 w->child->label, w->parent, w->schema, table);
   return st;
 }
 

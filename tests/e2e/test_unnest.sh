@@ -77,7 +77,8 @@ cfg=$(config app ',"unnest_depth":2')
 DB=$(db app)
 catalog append
 out=$({ rec "$ann1"; rec "$bob1"; rec "$cy1"; state 1; } | write)
-assert_contains "child tables are announced" "array billing.cards unnested into table main.customers__billing__cards" "$out"
+assert_contains "child tables are announced" "array billing.cards of table customers unnested into table main.customers__billing__cards" "$out"
+assert_contains "the summary counts the unnested rows" "3 records and 13 unnested rows, 2 values NULLed" "$out"
 assert_eq "tables: one per array, two levels, none for an empty or absent array" \
   'customers,customers__addresses,customers__billing__cards,customers__billing__cards__tags,customers__matrix,customers__tags' \
   "$(qv "$DB" "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM duckdb_tables() WHERE table_name LIKE 'customers%'")"
@@ -109,6 +110,13 @@ invariant "append, first sync" >/dev/null
 assert_eq "append, second sync: children appended with their records" "4,4,4,4,7,4" "$(counts)"
 invariant "append, second sync" >/dev/null
 assert_eq "item ids are distinct" "0" "$(q1 "$DB" "SELECT count(*) - count(DISTINCT _mallard_id) FROM customers__tags")"
+# schema evolution: a property the catalog adds to the items is a new column
+sed -i 's/"last4":{"type":"string"},/"last4":{"type":"string"},"cvv":{"type":"integer"},/' "$WORK/cat.json"
+out=$({ rec '{"id":9,"billing":{"cards":[{"last4":"9999","cvv":123}]}}'; state 3; } | write)
+assert_eq "a new item property becomes a column of the child table" '{"last4":"9999","cvv":123}' \
+  "$(q "$DB" "SELECT last4, cvv FROM customers__billing__cards WHERE cvv IS NOT NULL")"
+assert_contains "the schema change is counted" "1 schema changes" "$out"
+invariant "append, schema evolution" >/dev/null
 
 # ---- depth 1: arrays inside items stay JSON ----------------------------------------
 cfg=$(config depth1 ',"unnest_depth":1')
@@ -176,7 +184,7 @@ cfg=$(config names ',"unnest_depth":1')
 DB=$(db names)
 catalog append ',{"stream":{"name":"customers__tags","json_schema":{"type":"object","properties":{"x":{"type":"integer"}}}},"destination_sync_mode":"append"}'
 out=$({ rec "$ann1"; rec '{"x":1}' customers__tags; state 1; } | write)
-child=$(sed -nE 's/.*array tags unnested into table main\.(customers__tags_[0-9a-f]{8}).*/\1/p' <<<"$out")
+child=$(sed -nE 's/.*array tags of table customers unnested into table main\.(customers__tags_[0-9a-f]{8}).*/\1/p' <<<"$out")
 assert_eq "a name a stream's table has gets a hash suffix" "1" "$([ -n "$child" ] && echo 1 || echo 0)"
 assert_eq "the stream keeps its table" '{"x":1}' "$(q "$DB" "SELECT x FROM customers__tags")"
 catalog append
