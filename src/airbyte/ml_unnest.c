@@ -494,7 +494,7 @@ ml_status ml_unnest_assign_tables(ml_wh *wh, const ml_catalog *cat, ml_unnest_pl
       st = gather(&nm, plans[i]->children, plans[i]->n_children, &cat->streams[i], cat->streams[i].table, level,
                   &todo, err);
     }
-    qsort(todo.v, todo.n, sizeof *todo.v, wanted_cmp);
+    if (todo.n) qsort(todo.v, todo.n, sizeof *todo.v, wanted_cmp);
     for (size_t i = 0; st == ML_OK && i < todo.n; i++) {
       st = give_name(wh, &nm, &todo.v[i], log, err);
     }
