@@ -1,8 +1,6 @@
 #include "ml_dest.h"
 
 #include <limits.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +9,7 @@
 #include "../json/ml_json.h"
 #include "../util/ml_hash.h"
 #include "../util/ml_near.h"
-#include "../warehouse/ml_loader.h"
+#include "../warehouse/ml_commit.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_astream.h"
 #include "ml_unnest.h"
@@ -34,15 +32,13 @@ typedef struct pending_state {
   uint64_t hash;   /* identifies (kind, stream, state) in the state log */
 } pending_state;
 
-/* A commit that runs on the loader thread behind the rows it commits (see
- * commit_behind), with the states it stores and, once it succeeded, echoes. */
-typedef struct queued_commit {
-  ml_dest *d;             /* borrowed */
-  uint64_t seq;           /* the commit's number in this run (1, 2, ...) */
-  pending_state *states;  /* owned */
+/* The plan of one commit (ml_commit): the states it stores in the state
+ * table and, once the COMMIT returned, echoes. */
+typedef struct state_plan {
+  pending_state *states; /* owned */
   size_t n_states;
-  ml_buf sql;
-} queued_commit;
+  ml_buf sql; /* scratch of the thread that runs the plan */
+} state_plan;
 
 typedef struct stream_run {
   ml_astream *s;  /* NULL until the stream's tables are prepared */
@@ -81,18 +77,10 @@ struct ml_dest {
   uint64_t first_lo;
   int64_t first_hi;
   uint64_t resent_dropped;
-  /* Fault injection for the crash tests (docs/reliability.md):
-   * MALLARD_FAULT=kill_after_commit:N kills the process with SIGKILL right
-   * after the N-th commit returned, before its states are echoed. */
-  uint64_t kill_after_commit;
   long long start_ms, last_commit_ms, last_progress_ms, last_progress_records;
   ml_buf scratch;
-  /* Commits queued on the loader, oldest first; the loader thread sets
-   * committed_seq to the seq of each one whose COMMIT succeeded, and this
-   * thread echoes their states (commits finish in queue order). */
-  queued_commit **queued;
-  size_t n_queued, cap_queued;
-  _Atomic uint64_t committed_seq;
+  /* Every commit goes through it; STATEs are echoed by its drain. */
+  ml_commit *commits_made;
   /* unnest_depth > 0: one plan per catalog stream (plan_of[i] NULL when the
    * stream declares nothing nested) */
   ml_unnest_plan *plans;
@@ -113,34 +101,32 @@ static void pending_clear(ml_dest *d) {
   d->n_pending = 0;
 }
 
-static void queued_commit_free(queued_commit *c) {
-  states_free(c->states, c->n_states);
-  free(c->states);
-  ml_buf_free(&c->sql);
-  free(c);
+static void state_plan_free(void *p) {
+  state_plan *sp = p;
+  states_free(sp->states, sp->n_states);
+  free(sp->states);
+  ml_buf_free(&sp->sql);
+  free(sp);
 }
 
-/* Echoes the states of queued commits that have committed, oldest first. */
+/* ml_commit's acknowledgement: the STATEs of a committed plan are echoed. */
+static void echo_plan(void *ud, void *p) {
+  ml_dest *d = ud;
+  state_plan *sp = p;
+  for (size_t i = 0; i < sp->n_states; i++) ml_proto_emit(d->out, sp->states[i].echo, sp->states[i].echo_len);
+}
+
+/* Echoes the states of the commits that have committed, oldest first. */
 static ml_status echo_committed(ml_dest *d, ml_err *err) {
-  uint64_t done = atomic_load(&d->committed_seq);
-  size_t k = 0;
-  for (; k < d->n_queued && d->queued[k]->seq <= done; k++) {
-    queued_commit *c = d->queued[k];
-    for (size_t i = 0; i < c->n_states; i++) ml_proto_emit(d->out, c->states[i].echo, c->states[i].echo_len);
-    queued_commit_free(c);
-  }
-  if (k == 0) return ML_OK;
-  memmove(d->queued, d->queued + k, (d->n_queued - k) * sizeof *d->queued);
-  d->n_queued -= k;
+  if (!d->commits_made || ml_commit_drain(d->commits_made, echo_plan, d) == 0) return ML_OK;
   return ml_proto_flush(d->out, err);
 }
 
 void ml_dest_free(ml_dest *d) {
   if (!d) return;
-  /* queued commits refer to d until the loader is done with them */
+  /* the loader may still run a commit of it */
   if (d->wh) ml_wh_sync(d->wh, NULL);
-  for (size_t i = 0; i < d->n_queued; i++) queued_commit_free(d->queued[i]);
-  free(d->queued);
+  ml_commit_free(d->commits_made);
   if (d->runs)
     for (size_t i = 0; i < d->cat->n_streams; i++) ml_astream_free(d->runs[i].s);
   free(d->runs);
@@ -251,8 +237,6 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
   d->out = out;
   ml_buf_init(&d->scratch);
   ml_ids_init(&d->ids);
-  const char *fault = getenv("MALLARD_FAULT");
-  if (fault && !strncmp(fault, "kill_after_commit:", 18)) d->kill_after_commit = strtoull(fault + 18, NULL, 10);
   d->start_ms = d->last_commit_ms = d->last_progress_ms = ml_proto_now_ms();
   d->runs = calloc(catalog->n_streams ? catalog->n_streams : 1, sizeof *d->runs);
   d->doc = ml_json_doc_new();
@@ -278,6 +262,12 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
                         .threads = "1",
                         .threads_liftable = true};
   ml_status st = ml_wh_open(config->destination_path, &opts, &d->wh, err);
+  /* Fault injection for the crash tests (docs/reliability.md):
+   * MALLARD_FAULT=kill_after_commit:N kills the process with SIGKILL right
+   * after the N-th commit returned, before its states are echoed. */
+  const char *fault = getenv("MALLARD_FAULT");
+  uint64_t kill_after = fault && !strncmp(fault, "kill_after_commit:", 18) ? strtoull(fault + 18, NULL, 10) : 0;
+  if (st == ML_OK) st = ml_commit_open(d->wh, kill_after, &d->commits_made, err);
   if (st == ML_OK) {
     /* the first word of every write: which file it changes */
     char abs[PATH_MAX];
@@ -342,19 +332,20 @@ static ml_status store_states(ml_wh *wh, const pending_state *states, size_t n, 
   return st;
 }
 
-/* Loader-thread side of commit_behind. */
-static ml_status run_queued_commit(void *a, void *unused, ml_err *err) {
-  queued_commit *c = a;
-  (void)unused;
-  ml_dest *d = c->d;
-  ml_status st = store_states(d->wh, c->states, c->n_states, &c->sql, err);
-  bool committed = false;
-  if (st == ML_OK) st = ml_wh_commit_and_begin(d->wh, &committed, err);
-  if (committed) {
-    if (d->kill_after_commit && c->seq == d->kill_after_commit) raise(SIGKILL);
-    atomic_store(&d->committed_seq, c->seq);
-  }
-  return st;
+/* The plan's statements, run by ml_commit just before the COMMIT. */
+static ml_status run_state_plan(void *p, ml_wh *wh, ml_err *err) {
+  state_plan *sp = p;
+  return store_states(wh, sp->states, sp->n_states, &sp->sql, err);
+}
+
+/* Moves the pending states into a new plan (NULL when out of memory). */
+static state_plan *take_pending(ml_dest *d) {
+  state_plan *sp = calloc(1, sizeof *sp);
+  if (!sp) return NULL;
+  *sp = (state_plan){.states = d->pending, .n_states = d->n_pending, .sql = ML_BUF_INIT};
+  d->pending = NULL;
+  d->n_pending = d->cap_pending = 0;
+  return sp;
 }
 
 /* The common commit, when every stream only needs its rows flushed: queued
@@ -364,35 +355,21 @@ static ml_status run_queued_commit(void *a, void *unused, ml_err *err) {
  * failure reaches this thread at its next call that waits for the loader. */
 static ml_status commit_behind(ml_dest *d, ml_err *err) {
   /* an earlier commit or append failed: say so now, not at the end of input */
-  if (ml_loader_failed(ml_wh_loader(d->wh))) return ml_wh_sync(d->wh, err);
+  if (ml_commit_failed(d->commits_made)) return ml_commit_wait(d->commits_made, err);
   ml_status st = ML_OK;
   for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) st = ml_astream_flush_async(d->runs[i].s, err);
-  queued_commit *c = st == ML_OK ? calloc(1, sizeof *c) : NULL;
-  if (st == ML_OK && !c) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-  if (st == ML_OK && d->n_queued == d->cap_queued) {
-    size_t cap = d->cap_queued ? d->cap_queued * 2 : 8;
-    queued_commit **grown = realloc(d->queued, cap * sizeof *grown);
-    if (!grown) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-    else {
-      d->queued = grown;
-      d->cap_queued = cap;
-    }
-  }
-  if (st != ML_OK) {
-    free(c);
-    return st;
-  }
-  *c = (queued_commit){.d = d, .seq = ++d->commits, .states = d->pending, .n_states = d->n_pending, .sql = ML_BUF_INIT};
-  d->pending = NULL;
-  d->n_pending = d->cap_pending = 0;
-  d->queued[d->n_queued++] = c;
-  ml_loader_submit(ml_wh_loader(d->wh), run_queued_commit, NULL, c, NULL);
+  state_plan *sp = st == ML_OK ? take_pending(d) : NULL;
+  if (st == ML_OK && !sp) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  uint64_t seq;
+  if (st == ML_OK) st = ml_commit_submit(d->commits_made, sp, run_state_plan, state_plan_free, &seq, err);
+  if (st != ML_OK) return st;
+  d->commits++;
   d->last_commit_ms = ml_proto_now_ms();
   return echo_committed(d, err);
 }
 
 static bool can_commit_behind(const ml_dest *d) {
-  if (!ml_wh_loader(d->wh)) return false;
+  if (!ml_commit_can_submit(d->commits_made)) return false;
   for (size_t i = 0; i < d->cat->n_streams; i++)
     if (!ml_astream_commit_is_flush_only(d->runs[i].s)) return false;
   return true;
@@ -448,17 +425,16 @@ static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
   }
   /* space of rows this run deleted is reclaimed once, by the last commit */
   if (st == ML_OK && finishing) st = ml_wh_reclaim_deleted(d->wh, err);
-  if (st == ML_OK) st = store_states(d->wh, d->pending, d->n_pending, &d->scratch, err);
-  if (st == ML_OK) st = ml_wh_commit(d->wh, err);
+  state_plan *sp = st == ML_OK ? take_pending(d) : NULL;
+  if (st == ML_OK && !sp) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = ml_commit_here(d->commits_made, sp, run_state_plan, state_plan_free, NULL, err);
   if (st != ML_OK) {
     ml_wh_rollback(d->wh);
     return st;
   }
   d->commits++;
-  if (d->kill_after_commit && d->commits == d->kill_after_commit) raise(SIGKILL);
-  for (size_t i = 0; i < d->n_pending; i++) ml_proto_emit(d->out, d->pending[i].echo, d->pending[i].echo_len);
-  pending_clear(d);
   d->last_commit_ms = ml_proto_now_ms();
+  ml_commit_drain(d->commits_made, echo_plan, d);
   return ml_proto_flush(d->out, err);
 }
 
@@ -755,7 +731,7 @@ ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err) {
   ml_status st = echo_committed(d, err);
   if (st != ML_OK) return st;
   /* while input is idle, queued commits are echoed soon after they finish */
-  if (d->n_queued) *wait_ms = 5;
+  if (ml_commit_waiting(d->commits_made)) *wait_ms = 5;
   if (now - d->last_progress_ms >= PROGRESS_EVERY_MS && d->records) log_progress(d, now);
   /* Records that arrived after the newest pending STATE are in the same
    * transaction, and committing them without their STATE would load them

@@ -1,6 +1,5 @@
 #include "ml_apply.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +8,6 @@
 
 #include "../util/ml_hash.h"
 #include "../util/ml_keyset.h"
-#include "../warehouse/ml_loader.h"
 
 /* Where earlier versions of mallard kept the staging tables, in the
  * database file; dropped at start in case such a run left them behind.
@@ -71,20 +69,16 @@ struct ml_apply {
   ml_apply_counts counts; /* ops and checkpoints; schema changes are summed on demand */
   ml_buf sql, scratch, given;
   bool started;
-  /* ml_apply_commit_behind: commits queued on the loader, and how many of
-   * them have committed (written by the loader thread) */
-  uint64_t behind_queued;
-  _Atomic uint64_t behind_done;
 };
 
 /* Statements of an apply: run at once (plan NULL), or collected to run
- * later on the loader thread (ml_apply_commit_behind). */
+ * later on the loader thread (ml_apply_plan_behind). */
 typedef enum { RUN_PLAIN, RUN_UNBOUNDED, RUN_DELETE } run_kind;
 typedef struct ap_stmt {
   run_kind kind;
   char *sql; /* owned */
 } ap_stmt;
-typedef struct ap_plan {
+typedef struct ml_apply_plan {
   ap_stmt *stmts;
   size_t n, cap;
 } ap_plan;
@@ -815,79 +809,47 @@ ml_status ml_apply_start(ml_apply *a, ml_err *err) {
   return st;
 }
 
-ml_status ml_apply_commit(ml_apply *a, ml_err *err) {
+ml_status ml_apply_ready(ml_apply *a, ml_err *err) {
   ml_status st = ensure_tx(a, err);
-  if (st == ML_OK) st = apply_all(a, UINT64_MAX, err);
-  if (st == ML_OK) st = ml_wh_commit(a->wh, err);
-  if (st == ML_OK) a->counts.checkpoints++;
-  return st;
+  return st == ML_OK ? apply_all(a, UINT64_MAX, err) : st;
 }
 
-/* One commit for the loader thread: the plan's statements, then COMMIT and
- * BEGIN (the caller's transaction stays open as far as it can tell). */
-typedef struct behind_job {
-  ml_apply *a;
-  ap_plan plan;
-} behind_job;
+void ml_apply_checkpointed(ml_apply *a) { a->counts.checkpoints++; }
 
-static ml_status run_behind(void *p, void *unused, ml_err *err) {
-  (void)unused;
-  behind_job *j = p;
-  ml_status st = ML_OK;
-  for (size_t i = 0; st == ML_OK && i < j->plan.n; i++) st = run_now(j->a->wh, j->plan.stmts[i].kind, j->plan.stmts[i].sql, err);
-  if (st != ML_OK) {
-    /* part of the checkpoint may be applied: that transaction must not commit */
-    ml_wh_fail_tx(j->a->wh);
-    ml_err_prefix(err, "applying the operations of a checkpoint");
-  }
-  bool committed = false;
-  if (st == ML_OK) st = ml_wh_commit_and_begin(j->a->wh, &committed, err);
-  if (committed) atomic_fetch_add(&j->a->behind_done, 1);
-  plan_free(&j->plan);
-  free(j);
-  return st;
-}
-
-static ml_status cancel_behind(void *p, void *unused, ml_err *err) {
-  (void)unused;
-  (void)err;
-  behind_job *j = p;
-  plan_free(&j->plan);
-  free(j);
-  return ML_OK;
-}
-
-ml_status ml_apply_commit_behind(ml_apply *a, uint64_t *seq, ml_err *err) {
-  *seq = 0;
-  ml_loader *loader = ml_wh_loader(a->wh);
-  bool behind = loader != NULL;
-  for (size_t i = 0; behind && i < a->n_tables; i++) behind = a->tables[i].staged_changes == 0;
-  /* an earlier commit failed: say so now */
-  if (behind && ml_loader_failed(loader)) return ml_wh_sync(a->wh, err);
-  if (!behind) return ml_apply_commit(a, err);
+ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
+  *out = NULL;
+  if (!ml_wh_loader(a->wh)) return ML_OK;
+  for (size_t i = 0; i < a->n_tables; i++)
+    if (a->tables[i].staged_changes) return ML_OK;
   ml_status st = ensure_tx(a, err);
-  behind_job *j = st == ML_OK ? calloc(1, sizeof *j) : NULL;
-  if (st == ML_OK && !j) st = nomem(err);
+  ap_plan *plan = st == ML_OK ? calloc(1, sizeof *plan) : NULL;
+  if (st == ML_OK && !plan) st = nomem(err);
   if (st != ML_OK) return st;
-  j->a = a;
   char now[96];
   now_literal(now);
-  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, UINT64_MAX, &j->plan, err);
+  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, UINT64_MAX, plan, err);
   if (st != ML_OK) {
-    plan_free(&j->plan);
-    free(j);
+    ml_apply_plan_free(plan);
     return st;
   }
   a->marked = false;
   a->counts.checkpoints++;
-  *seq = ++a->behind_queued;
-  ml_loader_submit(loader, run_behind, cancel_behind, j, NULL);
+  *out = plan;
   return ML_OK;
 }
 
-uint64_t ml_apply_behind_done(ml_apply *a) { return atomic_load(&a->behind_done); }
+ml_status ml_apply_plan_run(ml_apply_plan *plan, ml_wh *wh, ml_err *err) {
+  ml_status st = ML_OK;
+  for (size_t i = 0; st == ML_OK && i < plan->n; i++) st = run_now(wh, plan->stmts[i].kind, plan->stmts[i].sql, err);
+  if (st != ML_OK) ml_err_prefix(err, "applying the operations of a checkpoint");
+  return st;
+}
 
-ml_status ml_apply_wait_behind(ml_apply *a, ml_err *err) { return ml_wh_sync(a->wh, err); }
+void ml_apply_plan_free(ml_apply_plan *plan) {
+  if (!plan) return;
+  plan_free(plan);
+  free(plan);
+}
 
 void ml_apply_mark(ml_apply *a) {
   a->mark_seq = a->seq;
@@ -898,12 +860,10 @@ void ml_apply_mark(ml_apply *a) {
 
 bool ml_apply_marked(const ml_apply *a) { return a->marked; }
 
-ml_status ml_apply_commit_mark(ml_apply *a, ml_err *err) {
+ml_status ml_apply_ready_mark(ml_apply *a, ml_err *err) {
   if (!a->marked) return ml_err_set(err, ML_ERR_STATE, "no checkpoint is held back");
   ml_status st = ensure_tx(a, err);
-  if (st == ML_OK) st = apply_all(a, a->mark_seq, err);
-  if (st == ML_OK) st = ml_wh_commit(a->wh, err);
-  return st;
+  return st == ML_OK ? apply_all(a, a->mark_seq, err) : st;
 }
 
 /* Forgets the staging tables (rows not flushed yet are dropped with their
@@ -925,14 +885,13 @@ static ml_status drop_stages(ml_apply *a, ml_err *err) {
   return st;
 }
 
-ml_status ml_apply_finish(ml_apply *a, ml_err *err) {
+ml_status ml_apply_ready_finish(ml_apply *a, ml_err *err) {
   /* a commit behind that failed is the reason: before the staging tables
    * go (closing their batches waits for the loader and drops its error) */
   ml_status st = ml_wh_sync(a->wh, err);
   if (st == ML_OK) st = ensure_tx(a, err);
   if (st == ML_OK) st = apply_all(a, UINT64_MAX, err);
   if (st == ML_OK) st = drop_stages(a, err);
-  if (st == ML_OK) st = ml_wh_commit(a->wh, err);
   return st;
 }
 
@@ -945,6 +904,8 @@ void ml_apply_abort(ml_apply *a) {
   ml_status st = drop_stages(a, NULL); /* when begin failed, each DROP commits on its own */
   if (began && (st != ML_OK || ml_wh_commit(a->wh, NULL) != ML_OK)) ml_wh_rollback(a->wh);
 }
+
+ml_wh *ml_apply_wh(const ml_apply *a) { return a->wh; }
 
 ml_apply_counts ml_apply_totals(const ml_apply *a) {
   ml_apply_counts c = a->counts;

@@ -8,12 +8,15 @@
  *   _op (1 upsert, 2 update, 3 delete), _seq (global order), _given (update
  *   only: one '1'/'0' per user column, which columns the update sets), then
  *   the user columns with the destination's types.
- * At each checkpoint (ml_apply_commit), before a truncate, and at the end,
+ * At each checkpoint (ml_apply_ready), before a truncate, and at the end,
  * each table's staged rows are folded per primary key into one effect and
  * applied with a single MERGE (see apply_table in ml_apply.c for why the
- * result equals applying the operations one by one), then the transaction
- * commits.  Nothing is committed between checkpoints, so a failed sync
- * leaves the warehouse exactly as at the last checkpoint.
+ * result equals applying the operations one by one).  This module never
+ * commits what it applied: the caller (ml_sdk) commits through
+ * warehouse/ml_commit, which also acknowledges the checkpoint (its state
+ * saved) once the COMMIT returned.  Nothing is committed between
+ * checkpoints, so a failed sync leaves the warehouse exactly as at the last
+ * checkpoint.
  *
  * Destination tables live in one schema (`tester` for mallard debug) and
  * get _fivetran_synced (TIMESTAMPTZ) and _fivetran_deleted (BOOLEAN); a table
@@ -22,8 +25,9 @@
  * (ml_type_widen) when a later value does not fit.
  *
  * Lifecycle: ml_apply_open -> ml_apply_declare* -> ml_apply_start ->
- * (ml_apply_op | ml_apply_truncate | ml_apply_commit)* -> ml_apply_finish,
- * or ml_apply_abort on failure -> ml_apply_free. */
+ * (ml_apply_op | ml_apply_truncate | ml_apply_ready + COMMIT |
+ * ml_apply_plan_behind)* -> ml_apply_ready_finish + COMMIT, or ml_apply_abort
+ * on failure -> ml_apply_free. */
 #ifndef ML_APPLY_H
 #define ML_APPLY_H
 
@@ -51,6 +55,8 @@ typedef struct ml_apply_counts {
 ml_status ml_apply_open(ml_wh *wh, const char *schema, ml_apply_log_fn log, void *log_ud, ml_apply **out,
                         ml_err *err);
 void ml_apply_free(ml_apply *a); /* NULL is fine */
+/* The warehouse given to ml_apply_open (borrowed). */
+ml_wh *ml_apply_wh(const ml_apply *a);
 
 /* Declares a table (before ml_apply_start): pk names (n_pk may be 0) and
  * columns (copied).  A table declared twice is ML_ERR_CONFIG. */
@@ -71,46 +77,48 @@ ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const 
  * that is not deleted yet. */
 ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err);
 
-/* Applies everything staged and commits; the next operation opens a new
- * transaction.  When this returns ML_OK the data is durable. */
-ml_status ml_apply_commit(ml_apply *a, ml_err *err);
-/* ml_apply_commit without waiting: when every table has only upserts staged
- * and the warehouse has a loader thread, the statements that apply them and
- * the COMMIT run there as one job, behind the staged rows, while the caller
- * stages the next operations (applying and committing on the caller's thread
- * stopped the connector for a third of the run).  *seq numbers the job: the
- * data is durable once ml_apply_behind_done reaches it.  Otherwise it is
- * ml_apply_commit, and *seq is 0.  A job that fails is reported by the next
- * call that waits for the loader (every ml_apply call that reaches SQL,
- * ml_apply_wait_behind), or by this one when it has failed by then; nothing
- * it applied is committed, and later jobs do not run. */
-ml_status ml_apply_commit_behind(ml_apply *a, uint64_t *seq, ml_err *err);
-/* How many jobs of ml_apply_commit_behind have committed; any thread. */
-uint64_t ml_apply_behind_done(ml_apply *a);
-/* Waits until every job queued has run; returns the first failure (once). */
-ml_status ml_apply_wait_behind(ml_apply *a, ml_err *err);
+/* Applies everything staged, in the open transaction, for a checkpoint
+ * whose COMMIT the caller makes next (ml_commit_here); after it returned,
+ * ml_apply_checkpointed counts the checkpoint. */
+ml_status ml_apply_ready(ml_apply *a, ml_err *err);
+void ml_apply_checkpointed(ml_apply *a);
+
+/* The statements of a checkpoint, collected to run later, behind the staged
+ * rows, on the warehouse's loader thread (as the run of an ml_commit_submit
+ * plan), while the caller stages the next operations: applying and
+ * committing on the caller's thread stopped the connector for a third of
+ * the run.  Possible when every table has only upserts staged and the
+ * warehouse has a loader thread; otherwise *out is NULL and the caller uses
+ * ml_apply_ready.  Counts the checkpoint.  *out is the caller's, freed with
+ * ml_apply_plan_free; ml_apply_plan_run runs it in the open transaction
+ * (without COMMIT), queued on the loader behind the staged rows it applies. */
+typedef struct ml_apply_plan ml_apply_plan;
+ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err);
+ml_status ml_apply_plan_run(ml_apply_plan *plan, ml_wh *wh, ml_err *err);
+void ml_apply_plan_free(ml_apply_plan *plan); /* NULL is fine */
 
 /* A checkpoint held back (see mallard_checkpoint in ml_sdk.c): remembers
  * which staged operations came before it, without applying or committing.
- * Counts as a checkpoint.  A later ml_apply_commit or ml_apply_finish covers
- * it; ml_apply_commit_mark applies and commits only the operations before it
- * (the later ones stay staged, in memory, until ml_apply_finish or
- * ml_apply_abort drops the staging tables), so that a sync that fails
- * afterwards still leaves the warehouse exactly as at that checkpoint.
+ * Counts as a checkpoint.  A later ml_apply_ready or ml_apply_ready_finish
+ * covers it; ml_apply_ready_mark applies only the operations before it (the
+ * later ones stay staged, in memory, until ml_apply_ready_finish or
+ * ml_apply_abort drops the staging tables), for a COMMIT the caller makes
+ * next, so that a sync that fails afterwards still leaves the warehouse
+ * exactly as at that checkpoint.
  * Truncates and schema changes apply at once: a caller commits the mark
  * before a truncate, and ml_apply_on_schema_change before DDL. */
 void ml_apply_mark(ml_apply *a);
 /* Called before a table is created or a column added or widened while a
- * checkpoint is held back; it commits that checkpoint (ml_apply_commit_mark
- * and saving its state), and the DDL then runs in the next transaction. */
+ * checkpoint is held back; it commits that checkpoint (ml_apply_ready_mark,
+ * COMMIT, saving its state), and the DDL then runs in the next transaction. */
 typedef ml_status (*ml_apply_settle_fn)(void *ud, ml_err *err);
 void ml_apply_on_schema_change(ml_apply *a, ml_apply_settle_fn fn, void *ud);
 bool ml_apply_marked(const ml_apply *a);
-ml_status ml_apply_commit_mark(ml_apply *a, ml_err *err);
+ml_status ml_apply_ready_mark(ml_apply *a, ml_err *err);
 
-
-/* Applies the rest, drops the staging tables, commits. */
-ml_status ml_apply_finish(ml_apply *a, ml_err *err);
+/* Reports a commit behind that failed, applies the rest and drops the
+ * staging tables, for the last COMMIT, which the caller makes next. */
+ml_status ml_apply_ready_finish(ml_apply *a, ml_err *err);
 
 /* Rolls back what is not committed, then (best effort, in a transaction of
  * its own) drops the staging tables. */

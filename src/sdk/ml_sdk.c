@@ -9,6 +9,7 @@
 
 #include "../json/ml_json.h"
 #include "../util/ml_buf.h"
+#include "../warehouse/ml_commit.h"
 
 typedef enum sdk_phase { PHASE_INIT, PHASE_SCHEMA, PHASE_UPDATE, PHASE_DONE } sdk_phase;
 
@@ -26,10 +27,15 @@ typedef struct decl_table {
   size_t n_cols, cap_cols;
 } decl_table;
 
-typedef struct behind_state {
-  uint64_t seq;
+/* The plan of one commit (warehouse/ml_commit): the statements that apply a
+ * checkpoint's operations when it commits behind the connector (NULL when
+ * they were applied on this thread), and the state to save once the COMMIT
+ * returned (none for the last commit of a sync without a held checkpoint). */
+typedef struct sdk_plan {
+  ml_apply_plan *stmts; /* owned */
   ml_buf state;
-} behind_state;
+  bool has_state;
+} sdk_plan;
 
 struct mallard_ctx {
   ml_sdk_hooks hooks;
@@ -44,10 +50,11 @@ struct mallard_ctx {
    * mallard_checkpoint): the state of the newest one waits here. */
   ml_buf held_state;
   long long commit_interval_ms, last_commit_ms;
-  /* States of checkpoints whose commit runs behind (ml_apply_commit_behind),
-   * oldest first: each is saved once its commit is done (save_committed). */
-  behind_state *behind;
-  size_t n_behind, cap_behind;
+  /* Every commit of the sync goes through it (created with the apply);
+   * save_committed saves the newest state it acknowledged. */
+  ml_commit *commits;
+  ml_buf acked_state; /* newest state acknowledged and not saved yet */
+  bool acked_unsaved;
   decl_table *decl;
   size_t n_decl, cap_decl;
   ml_apply *apply; /* borrowed */
@@ -89,8 +96,9 @@ void ml_sdk_free(mallard_ctx *ctx) {
   kv_free(ctx->state, ctx->n_state);
   ml_buf_free(&ctx->state_text);
   ml_buf_free(&ctx->held_state);
-  for (size_t i = 0; i < ctx->cap_behind; i++) ml_buf_free(&ctx->behind[i].state);
-  free(ctx->behind);
+  /* the warehouse is closed by now: no loader job is left (ml_commit_free) */
+  ml_commit_free(ctx->commits);
+  ml_buf_free(&ctx->acked_state);
   for (size_t i = 0; i < ctx->n_decl; i++) {
     decl_table *t = &ctx->decl[i];
     free(t->name);
@@ -726,6 +734,10 @@ ml_status ml_sdk_run_schema(mallard_ctx *ctx, mallard_schema_fn fn, ml_apply *ap
 
 ml_status ml_sdk_run_schema_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_apply *apply, ml_err *err) {
   ctx->apply = apply;
+  if (!ctx->commits) {
+    ml_status opened = ml_commit_open(ml_apply_wh(apply), 0, &ctx->commits, err);
+    if (opened != ML_OK) return opened;
+  }
   ml_apply_on_schema_change(apply, commit_held_hook, ctx);
   ctx->phase = PHASE_SCHEMA;
   int rc = fn(ctx, ud);
@@ -794,32 +806,67 @@ static ml_status write_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err)
   return ctx->hooks.save_state ? ctx->hooks.save_state(ctx->hooks.ud, state->data, state->len, err) : ML_OK;
 }
 
-/* After a commit on this thread: it waited for every commit behind, so the
- * states queued for those are older than this one and must not be written
- * after it. */
-static ml_status save_state(mallard_ctx *ctx, const ml_buf *state, ml_err *err) {
-  ctx->last_commit_ms = mono_ms();
-  ctx->n_behind = 0;
-  return write_state(ctx, state, err);
+static void sdk_plan_free(void *p) {
+  sdk_plan *sp = p;
+  ml_apply_plan_free(sp->stmts);
+  ml_buf_free(&sp->state);
+  free(sp);
 }
 
-/* Saves the newest state whose commit behind is done, and forgets it and
- * the older ones. */
-static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
-  uint64_t done = ml_apply_behind_done(ctx->apply);
-  size_t n = 0;
-  while (n < ctx->n_behind && ctx->behind[n].seq <= done) n++;
-  if (n == 0) return ML_OK;
-  ml_status st = write_state(ctx, &ctx->behind[n - 1].state, err);
-  /* the rest move to the front; the saved ones go behind them, keeping
-   * their buffers for reuse */
-  ctx->n_behind -= n;
-  for (size_t i = 0; i < ctx->n_behind; i++) {
-    behind_state kept = ctx->behind[i + n];
-    ctx->behind[i + n] = ctx->behind[i];
-    ctx->behind[i] = kept;
+/* ml_commit's run, on the loader thread: the checkpoint's statements. */
+static ml_status run_sdk_plan(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(((sdk_plan *)p)->stmts, wh, err); }
+
+/* A plan holding stmts (taken whatever the result) and a copy of state
+ * (NULL: none). */
+static ml_status new_plan(const ml_buf *state, ml_apply_plan *stmts, sdk_plan **out, ml_err *err) {
+  sdk_plan *sp = calloc(1, sizeof *sp);
+  if (!sp) {
+    ml_apply_plan_free(stmts);
+    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
   }
-  return st;
+  sp->stmts = stmts;
+  if (state) {
+    sp->has_state = true;
+    ml_buf_append(&sp->state, state->data, state->len);
+    if (!ml_buf_ok(&sp->state)) {
+      sdk_plan_free(sp);
+      return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    }
+  }
+  *out = sp;
+  return ML_OK;
+}
+
+/* ml_commit's acknowledgement: plans are acknowledged oldest first, so the
+ * last state kept is the newest committed; save_committed writes only that
+ * one (each state covers the ones before it). */
+static void keep_state(void *ud, void *p) {
+  mallard_ctx *ctx = ud;
+  sdk_plan *sp = p;
+  if (!sp->has_state) return;
+  ml_buf older = ctx->acked_state; /* its buffer goes with the plan */
+  ctx->acked_state = sp->state;
+  sp->state = older;
+  ctx->acked_unsaved = true;
+}
+
+/* Saves the newest state whose commit is done, if there is a new one. */
+static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
+  ml_commit_drain(ctx->commits, keep_state, ctx);
+  if (!ctx->acked_unsaved) return ML_OK;
+  ctx->acked_unsaved = false;
+  return write_state(ctx, &ctx->acked_state, err);
+}
+
+/* Commits on this thread what the caller applied (ml_apply_ready*), then
+ * saves state (NULL: the newest committed before it, if not saved yet). */
+static ml_status commit_here(mallard_ctx *ctx, const ml_buf *state, ml_err *err) {
+  sdk_plan *sp;
+  ml_status st = new_plan(state, NULL, &sp, err);
+  if (st == ML_OK) st = ml_commit_here(ctx->commits, sp, NULL, sdk_plan_free, NULL, err);
+  if (st != ML_OK) return st;
+  ctx->last_commit_ms = mono_ms();
+  return save_committed(ctx, err);
 }
 
 /* Commits everything staged; the state is saved once the commit is done
@@ -827,41 +874,36 @@ static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
 static ml_status commit_now_or_behind(mallard_ctx *ctx, ml_err *err) {
   /* --commit-interval-ms 0: a checkpoint returns only after its commit and
    * its state file, as a connector that reads state.json expects */
-  if (ctx->commit_interval_ms == 0) {
-    ml_status st = ml_apply_commit(ctx->apply, err);
-    if (st == ML_OK) st = save_state(ctx, &ctx->state_text, err);
+  ml_apply_plan *stmts = NULL;
+  ml_status st = ML_OK;
+  if (ctx->commit_interval_ms > 0) {
+    /* an earlier commit failed: say so now */
+    if (ml_commit_failed(ctx->commits)) return ml_commit_wait(ctx->commits, err);
+    st = ml_apply_plan_behind(ctx->apply, &stmts, err);
+    if (st != ML_OK) return st;
+  }
+  if (!stmts) {
+    st = ml_apply_ready(ctx->apply, err);
+    if (st == ML_OK) st = commit_here(ctx, &ctx->state_text, err);
+    if (st == ML_OK) ml_apply_checkpointed(ctx->apply);
     ctx->last_commit_ms = mono_ms();
     return st;
   }
-  if (ctx->n_behind == ctx->cap_behind) {
-    size_t cap = ctx->cap_behind ? ctx->cap_behind * 2 : 4;
-    behind_state *b = realloc(ctx->behind, cap * sizeof *b);
-    if (!b) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-    memset(b + ctx->cap_behind, 0, (cap - ctx->cap_behind) * sizeof *b);
-    ctx->behind = b;
-    ctx->cap_behind = cap;
-  }
-  behind_state *next = &ctx->behind[ctx->n_behind];
-  ml_buf_reset(&next->state);
-  ml_buf_append(&next->state, ctx->state_text.data, ctx->state_text.len);
-  if (!ml_buf_ok(&next->state)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  sdk_plan *sp;
   uint64_t seq;
-  ml_status st = ml_apply_commit_behind(ctx->apply, &seq, err);
-  if (st != ML_OK) return st;
+  st = new_plan(&ctx->state_text, stmts, &sp, err);
   /* the state is written only once the data before it is durable */
-  if (seq == 0) return save_state(ctx, &ctx->state_text, err);
-  next->seq = seq;
-  ctx->n_behind++;
-  ctx->last_commit_ms = mono_ms();
-  return ML_OK;
+  if (st == ML_OK) st = ml_commit_submit(ctx->commits, sp, run_sdk_plan, sdk_plan_free, &seq, err);
+  if (st == ML_OK) ctx->last_commit_ms = mono_ms();
+  return st;
 }
 
 /* Commits the operations before the held-back checkpoint, then saves its
  * state (nothing to do when none is held). */
 static ml_status commit_held(mallard_ctx *ctx, ml_err *err) {
   if (!ml_apply_marked(ctx->apply)) return ML_OK;
-  ml_status st = ml_apply_commit_mark(ctx->apply, err);
-  return st == ML_OK ? save_state(ctx, &ctx->held_state, err) : st;
+  ml_status st = ml_apply_ready_mark(ctx->apply, err);
+  return st == ML_OK ? commit_here(ctx, &ctx->held_state, err) : st;
 }
 
 int mallard_truncate(mallard_ctx *ctx, const char *table) {
@@ -908,10 +950,9 @@ int mallard_checkpoint(mallard_ctx *ctx) {
 
 ml_status ml_sdk_finish(mallard_ctx *ctx, ml_err *err) {
   bool held = ml_apply_marked(ctx->apply);
-  ml_status st = ml_apply_finish(ctx->apply, err);
-  /* every commit behind is done now; the held checkpoint is newer */
-  if (st == ML_OK) st = save_committed(ctx, err);
-  return st == ML_OK && held ? save_state(ctx, &ctx->held_state, err) : st;
+  ml_status st = ml_apply_ready_finish(ctx->apply, err);
+  /* the held checkpoint is newer than every commit behind */
+  return st == ML_OK ? commit_here(ctx, held ? &ctx->held_state : NULL, err) : st;
 }
 
 void ml_sdk_commit_held(mallard_ctx *ctx) {
@@ -920,7 +961,7 @@ void ml_sdk_commit_held(mallard_ctx *ctx) {
   ml_err_clear(&err);
   /* commits behind that succeeded keep their states; when the warehouse
    * itself failed, the held commit fails and nothing more is saved */
-  ml_status st = ml_apply_wait_behind(ctx->apply, &err);
+  ml_status st = ml_commit_wait(ctx->commits, &err);
   ml_err save_err;
   ml_status saved = save_committed(ctx, &save_err);
   if (st == ML_OK && saved != ML_OK) {

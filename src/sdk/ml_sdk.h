@@ -82,8 +82,9 @@ ml_status ml_sdk_replace_state(mallard_ctx *ctx, const char *json, size_t len, m
 #define ML_SDK_DEFAULT_COMMIT_INTERVAL_MS 1000
 void ml_sdk_set_commit_interval(mallard_ctx *ctx, long long ms);
 
-/* After a successful update(): applies and commits everything
- * (ml_apply_finish), then saves the state of a held-back checkpoint. */
+/* After a successful update(): applies everything (ml_apply_ready_finish)
+ * and commits it (warehouse/ml_commit), then saves the newest state
+ * committed: a held-back checkpoint's, or the last one committed behind. */
 ml_status ml_sdk_finish(mallard_ctx *ctx, ml_err *err);
 /* After a failure, before ml_apply_abort: commits the operations before a
  * held-back checkpoint and saves its state (best effort: not when the

@@ -15,6 +15,7 @@
 #include "mallard.h"
 #include "sdk/ml_apply.h"
 #include "sdk/ml_sdk.h"
+#include "warehouse/ml_commit.h"
 #include "warehouse/ml_wh.h"
 
 typedef struct logbuf {
@@ -235,6 +236,22 @@ static void open_model_table(const char *path, ml_wh **wh, ml_apply **a) {
   assert_int_equal(ml_apply_start(*a, &err), ML_OK);
 }
 
+/* A checkpoint committed on this thread, as ml_sdk makes one: the staged
+ * operations applied (all of them, or those before the held checkpoint, or
+ * the rest at the end), then COMMIT. */
+static ml_status commit_all(ml_apply *a, ml_err *err) {
+  ml_status st = ml_apply_ready(a, err);
+  return st == ML_OK ? ml_wh_commit(ml_apply_wh(a), err) : st;
+}
+static ml_status commit_mark(ml_apply *a, ml_err *err) {
+  ml_status st = ml_apply_ready_mark(a, err);
+  return st == ML_OK ? ml_wh_commit(ml_apply_wh(a), err) : st;
+}
+static ml_status finish(ml_apply *a, ml_err *err) {
+  ml_status st = ml_apply_ready_finish(a, err);
+  return st == ML_OK ? ml_wh_commit(ml_apply_wh(a), err) : st;
+}
+
 /* Removes what tmp_db made: the database, its WAL, the directory. */
 static void remove_db(const char *dir, const char *path) {
   unlink(path);
@@ -291,11 +308,11 @@ static void test_apply_matches_one_by_one(void **s) {
         for (int j = 0; j < KEYS; j++)
           if (m[j].exists) m[j].deleted = 1;
       } else {
-        assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+        assert_int_equal(commit_all(a, &err), ML_OK);
         check_model(wh, m, seed);
       }
     }
-    assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+    assert_int_equal(finish(a, &err), ML_OK);
     check_model(wh, m, seed);
     mallard_record_free(r);
     ml_apply_free(a);
@@ -339,16 +356,16 @@ static void test_apply_upserts_and_marks(void **s) {
         memcpy(at_mark, m, sizeof m);
       } else if (what < 19) {
         if (!ml_apply_marked(a)) continue;
-        assert_int_equal(ml_apply_commit_mark(a, &err), ML_OK);
+        assert_int_equal(commit_mark(a, &err), ML_OK);
         assert_false(ml_apply_marked(a));
         check_model(wh, at_mark, seed);
       } else {
-        assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+        assert_int_equal(commit_all(a, &err), ML_OK);
         assert_false(ml_apply_marked(a));
         check_model(wh, m, seed);
       }
     }
-    assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+    assert_int_equal(finish(a, &err), ML_OK);
     check_model(wh, m, seed);
     mallard_record_free(r);
     ml_apply_free(a);
@@ -396,11 +413,11 @@ static void test_apply_stages_in_memory(void **s) {
   ml_apply_mark(a);
   mallard_set_long(r, "id", 2);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  assert_int_equal(ml_apply_commit_mark(a, &err), ML_OK);
+  assert_int_equal(commit_mark(a, &err), ML_OK);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 1);
   assert_int_equal(count_of(wh, in_file), 0);
   assert_int_equal(count_of(wh, in_memory), 1);
-  assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+  assert_int_equal(finish(a, &err), ML_OK);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 2);
   assert_int_equal(count_of(wh, in_memory), 0);
   close_all(r, a, wh, dir, path);
@@ -444,7 +461,7 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "s", r, &err), ML_OK);
   mallard_set_long(r, "a", 2);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "s", r, &err), ML_OK);
-  assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+  assert_int_equal(commit_all(a, &err), ML_OK);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id = 1"), 1);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 1"), 2);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id = 2"), 1);
@@ -457,7 +474,7 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
     mallard_set_long(r, "a", batch2[i].a);
     assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
   }
-  assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+  assert_int_equal(finish(a, &err), ML_OK);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 3);
   assert_int_equal(count_of(wh, "SELECT count(DISTINCT id) FROM tester.t"), 3);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 2"), 5);
@@ -481,7 +498,7 @@ static void test_apply_own_id_repeats(void **s) {
   mallard_record *r = mallard_record_new();
   mallard_set_long(r, "a", 1);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
-  assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+  assert_int_equal(commit_all(a, &err), ML_OK);
   char *id = NULL;
   assert_int_equal(ml_wh_query_text(wh, "SELECT _fivetran_id FROM tester.h", &id, &err), ML_OK);
   assert_non_null(id);
@@ -490,20 +507,34 @@ static void test_apply_own_id_repeats(void **s) {
   mallard_set_string(r, "_fivetran_id", id);
   mallard_set_long(r, "a", 2);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
-  assert_int_equal(ml_apply_finish(a, &err), ML_OK);
+  assert_int_equal(finish(a, &err), ML_OK);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.h"), 1);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.h"), 2);
   free(id);
   close_all(r, a, wh, dir, path);
 }
 
+static ml_status run_stmts(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(p, wh, err); }
+static void free_stmts(void *p) { ml_apply_plan_free(p); }
+
+/* A checkpoint as ml_sdk commits it: behind the caller when ml_apply can
+ * plan it (*behind true), else applied and committed in line. */
+static ml_status checkpoint(ml_commit *c, ml_apply *a, uint64_t *seq, bool *behind, ml_err *err) {
+  ml_apply_plan *p = NULL;
+  ml_status st = ml_apply_plan_behind(a, &p, err);
+  if (st != ML_OK) return st;
+  *behind = p != NULL;
+  if (p) return ml_commit_submit(c, p, run_stmts, free_stmts, seq, err);
+  st = ml_apply_ready(a, err);
+  return st == ML_OK ? ml_commit_here(c, NULL, NULL, NULL, seq, err) : st;
+}
+
 /* Commits behind (a warehouse with a loader thread, only upserts staged):
  * the call returns before the COMMIT, operations staged meanwhile wait for
- * the next commit, ml_apply_behind_done counts the commits that are done,
- * and the result is what committing in line gives.  A table with an update
- * staged commits in line (seq 0).  A job that fails is reported when the
- * caller waits for the loader, with the statement's error, and nothing of it
- * is committed. */
+ * the next commit, ml_commit_done tells which commits are done, and the
+ * result is what committing in line gives.  A table with an update staged
+ * commits in line.  A job that fails is reported when the caller waits for
+ * the loader, with the statement's error, and nothing of it is committed. */
 static void test_apply_commit_behind(void **s) {
   (void)s;
   char dir[64];
@@ -520,8 +551,11 @@ static void test_apply_commit_behind(void **s) {
   ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
   assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 2, &err), ML_OK);
   assert_int_equal(ml_apply_start(a, &err), ML_OK);
+  ml_commit *c = NULL;
+  assert_int_equal(ml_commit_open(wh, 0, &c, &err), ML_OK);
   mallard_record *r = mallard_record_new();
   uint64_t seq = 99;
+  bool behind = false;
   int64_t rows[][2] = {{1, 10}, {2, 20}, {3, 30}, {2, 21}, {4, 40}, {1, 11}};
   for (size_t i = 0; i < 6; i++) {
     mallard_record_clear(r);
@@ -529,14 +563,16 @@ static void test_apply_commit_behind(void **s) {
     mallard_set_long(r, "a", rows[i][1]);
     assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
     if (i == 2) {
-      assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
+      assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
+      assert_true(behind);
       assert_int_equal(seq, 1);
     }
   }
-  assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
+  assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
+  assert_true(behind);
   assert_int_equal(seq, 2);
-  assert_int_equal(ml_apply_wait_behind(a, &err), ML_OK);
-  assert_int_equal(ml_apply_behind_done(a), 2);
+  assert_int_equal(ml_commit_wait(c, &err), ML_OK);
+  assert_int_equal(ml_commit_done(c), 2);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
   assert_int_equal(count_of(wh, "SELECT sum(a) FROM tester.t"), 11 + 21 + 30 + 40);
   /* an update staged: in line */
@@ -544,24 +580,31 @@ static void test_apply_commit_behind(void **s) {
   mallard_set_long(r, "id", 3);
   mallard_set_long(r, "a", 31);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPDATE, "t", r, &err), ML_OK);
-  assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
-  assert_int_equal(seq, 0);
+  assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
+  assert_false(behind);
+  assert_int_equal(seq, 3);
+  assert_int_equal(ml_commit_done(c), 3);
   assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 3"), 31);
   /* a row the table refuses: the job fails, the next commit says so */
   mallard_record_clear(r);
   mallard_set_long(r, "id", 5);
   mallard_set_long(r, "a", -1);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  assert_int_equal(ml_apply_commit_behind(a, &seq, &err), ML_OK);
-  assert_int_equal(seq, 3);
+  assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
+  assert_true(behind);
+  assert_int_equal(seq, 4);
   mallard_record_clear(r);
   mallard_set_long(r, "id", 6);
   mallard_set_long(r, "a", 60);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
   ml_err_clear(&err);
-  assert_int_not_equal(ml_apply_wait_behind(a, &err), ML_OK);
+  assert_int_not_equal(ml_commit_wait(c, &err), ML_OK);
   if (!strstr(err.msg, "CHECK constraint")) fail_msg("unexpected message: %s", err.msg);
-  assert_int_equal(ml_apply_behind_done(a), 2);
+  assert_int_equal(ml_commit_done(c), 3);
+  /* the three commits are acknowledged, the failed one is not */
+  assert_int_equal(ml_commit_drain(c, NULL, NULL), 3);
+  assert_int_equal(ml_commit_waiting(c), 0);
+  ml_commit_free(c);
   ml_apply_abort(a);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
   assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
@@ -583,7 +626,7 @@ static void test_apply_abort(void **s) {
   mallard_record *r = mallard_record_new();
   mallard_set_string(r, "k", "one");
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "nopk", r, &err), ML_OK);
-  assert_int_equal(ml_apply_commit(a, &err), ML_OK);
+  assert_int_equal(commit_all(a, &err), ML_OK);
   mallard_set_string(r, "k", "two");
   mallard_set_long(r, "extra", 5);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "nopk", r, &err), ML_OK);
