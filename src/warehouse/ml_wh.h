@@ -90,6 +90,11 @@ ml_status ml_wh_reclaim_deleted(ml_wh *wh, ml_err *err);
  * all deleted are dropped either way; the rest is reclaimed a few groups
  * per run. */
 #define ML_WH_VACUUM_TASKS "4"
+/* The memory_limit both front ends append under (liftable for the
+ * statements that need more): appends need little, since DuckDB writes full
+ * row groups out as they fill, and without a bound DuckDB keeps every block
+ * it wrote cached (up to 80% of RAM). */
+#define ML_WH_APPEND_MEMORY_LIMIT "64MB"
 /* ml_wh_exec_unbounded for a DELETE statement (or SQL whose last statement
  * is one) that calls ml_wh_rows_deleted when it deleted any row. */
 ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err);
