@@ -188,7 +188,7 @@ static ml_status load_state_log(ml_dest *d, ml_err *err) {
   }
   idx_t rows = duckdb_row_count(&res);
   d->log = malloc((rows ? rows : 1) * sizeof *d->log);
-  if (!d->log) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!d->log) st = ml_err_nomem(err);
   for (idx_t r = 0; st == ML_OK && r < rows; r++) d->log[r] = duckdb_value_uint64(&res, 0, r);
   duckdb_destroy_result(&res);
   if (st != ML_OK) return st;
@@ -223,7 +223,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
                        ml_err *err) {
   *dest = NULL;
   ml_dest *d = calloc(1, sizeof *d);
-  if (!d) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!d) return ml_err_nomem(err);
   d->cfg = config;
   d->cat = catalog;
   d->out = out;
@@ -236,7 +236,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
   d->doc = ml_json_doc_new();
   if (!d->runs || !d->doc) {
     ml_dest_free(d);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   /* Without a memory_limit, DuckDB keeps every block it wrote cached up to
    * 80% of RAM, so peak memory grew with the file (about 460 MB at 10M
@@ -313,7 +313,7 @@ static ml_status store_states(ml_wh *wh, const pending_state *states, size_t n, 
     if (p->sync_id != 0)
       ml_buf_printf(q, "; INSERT INTO main." STATE_LOG " VALUES (%lld, %llu, now())", (long long)p->sync_id,
                     (unsigned long long)p->hash);
-    st = ml_buf_ok(q) ? ml_wh_exec(wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    st = ml_wh_exec_buf(wh, q, err);
   }
   return st;
 }
@@ -344,11 +344,11 @@ static ml_status commit_behind(ml_dest *d, ml_err *err) {
   ml_status st = ML_OK;
   for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) st = ml_astream_flush_async(d->runs[i].s, err);
   queued_commit *c = st == ML_OK ? calloc(1, sizeof *c) : NULL;
-  if (st == ML_OK && !c) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && !c) st = ml_err_nomem(err);
   if (st == ML_OK && d->n_queued == d->cap_queued) {
     size_t cap = d->cap_queued ? d->cap_queued * 2 : 8;
     queued_commit **grown = realloc(d->queued, cap * sizeof *grown);
-    if (!grown) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!grown) st = ml_err_nomem(err);
     else {
       d->queued = grown;
       d->cap_queued = cap;
@@ -386,7 +386,7 @@ static ml_status warn_emptied(ml_dest *d, const ml_stream_def *def, ml_err *err)
   ml_buf_reset(&d->scratch);
   ml_buf_puts(&d->scratch, "SELECT count(*) FROM ");
   ml_sql_qualified(&d->scratch, def->schema, def->table);
-  if (!ml_buf_ok(&d->scratch)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!ml_buf_ok(&d->scratch)) return ml_err_nomem(err);
   int64_t rows = 0;
   bool found = false;
   if ((st = ml_wh_query_i64(d->wh, d->scratch.data, &rows, &found, err)) != ML_OK || rows <= 0) return st;
@@ -633,7 +633,7 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
   if (st == ML_OK && d->n_pending == d->cap_pending) {
     size_t cap = d->cap_pending ? d->cap_pending * 2 : 16;
     pending_state *grown = realloc(d->pending, cap * sizeof *grown);
-    if (!grown) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!grown) st = ml_err_nomem(err);
     else {
       d->pending = grown;
       d->cap_pending = cap;

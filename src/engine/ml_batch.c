@@ -76,13 +76,13 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
                         size_t n, ml_batch **out, ml_err *err) {
   *out = NULL;
   ml_batch *b = calloc(1, sizeof *b);
-  if (!b) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!b) return ml_err_nomem(err);
   b->cols = calloc(n ? n : 1, sizeof *b->cols);
   size_t tl = (catalog ? strlen(catalog) + 1 : 0) + strlen(schema) + strlen(table) + 2;
   b->table = malloc(tl);
   if (!b->cols || !b->table) {
     ml_batch_close(b);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   snprintf(b->table, tl, "%s%s%s.%s", catalog ? catalog : "", catalog ? "." : "", schema, table);
   b->wh = wh;
@@ -104,7 +104,7 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
   duckdb_logical_type *lts = b->lts = calloc(n ? n : 1, sizeof *lts);
   if (!lts) {
     ml_batch_close(b);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   /* The appender's own column types are used for the chunk so that aliases
    * such as JSON match exactly what the table declares. */
@@ -125,7 +125,7 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
     ml_buf target = ML_BUF_INIT;
     ml_sql_qualified_in(&target, catalog, schema, table);
     ml_status st = ml_buf_ok(&target) ? ml_feed_sink_init(&b->sink, b->loader, wh, target.data, b->table, lts, n, give_back, b, err)
-                                      : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+                                      : ml_err_nomem(err);
     ml_buf_free(&target);
     b->has_sink = st == ML_OK;
     if (st != ML_OK) {

@@ -11,7 +11,7 @@ ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *
   t->name = strdup(name);
   if (!t->schema || !t->name) {
     ml_table_free(t);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   return ML_OK;
 }
@@ -45,12 +45,12 @@ static ml_status push_col(ml_table *t, const char *name, ml_type type, ml_err *e
   if (t->n_cols == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
     ml_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!c) return ml_err_nomem(err);
     t->cols = c;
     t->cap = cap;
   }
   char *copy = strdup(name);
-  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!copy) return ml_err_nomem(err);
   t->cols[t->n_cols].name = copy;
   t->cols[t->n_cols].type = type;
   t->n_cols++;
@@ -65,9 +65,8 @@ long ml_table_find(const ml_table *t, const char *name) {
 }
 
 static ml_status exec_buf(ml_table *t, ml_buf *sql, ml_err *err) {
-  if (!ml_buf_ok(sql)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-  ml_status st = ml_wh_exec(t->wh, sql->data, err);
-  if (st != ML_OK)
+  ml_status st = ml_wh_exec_buf(t->wh, sql, err);
+  if (st != ML_OK && ml_buf_ok(sql)) /* out of memory needs no table name */
     ml_err_prefix(err, "table %s%s%s.%s", t->catalog ? t->catalog : "", t->catalog ? "." : "", t->schema, t->name);
   return st;
 }
@@ -179,7 +178,7 @@ ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err) {
 ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err) {
   if (!t->batch) {
     ml_type *types = malloc((t->n_cols ? t->n_cols : 1) * sizeof *types);
-    if (!types) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!types) return ml_err_nomem(err);
     for (size_t i = 0; i < t->n_cols; i++) types[i] = t->cols[i].type;
     ml_status st = ml_batch_open(t->wh, t->catalog, t->schema, t->name, types, t->n_cols, &t->batch, err);
     free(types);

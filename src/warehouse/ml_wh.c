@@ -119,7 +119,7 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     snprintf(sql, sizeof sql, "SELECT CAST(current_setting('%s') AS VARCHAR)", bound_name[i]);
     ml_status st = ml_wh_query_text(wh, sql, &wh->dflt[i], err);
     if (st == ML_OK && !wh->dflt[i]) st = ml_err_set(err, ML_ERR_DB, "DuckDB reports no %s", bound_name[i]);
-    if (st == ML_OK && !(wh->bound[i] = strdup(wanted[i]))) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK && !(wh->bound[i] = strdup(wanted[i]))) st = ml_err_nomem(err);
     if (st == ML_OK) st = set_setting(wh, i, wh->bound[i], err);
     if (st != ML_OK) {
       ml_wh_close(wh);
@@ -192,7 +192,7 @@ static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *er
   ml_buf_printf(&q, "SET %s = ", bound_name[which]);
   ml_sql_literal(&q, value, strlen(value));
   bool failed = wh->tx_failed;
-  ml_status st = ml_buf_ok(&q) ? ml_wh_exec(wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = ml_wh_exec_buf(wh, &q, err);
   wh->tx_failed = failed;
   ml_buf_free(&q);
   return st;
@@ -250,6 +250,28 @@ ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
   ml_status st = lift_until_commit(wh, err);
   if (st == ML_OK) st = exec_changed(wh, sql, &deleted, err);
   return st == ML_OK && deleted > 0 ? ml_wh_rows_deleted(wh, err) : st;
+}
+
+/* The text of a buffer that did not run out of memory ("" when empty). */
+static const char *buf_sql(const ml_buf *sql) { return sql->data ? sql->data : ""; }
+
+ml_status ml_wh_exec_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) {
+  return ml_buf_ok(sql) ? ml_wh_exec(wh, buf_sql(sql), err) : ml_err_nomem(err);
+}
+
+ml_status ml_wh_exec_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) {
+  return ml_buf_ok(sql) ? ml_wh_exec_unbounded(wh, buf_sql(sql), err) : ml_err_nomem(err);
+}
+
+ml_status ml_wh_delete_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) {
+  return ml_buf_ok(sql) ? ml_wh_delete_unbounded(wh, buf_sql(sql), err) : ml_err_nomem(err);
+}
+
+ml_status ml_wh_delete_counted(ml_wh *wh, const char *sql, uint64_t *deleted, ml_err *err) {
+  idx_t n = 0;
+  ml_status st = exec_changed(wh, sql, &n, err);
+  if (deleted) *deleted = st == ML_OK ? (uint64_t)n : 0;
+  return st == ML_OK && n > 0 ? ml_wh_rows_deleted(wh, err) : st;
 }
 
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) {
@@ -312,7 +334,7 @@ ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err) 
       *out = strdup(s);
       duckdb_free(s);
     }
-    if (!*out) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!*out) st = ml_err_nomem(err);
   }
   duckdb_destroy_result(&res);
   return st;
@@ -435,7 +457,7 @@ ml_status ml_wh_table_exists(ml_wh *wh, const char *catalog, const char *schema,
   int64_t n = 0;
   bool found = false;
   ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(wh, q.data, &n, &found, err)
-                               : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+                               : ml_err_nomem(err);
   ml_buf_free(&q);
   *exists = st == ML_OK && n > 0;
   return st;
@@ -470,7 +492,7 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema
   duckdb_result res;
   if (!ml_buf_ok(&q)) {
     ml_buf_free(&q);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   if (duckdb_query(wh->conn, q.data, &res) != DuckDBSuccess) {
     st = result_error(&res, err);
@@ -482,10 +504,10 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema
   ml_buf_free(&q);
   idx_t count = duckdb_column_count(&res);
   ml_wh_column *out = calloc(count ? count : 1, sizeof *out);
-  if (!out) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!out) st = ml_err_nomem(err);
   for (idx_t c = 0; st == ML_OK && c < count; c++) {
     out[c].name = strdup(duckdb_column_name(&res, c));
-    if (!out[c].name) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!out[c].name) st = ml_err_nomem(err);
     duckdb_logical_type lt = duckdb_column_logical_type(&res, c);
     out[c].known = ml_type_from_logical(lt, &out[c].type);
     if (!out[c].known) out[c].type = ml_type_of(ML_TYPE_VARCHAR);
