@@ -272,7 +272,8 @@ ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_e
   ml_status st = ml_json_parse(doc, text, len, &root, err);
   if (st != ML_OK) {
     if (st != ML_ERR_NOMEM) {
-      ml_err_prefix(err, "config is not valid JSON"); /* the message names line and column */
+      ml_json_err_locate(err);
+      ml_err_prefix(err, "config is not valid JSON");
       if (err) err->code = ML_ERR_CONFIG;
       st = ML_ERR_CONFIG;
     }

@@ -696,15 +696,8 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
   if (st != ML_OK) {
     if (!err) return st;
     /* the parser counts lines within this one line; say which input line */
-    const char *detail = err->msg;
-    if (!strncmp(detail, "line ", 5) && strstr(detail, ": ")) detail = strstr(detail, ": ") + 2;
-    char copy[sizeof err->msg];
-    snprintf(copy, sizeof copy, "%s", detail);
-    /* "(the string starts at line 1, column 97)": within this line */
-    char *inner = strstr(copy, "at line 1, column ");
-    if (inner) memmove(inner + 3, inner + 11, strlen(inner + 11) + 1);
     err->line = lineno;
-    return ml_err_set(err, st, "input line %zu, column %zu is not valid JSON: %s", lineno, err->column, copy);
+    return ml_err_prefix(err, "input line %zu, column %zu is not valid JSON", lineno, err->column);
   }
   if (msg->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "input line %zu: a message must be a JSON object", lineno);
   const char *type = ml_json_get_str(msg, "type");

@@ -215,6 +215,7 @@ ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, con
   const ml_json_val *root;
   ml_status st = ml_json_parse(doc, json, len, &root, err);
   if (st != ML_OK) {
+    ml_json_err_locate(err);
     ml_err_prefix(err, "%s", source);
     st = err ? (err->code = ML_ERR_CONFIG) : ML_ERR_CONFIG;
   } else if (root->type != ML_JSON_OBJECT) {
@@ -342,6 +343,7 @@ ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, cons
   const ml_json_val *root;
   ml_status st = ml_json_parse(doc, json, len, &root, err);
   if (st != ML_OK) {
+    ml_json_err_locate(err);
     ml_err_prefix(err, "state %s", source);
     if (err) err->code = ML_ERR_CONFIG;
     st = ML_ERR_CONFIG;
@@ -429,9 +431,13 @@ int mallard_state_set_json(mallard_ctx *ctx, const char *key, const char *json) 
   if (!doc) return soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
   const ml_json_val *v;
   ml_err err;
-  int rc = ml_json_parse(doc, json, strlen(json), &v, &err) == ML_OK
-               ? state_put_val(ctx, key, v)
-               : soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: state '%s': %s", key, err.msg);
+  int rc;
+  if (ml_json_parse(doc, json, strlen(json), &v, &err) == ML_OK) {
+    rc = state_put_val(ctx, key, v);
+  } else {
+    ml_json_err_locate(&err);
+    rc = soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: state '%s': %s", key, err.msg);
+  }
   ml_json_doc_free(doc);
   return rc;
 }
@@ -683,7 +689,10 @@ int mallard_schema_json(mallard_ctx *ctx, const char *json) {
   if (!doc) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
   const ml_json_val *root;
   ml_err err;
-  if (ml_json_parse(doc, json, strlen(json), &root, &err) != ML_OK) rc = schema_error(ctx, "%s", err.msg);
+  if (ml_json_parse(doc, json, strlen(json), &root, &err) != ML_OK) {
+    ml_json_err_locate(&err);
+    rc = schema_error(ctx, "%s", err.msg);
+  }
   else if (root->type != ML_JSON_ARRAY) rc = schema_error(ctx, "the schema must be a JSON array of tables");
   for (size_t i = 0; rc == MALLARD_OK && i < root->len; i++) rc = json_table(ctx, i, &root->u.items[i]);
   ml_json_doc_free(doc);

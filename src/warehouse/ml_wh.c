@@ -267,9 +267,9 @@ ml_status ml_wh_delete_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) 
   return ml_buf_ok(sql) ? ml_wh_delete_unbounded(wh, buf_sql(sql), err) : ml_err_nomem(err);
 }
 
-ml_status ml_wh_delete_counted(ml_wh *wh, const char *sql, uint64_t *deleted, ml_err *err) {
+ml_status ml_wh_delete_counted(ml_wh *wh, const ml_buf *sql, uint64_t *deleted, ml_err *err) {
   idx_t n = 0;
-  ml_status st = exec_changed(wh, sql, &n, err);
+  ml_status st = ml_buf_ok(sql) ? exec_changed(wh, buf_sql(sql), &n, err) : ml_err_nomem(err);
   if (deleted) *deleted = st == ML_OK ? (uint64_t)n : 0;
   return st == ML_OK && n > 0 ? ml_wh_rows_deleted(wh, err) : st;
 }

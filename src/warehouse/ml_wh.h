@@ -99,10 +99,11 @@ ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err);
 ml_status ml_wh_exec_buf(ml_wh *wh, const ml_buf *sql, ml_err *err);
 ml_status ml_wh_exec_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err);
 ml_status ml_wh_delete_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err);
-/* Runs a DELETE statement (within the bounds, unlike ml_wh_delete_unbounded)
- * and sets *deleted to the rows it removed; calls ml_wh_rows_deleted when
- * that is more than 0.  deleted may be NULL. */
-ml_status ml_wh_delete_counted(ml_wh *wh, const char *sql, uint64_t *deleted, ml_err *err);
+/* Runs a DELETE statement built in sql (within the bounds, unlike
+ * ml_wh_delete_unbounded) and sets *deleted to the rows it removed (0 on
+ * failure); calls ml_wh_rows_deleted when that is more than 0.  deleted may
+ * be NULL. */
+ml_status ml_wh_delete_counted(ml_wh *wh, const ml_buf *sql, uint64_t *deleted, ml_err *err);
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Runs a query whose first row's first column is an integer; *found=false
  * (and *out untouched) when there is no row or the value is NULL. */
