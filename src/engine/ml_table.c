@@ -117,15 +117,18 @@ ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replac
     for (size_t i = 0; st == ML_OK && i < n; i++) st = push_col(t, wanted[i].name, wanted[i].type, err);
   } else if (st == ML_OK) {
     /* a column of a type mallard does not create is never written: NULL type */
-    for (size_t i = 0; st == ML_OK && i < n_existing; i++)
-      st = push_col(t, existing[i].name, existing[i].known ? existing[i].type : ml_type_of(ML_TYPE_NULL), err);
+    for (size_t i = 0; st == ML_OK && i < n_existing; i++) {
+      ml_type type;
+      if (!existing[i].type || !ml_type_parse(existing[i].type, &type)) type = ml_type_of(ML_TYPE_NULL);
+      st = push_col(t, existing[i].name, type, err);
+    }
     for (size_t i = 0; st == ML_OK && i < n; i++) {
       long at = ml_table_find(t, wanted[i].name);
       if (at < 0) {
         st = ml_table_add_column(t, wanted[i].name, wanted[i].type, err);
       } else if (!ml_type_equal(t->cols[at].type, wanted[i].type)) {
         ml_type merged = ml_type_widen(t->cols[at].type, wanted[i].type);
-        if (ml_type_equal(merged, wanted[i].type) && existing[at].known && t->cols[at].type.id != ML_TYPE_NULL)
+        if (ml_type_equal(merged, wanted[i].type) && t->cols[at].type.id != ML_TYPE_NULL)
           st = ml_table_widen(t, (size_t)at, wanted[i].type, err);
         else if (kept_type)
           *kept_type = true;
@@ -177,11 +180,7 @@ ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err) {
 
 ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err) {
   if (!t->batch) {
-    ml_type *types = malloc((t->n_cols ? t->n_cols : 1) * sizeof *types);
-    if (!types) return ml_err_nomem(err);
-    for (size_t i = 0; i < t->n_cols; i++) types[i] = t->cols[i].type;
-    ml_status st = ml_batch_open(t->wh, t->catalog, t->schema, t->name, types, t->n_cols, &t->batch, err);
-    free(types);
+    ml_status st = ml_batch_open(t->wh, t->catalog, t->schema, t->name, t->n_cols, &t->batch, err);
     if (st != ML_OK) return st;
   }
   *out = t->batch;

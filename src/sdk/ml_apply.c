@@ -327,10 +327,13 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
         size_t j = 0;
         while (j < n_existing && strcasecmp(existing[j].name, wanted[i].name)) j++;
         long now = ml_table_find(&t->target, wanted[i].name);
+        /* a type mallard does not create compares as VARCHAR, as it always has */
+        ml_type was = ml_type_of(ML_TYPE_VARCHAR);
+        if (j < n_existing && existing[j].type) ml_type_parse(existing[j].type, &was);
         if (j == n_existing)
           logf_(a, MALLARD_INFO, "schema change: table %s: new column %s %s", t->name, wanted[i].name,
                 ml_type_sql(wanted[i].type, tb));
-        else if (now >= 0 && !ml_type_equal(existing[j].type, t->target.cols[now].type))
+        else if (now >= 0 && !ml_type_equal(was, t->target.cols[now].type))
           logf_(a, MALLARD_INFO, "schema change: table %s: column %s widened to %s", t->name, wanted[i].name,
                 ml_type_sql(t->target.cols[now].type, tb));
         else if (now >= 0 && declared_widens(t->target.cols[now].type, wanted[i].type)) {

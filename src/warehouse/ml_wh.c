@@ -469,8 +469,52 @@ void ml_sql_literal_or_null(ml_buf *b, const char *s) {
 }
 
 void ml_wh_columns_free(ml_wh_column *cols, size_t n) {
-  for (size_t i = 0; i < n; i++) free(cols[i].name);
+  for (size_t i = 0; i < n; i++) {
+    free(cols[i].name);
+    free(cols[i].type);
+  }
   free(cols);
+}
+
+/* DuckDB's name of a column type, written into buf (at least 32 bytes); NULL
+ * for types without a plain name.  JSON is VARCHAR with the alias JSON. */
+static const char *type_name(duckdb_logical_type lt, char *buf, size_t size) {
+  char *alias = duckdb_logical_type_get_alias(lt);
+  bool is_json = alias && !strcmp(alias, "JSON");
+  duckdb_free(alias);
+  if (is_json) return "JSON";
+  switch (duckdb_get_type_id(lt)) {
+  case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
+  case DUCKDB_TYPE_TINYINT: return "TINYINT";
+  case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
+  case DUCKDB_TYPE_INTEGER: return "INTEGER";
+  case DUCKDB_TYPE_BIGINT: return "BIGINT";
+  case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
+  case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
+  case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
+  case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
+  case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
+  case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
+  case DUCKDB_TYPE_FLOAT: return "FLOAT";
+  case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
+  case DUCKDB_TYPE_DECIMAL:
+    snprintf(buf, size, "DECIMAL(%u,%u)", (unsigned)duckdb_decimal_width(lt), (unsigned)duckdb_decimal_scale(lt));
+    return buf;
+  case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
+  case DUCKDB_TYPE_BLOB: return "BLOB";
+  case DUCKDB_TYPE_DATE: return "DATE";
+  case DUCKDB_TYPE_TIME: return "TIME";
+  case DUCKDB_TYPE_TIME_TZ: return "TIMETZ";
+  case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
+  case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMPTZ";
+  case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
+  case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
+  case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
+  case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
+  case DUCKDB_TYPE_UUID: return "UUID";
+  case DUCKDB_TYPE_BIT: return "BIT";
+  default: return NULL;
+  }
 }
 
 ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema, const char *table,
@@ -509,8 +553,9 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema
     out[c].name = strdup(duckdb_column_name(&res, c));
     if (!out[c].name) st = ml_err_nomem(err);
     duckdb_logical_type lt = duckdb_column_logical_type(&res, c);
-    out[c].known = ml_type_from_logical(lt, &out[c].type);
-    if (!out[c].known) out[c].type = ml_type_of(ML_TYPE_VARCHAR);
+    char buf[32];
+    const char *type = type_name(lt, buf, sizeof buf);
+    if (type && !(out[c].type = strdup(type))) st = ml_err_nomem(err);
     duckdb_destroy_logical_type(&lt);
   }
   duckdb_destroy_result(&res);

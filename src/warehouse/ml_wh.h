@@ -15,7 +15,6 @@
 
 #include <duckdb.h>
 
-#include "../engine/ml_types.h"
 #include "../util/ml_buf.h"
 #include "../util/ml_err.h"
 
@@ -144,11 +143,14 @@ bool ml_wh_in_transaction(const ml_wh *wh);
 ml_status ml_wh_table_exists(ml_wh *wh, const char *catalog, const char *schema, const char *table, bool *exists,
                              ml_err *err);
 
-/* A column of an existing table. name is malloc'd and owned by the array. */
+/* A column of an existing table.  type is DuckDB's name of its type as SQL
+ * spells it ("BIGINT", "DECIMAL(18,3)", "TIMESTAMPTZ", "JSON"), or NULL for
+ * a type without a plain name (LIST, STRUCT, ENUM, ...): the warehouse says
+ * what DuckDB has, the engine decides what it can write (ml_type_parse).
+ * name and type are malloc'd and owned by the array. */
 typedef struct ml_wh_column {
   char *name;
-  ml_type type;
-  bool known; /* false when the DuckDB type is one mallard does not create */
+  char *type;
 } ml_wh_column;
 
 /* Lists the columns of catalog.schema.table in table order.  *exists=false
