@@ -177,21 +177,11 @@ static ml_status load_state_log(ml_dest *d, ml_err *err) {
                             err);
   if (st == ML_OK) st = ml_wh_execf(d->wh, err, "DELETE FROM main." STATE_LOG " WHERE sync_id <> %lld", (long long)sync_id);
   if (st != ML_OK || sync_id == 0) return st;
-  duckdb_result res;
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT state_hash FROM main." STATE_LOG " WHERE sync_id = %lld", (long long)sync_id);
-  if ((st = ml_wh_sync(d->wh, err)) != ML_OK) return st;
-  if (duckdb_query(ml_wh_conn(d->wh), sql, &res) != DuckDBSuccess) {
-    st = ml_err_set(err, ML_ERR_DB, "reading the state log: %s", duckdb_result_error(&res));
-    duckdb_destroy_result(&res);
-    return st;
-  }
-  idx_t rows = duckdb_row_count(&res);
-  d->log = malloc((rows ? rows : 1) * sizeof *d->log);
-  if (!d->log) st = ml_err_nomem(err);
-  for (idx_t r = 0; st == ML_OK && r < rows; r++) d->log[r] = duckdb_value_uint64(&res, 0, r);
-  duckdb_destroy_result(&res);
-  if (st != ML_OK) return st;
+  size_t rows = 0;
+  st = ml_wh_query_u64s(d->wh, sql, &d->log, &rows, err);
+  if (st != ML_OK) return st == ML_ERR_NOMEM ? st : ml_err_prefix(err, "reading the state log");
   d->n_log = rows;
   qsort(d->log, rows, sizeof *d->log, cmp_u64);
   d->replaying_global = rows > 0;

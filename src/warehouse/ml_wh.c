@@ -340,6 +340,28 @@ ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err) 
   return st;
 }
 
+ml_status ml_wh_query_u64s(ml_wh *wh, const char *sql, uint64_t **out, size_t *n, ml_err *err) {
+  *out = NULL;
+  *n = 0;
+  duckdb_result res;
+  bool found;
+  ml_status st = query_first(wh, sql, &res, &found, err);
+  if (st != ML_OK) return st;
+  idx_t rows = duckdb_row_count(&res);
+  uint64_t *vals = malloc((rows ? rows : 1) * sizeof *vals);
+  if (vals) {
+    for (idx_t r = 0; r < rows; r++) vals[r] = duckdb_value_uint64(&res, 0, r);
+    *out = vals;
+    *n = (size_t)rows;
+  } else {
+    st = ml_err_nomem(err);
+  }
+  duckdb_destroy_result(&res);
+  return st;
+}
+
+const char *ml_wh_duckdb_version(void) { return duckdb_library_version(); }
+
 ml_status ml_wh_begin(ml_wh *wh, ml_err *err) {
   if (wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "a transaction is already open");
   ml_status st = ml_wh_exec(wh, "BEGIN TRANSACTION", err);

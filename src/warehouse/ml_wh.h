@@ -109,6 +109,13 @@ ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) __attribute_
 ml_status ml_wh_query_i64(ml_wh *wh, const char *sql, int64_t *out, bool *found, ml_err *err);
 /* Same for text: *out is malloc'd (caller frees) or NULL when no row / NULL. */
 ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err);
+/* Runs a query and hands back the first column of every row as unsigned
+ * integers (NULL as 0): *out is malloc'd (caller frees; not NULL on
+ * success, even for no rows), *n the number of rows. */
+ml_status ml_wh_query_u64s(ml_wh *wh, const char *sql, uint64_t **out, size_t *n, ml_err *err);
+
+/* The version of the DuckDB library mallard runs on (static storage). */
+const char *ml_wh_duckdb_version(void);
 
 ml_status ml_wh_begin(ml_wh *wh, ml_err *err);
 ml_status ml_wh_commit(ml_wh *wh, ml_err *err);
