@@ -57,7 +57,12 @@ static bool is_disk_message(const char *msg) {
 }
 
 ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, ml_err *err) {
+  return ml_wh_open_said(path, opts, out, NULL, err);
+}
+
+ml_status ml_wh_open_said(const char *path, const ml_wh_options *opts, ml_wh **out, char **said, ml_err *err) {
   *out = NULL;
+  if (said) *said = NULL;
   ml_wh_options none = {0};
   if (!opts) opts = &none;
   if (!path || !*path) return ml_err_set(err, ML_ERR_CONFIG, "no database path given");
@@ -104,6 +109,7 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
                  open_err ? open_err : "");
     else
       ml_err_set(err, code, "cannot open database file %s: %s", path, open_err ? open_err : "unknown error");
+    if (said) *said = strdup(open_err ? open_err : "unknown error");
     duckdb_free(open_err);
     wh->db = NULL;
     ml_wh_close(wh);

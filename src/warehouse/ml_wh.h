@@ -45,6 +45,10 @@ typedef struct ml_wh_options {
 /* Opens (creating if needed, unless read_only) the database at path.
  * On success *out is a handle the caller closes with ml_wh_close. */
 ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, ml_err *err);
+/* ml_wh_open that, when DuckDB refuses to open the file, also hands back
+ * DuckDB's own words in *said (malloc'd, caller frees; NULL otherwise): for
+ * a front end that words that error its own way (mallard query). */
+ml_status ml_wh_open_said(const char *path, const ml_wh_options *opts, ml_wh **out, char **said, ml_err *err);
 /* Closes the connection and the database; NULL is fine.  Rolls back an open
  * transaction. */
 void ml_wh_close(ml_wh *wh);
