@@ -588,6 +588,30 @@ static void test_table_columns_missing(void **state) {
   ml_wh_close(wh);
 }
 
+/* A DELETE run from a buffer says how many rows it removed; a buffer that
+ * ran out of memory is refused, not run cut short. */
+static void test_delete_counted(void **state) {
+  (void)state;
+  ml_wh *wh = th_open_mem();
+  th_exec(wh, "CREATE TABLE t AS SELECT range AS i FROM range(10)");
+  ml_err err;
+  ml_err_clear(&err);
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "DELETE FROM t WHERE i >= 7");
+  uint64_t deleted = 99;
+  assert_int_equal(ml_wh_delete_counted(wh, &q, &deleted, &err), ML_OK);
+  assert_int_equal(deleted, 3);
+  assert_int_equal(ml_wh_delete_counted(wh, &q, &deleted, &err), ML_OK);
+  assert_int_equal(deleted, 0);
+  th_expect(wh, "SELECT count(*) FROM t", "7");
+  q.oom = true;
+  assert_int_equal(ml_wh_delete_counted(wh, &q, &deleted, &err), ML_ERR_NOMEM);
+  assert_int_equal(ml_wh_exec_buf(wh, &q, &err), ML_ERR_NOMEM);
+  assert_string_equal(err.msg, "out of memory");
+  ml_buf_free(&q);
+  ml_wh_close(wh);
+}
+
 static void test_table_columns_types(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
@@ -853,7 +877,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_commit_after_failed_statement),
       cmocka_unit_test(test_commit_and_begin_failed),
       cmocka_unit_test(test_table_columns_missing),
-      cmocka_unit_test(test_table_columns_types),
+      cmocka_unit_test(test_table_columns_types), cmocka_unit_test(test_delete_counted),
       cmocka_unit_test(test_sql_quoting_text),
       cmocka_unit_test(test_sql_quoting_roundtrip),
   };
