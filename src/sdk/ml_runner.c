@@ -248,7 +248,7 @@ static ml_status start_python(run *r, ml_pyrun **out, ml_err *err) {
   ml_buf_puts(&input, ",\"state\":");
   ml_buf_puts(&input, state ? state : "{}");
   ml_buf_putc(&input, '}');
-  if (!ml_buf_ok(&input) || !state) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!ml_buf_ok(&input) || !state) st = ml_err_nomem(err);
   if (st == ML_OK) {
     logf_(r, MALLARD_FINE, "running connector.py with %s (SDK module from %s)", python, sdk);
     ml_pyrun_opts po = {r->dir, python, sdk, input.data, r->o->stop};
@@ -293,7 +293,7 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   snprintf(r.state_path, sizeof r.state_path, "%s/state.json", r.files);
   ml_sdk_hooks hooks = {&r, log_line, save_state, progress};
   r.ctx = ml_sdk_new(&hooks, o->stop);
-  ml_status st = r.ctx ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = r.ctx ? ML_OK : ml_err_nomem(err);
   if (st == ML_OK && o->commit_interval_ms >= 0) ml_sdk_set_commit_interval(r.ctx, o->commit_interval_ms);
   if (st == ML_OK) st = load_inputs(&r, err);
   /* what files/state.json holds before this run saves anything */
