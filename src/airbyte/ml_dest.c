@@ -222,7 +222,7 @@ static ml_status plan_unnesting(ml_dest *d, ml_err *err) {
   size_t n = d->cat->n_streams;
   d->plans = calloc(n ? n : 1, sizeof *d->plans);
   d->plan_of = calloc(n ? n : 1, sizeof *d->plan_of);
-  if (!d->plans || !d->plan_of) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!d->plans || !d->plan_of) return ml_err_nomem(err);
   for (size_t i = 0; i < n; i++) {
     ml_status st = ml_unnest_plan_build(&d->cat->streams[i], d->cfg->unnest_depth, &d->plans[i], err);
     if (st != ML_OK) return st;
