@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/ml_batch.h"
+#include "warehouse/ml_batch.h"
 #include "engine/ml_ids.h"
 #include "warehouse/ml_wh.h"
 
@@ -73,13 +73,8 @@ int main(int argc, char **argv) {
                  &err) != ML_OK ||
       ml_wh_begin(wh, &err) != ML_OK)
     return fail("create", &err);
-  const ml_type_id ids_of[COLS] = {ML_TYPE_UUID,   ML_TYPE_TIMESTAMPTZ, ML_TYPE_JSON,    ML_TYPE_BIGINT, ML_TYPE_BIGINT,
-                                   ML_TYPE_VARCHAR, ML_TYPE_VARCHAR,    ML_TYPE_BIGINT,  ML_TYPE_DOUBLE, ML_TYPE_BOOLEAN,
-                                   ML_TYPE_TIMESTAMPTZ, ML_TYPE_JSON,   ML_TYPE_JSON};
-  ml_type types[COLS];
-  for (int c = 0; c < COLS; c++) types[c] = ml_type_of(ids_of[c]);
   ml_batch *b = NULL;
-  if (ml_batch_open(wh, NULL, "main", "users", types, COLS, &b, &err) != ML_OK) return fail("batch", &err);
+  if (ml_batch_open(wh, NULL, "main", "users", COLS, &b, &err) != ML_OK) return fail("batch", &err);
 
   static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
   static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};

@@ -77,7 +77,7 @@ static ml_status slot_add(ml_astream *s, const char *key, size_t len, long col, 
   if ((s->n_slots + 1) * 2 > s->slot_cap) {
     size_t cap = s->slot_cap ? s->slot_cap * 2 : 64;
     field_slot *fresh = calloc(cap, sizeof *fresh);
-    if (!fresh) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!fresh) return ml_err_nomem(err);
     for (size_t i = 0; i < s->slot_cap; i++) {
       if (!s->slots[i].key) continue;
       size_t j = s->slots[i].hash & (cap - 1);
@@ -92,7 +92,7 @@ static ml_status slot_add(ml_astream *s, const char *key, size_t len, long col, 
   size_t i = h & (s->slot_cap - 1);
   while (s->slots[i].key) i = (i + 1) & (s->slot_cap - 1);
   char *copy = malloc(len + 1);
-  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!copy) return ml_err_nomem(err);
   memcpy(copy, key, len);
   copy[len] = '\0';
   s->slots[i] = (field_slot){copy, len, h, col, declared, base64};
@@ -140,7 +140,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   size_t n_flat = s->plan ? s->plan->n_flat : 0;
   size_t n = META_COUNT + d->n_fields + n_flat;
   ml_col *wanted = calloc(n, sizeof *wanted);
-  if (!wanted) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!wanted) return ml_err_nomem(err);
   for (size_t i = 0; i < META_COUNT; i++) {
     wanted[i].name = (char *)meta_names[i];
     wanted[i].type = ml_type_of(meta_types[i]);
@@ -154,7 +154,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
     wanted[META_COUNT + d->n_fields + i].type = s->plan->flat[i].type;
   }
   char *load_name = concat(ml_sync_mode_load_prefix(d->mode), d->table);
-  ml_status st = load_name ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = load_name ? ML_OK : ml_err_nomem(err);
   bool keep = true;
   ml_children_start child_start = ML_CHILDREN_KEEP;
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = holds_only_this_sync(s, load_name, &keep, err);
@@ -174,7 +174,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
       ml_sql_qualified(&q, d->schema, load_name);
       ml_buf_puts(&q, " AS FROM ");
       ml_sql_qualified(&q, d->schema, d->table);
-      st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+      st = ml_wh_exec_buf(s->wh, &q, err);
       ml_buf_free(&q);
       keep = true;
       child_start = ML_CHILDREN_FROM_FINAL;
@@ -214,7 +214,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
                           {"_airbyte_emitted_at", ml_type_of(ML_TYPE_TIMESTAMPTZ)},
                           {"_airbyte_data", ml_type_of(ML_TYPE_JSON)}};
     st = raw_load ? ml_table_init(&s->raw, s->wh, d->schema, raw_load, err)
-                  : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+                  : ml_err_nomem(err);
     if (st == ML_OK) st = ml_table_sync(&s->raw, raw_cols, 3, d->mode == ML_MODE_OVERWRITE && !keep, NULL, err);
     free(raw_load);
   }
@@ -249,7 +249,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
     if (st != ML_OK) return st;
   }
   for (size_t i = 0; i < META_COUNT; i++) s->meta_col[i] = ml_table_find(&s->load, meta_names[i]);
-  if (n_flat && !(s->flat_col = calloc(n_flat, sizeof *s->flat_col))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (n_flat && !(s->flat_col = calloc(n_flat, sizeof *s->flat_col))) return ml_err_nomem(err);
   for (size_t i = 0; i < n_flat; i++) s->flat_col[i] = ml_table_find(&s->load, s->plan->flat[i].column);
   if (s->plan) st = ml_children_open(s->wh, d, s->plan, child_start, s->log, &s->children, err);
   for (size_t i = 0; st == ML_OK && i < d->n_fields; i++) {
@@ -263,7 +263,7 @@ ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, const ml_unnest_p
                           ml_proto *log, ml_astream **out, ml_err *err) {
   *out = NULL;
   ml_astream *s = calloc(1, sizeof *s);
-  if (!s) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!s) return ml_err_nomem(err);
   s->def = def;
   s->wh = wh;
   s->log = log;
@@ -335,7 +335,7 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
   if (data->len > s->member_cap) {
     size_t cap = data->len * 2;
     field_slot **m = realloc(s->member_slot, cap * sizeof *m);
-    if (!m) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!m) return ml_err_nomem(err);
     s->member_slot = m;
     s->member_cap = cap;
   }
@@ -452,7 +452,7 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
     }
     if (s->changes.len) ml_buf_append(&s->meta, s->changes.data, s->changes.len);
     ml_buf_puts(&s->meta, "]}");
-    if (!ml_buf_ok(&s->meta) || !ml_buf_ok(&s->changes)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!ml_buf_ok(&s->meta) || !ml_buf_ok(&s->changes)) return ml_err_nomem(err);
     ml_batch_put_str(b, (size_t)s->meta_col[META_META], s->meta.data, s->meta.len);
   }
   if ((st = ml_batch_end_row(b, err)) != ML_OK) return st;
@@ -551,7 +551,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   }
   int64_t null_keys = 0;
   bool found;
-  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &null_keys, &found, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &null_keys, &found, err) : ml_err_nomem(err);
   const ml_buf *on = null_keys > 0 ? &match_null : &match;
   const char *cursor = NULL;
   if (st == ML_OK && d->cursor.n > 0 && !(cursor = path_column(s, &d->cursor, "cursor", err)))
@@ -587,7 +587,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
     ml_table_sql_name(&s->final, &q);
     ml_buf_puts(&q, " AS f, ");
     ml_buf_append(&q, replaced.data, replaced.len);
-    if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK) st = ml_wh_exec_unbounded_buf(s->wh, &q, err);
     if (st == ML_OK) st = ml_children_delete_replaced(s->children, "SELECT _airbyte_raw_id FROM " REPLACED_IDS, err);
   }
   ml_buf_reset(&q);
@@ -596,7 +596,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   ml_buf_puts(&q, " AS f USING ");
   ml_buf_append(&q, replaced.data, replaced.len);
   ml_buf_free(&replaced);
-  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
 
   /* 2. each key's latest staged row, unless a (newer) final row is left or
    * the row is a CDC deletion */
@@ -651,7 +651,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   }
   ml_buf_free(&cols);
   ml_buf_free(&winners);
-  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_exec_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK) st = ml_wh_exec_unbounded_buf(s->wh, &q, err);
   if (st == ML_OK && s->children) {
     st = ml_children_insert_winners(s->children, "SELECT _airbyte_raw_id FROM " WINNER_IDS, err);
     if (st == ML_OK) st = ml_children_clear_staged(s->children, err);
@@ -726,7 +726,7 @@ ml_status ml_astream_finish(ml_astream *s, ml_err *err) {
     ml_sql_qualified(&q, d->schema, d->table);
     ml_buf_printf(&q, " WHERE _airbyte_generation_id IS NULL OR _airbyte_generation_id < %lld",
                   (long long)d->minimum_generation_id);
-    st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
     ml_buf_free(&q);
   }
   if (st == ML_OK && s->children) st = ml_children_finish(s->children, err);
@@ -744,19 +744,10 @@ static ml_status drop_from(ml_astream *s, ml_table *t, const char *id_col, bool 
   ml_buf_puts(&q, "DELETE FROM ");
   ml_table_sql_name(t, &q);
   ml_buf_printf(&q, " WHERE %s >= '%s'%s", id_col, id, text_id ? "" : "::UUID");
-  duckdb_result res;
-  if ((st = ml_wh_sync(s->wh, err)) != ML_OK) {
-    ml_buf_free(&q);
-    return st;
-  }
-  if (duckdb_query(ml_wh_conn(s->wh), q.data, &res) != DuckDBSuccess) {
-    st = ml_err_set(err, ML_ERR_DB, "stream '%s': removing resent rows: %s", s->def->name, duckdb_result_error(&res));
-  } else {
-    idx_t n = duckdb_rows_changed(&res);
-    if (dropped) *dropped += (uint64_t)n;
-    if (n > 0) st = ml_wh_rows_deleted(s->wh, err);
-  }
-  duckdb_destroy_result(&res);
+  uint64_t n = 0;
+  st = ml_wh_delete_counted(s->wh, &q, &n, err);
+  if (st == ML_OK && dropped) *dropped += n;
+  else if (st != ML_OK && st != ML_ERR_NOMEM) ml_err_prefix(err, "stream '%s': removing resent rows", s->def->name);
   ml_buf_free(&q);
   return st;
 }
@@ -780,7 +771,7 @@ static ml_status pending_open(ml_astream *s, bool create, ml_err *err) {
   if (!s->pending_ready) {
     char *name = concat("_mallard_pending_", s->def->table);
     ml_status st = name ? ml_table_init(&s->pending, s->wh, s->def->schema, name, err)
-                        : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+                        : ml_err_nomem(err);
     free(name);
     if (st != ML_OK) return st;
     s->pending_ready = true;
@@ -801,7 +792,7 @@ static ml_status move_rows(ml_astream *s, ml_table *from, ml_table *to, bool onl
   ml_buf_puts(&q, "; DELETE FROM ");
   ml_table_sql_name(from, &q);
   if (only_tail) ml_buf_printf(&q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
-  ml_status st = ml_buf_ok(&q) ? ml_wh_delete_unbounded(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
   ml_buf_free(&q);
   if (st != ML_OK) ml_err_prefix(err, "stream '%s': moving rows not covered by a STATE", s->def->name);
   return st;
@@ -839,7 +830,7 @@ ml_status ml_astream_end_of_input(ml_astream *s, ml_err *err) {
   ml_buf q = ML_BUF_INIT;
   ml_buf_puts(&q, "DROP TABLE IF EXISTS ");
   ml_table_sql_name(&s->pending, &q);
-  st = ml_buf_ok(&q) ? ml_wh_exec(s->wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  st = ml_wh_exec_buf(s->wh, &q, err);
   ml_buf_free(&q);
   ml_table_free(&s->pending);
   s->pending_ready = false;

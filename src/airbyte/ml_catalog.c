@@ -492,14 +492,14 @@ static ml_status parse_path(const ml_json_val *v, ml_path *p, const label *l, co
     return ml_err_set(err, ML_ERR_CONFIG, "%s: %s must be a list of field names", l->s, what);
   }
   p->parts = calloc(n, sizeof *p->parts);
-  if (!p->parts) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!p->parts) return ml_err_nomem(err);
   for (size_t i = 0; i < n; i++) {
     const ml_json_val *e = v->type == ML_JSON_ARRAY ? &parts->u.items[i] : v;
     if (e->type != ML_JSON_STRING)
       return ml_err_set(err, ML_ERR_CONFIG, "%s: %s must be a list of field names (strings)", l->s, what);
     if (e->len == 0 || has_nul(e))
       return ml_err_set(err, ML_ERR_CONFIG, "%s: %s contains an empty or invalid field name", l->s, what);
-    if (!(p->parts[i] = dup_json_str(e))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!(p->parts[i] = dup_json_str(e))) return ml_err_nomem(err);
     p->n = i + 1;
   }
   return ML_OK;
@@ -511,7 +511,7 @@ static ml_status parse_primary_key(const ml_json_val *v, ml_stream_def *sd, cons
   if (v->type != ML_JSON_ARRAY)
     return ml_err_set(err, ML_ERR_CONFIG, "%s: primary_key must be a list of field paths, e.g. [[\"id\"]]", l->s);
   sd->primary_key = calloc(v->len, sizeof *sd->primary_key);
-  if (!sd->primary_key) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!sd->primary_key) return ml_err_nomem(err);
   for (size_t i = 0; i < v->len; i++) {
     char what[64];
     snprintf(what, sizeof what, "primary_key[%zu]", i);
@@ -557,7 +557,7 @@ static ml_status parse_fields(const ml_json_val *props, ml_stream_def *sd, const
   char **cols = calloc(n, sizeof *cols);
   sd->fields = calloc(n, sizeof *sd->fields);
   if (!refs || !skip || !items || !cols || !sd->fields) {
-    st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    st = ml_err_nomem(err);
     goto done;
   }
   for (size_t i = 0; i < n; i++) {
@@ -588,7 +588,7 @@ static ml_status parse_fields(const ml_json_val *props, ml_stream_def *sd, const
     items[m].name_len = items[m].hkey_len = k->len;
     sd->n_fields = ++m;
     if (!(f->source = dup_json_str(k))) {
-      st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+      st = ml_err_nomem(err);
       goto done;
     }
     const ml_json_val *schema = ml_json_member(props, i);
@@ -683,7 +683,7 @@ static ml_status parse_stream(const ml_json_val *cs, size_t idx, ml_stream_def *
   if (name->type != ML_JSON_STRING) return ml_err_set(err, ML_ERR_CONFIG, "%s: stream \"name\" must be a string", l.s);
   if (name->len == 0) return ml_err_set(err, ML_ERR_CONFIG, "%s: stream name is empty", l.s);
   if (has_nul(name)) return ml_err_set(err, ML_ERR_CONFIG, "%s: stream name contains a NUL character", l.s);
-  if (!(sd->name = dup_json_str(name))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!(sd->name = dup_json_str(name))) return ml_err_nomem(err);
 
   const ml_json_val *ns = ml_json_get(st, "namespace");
   if (!is_null(ns)) {
@@ -693,7 +693,7 @@ static ml_status parse_stream(const ml_json_val *cs, size_t idx, ml_stream_def *
       return ml_err_set(err, ML_ERR_CONFIG, "%s: stream \"%.200s\": namespace contains a NUL character", l.s,
                         sd->name);
     /* "" is how some sources say "no namespace". */
-    if (ns->len && !(sd->ns = dup_json_str(ns))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (ns->len && !(sd->ns = dup_json_str(ns))) return ml_err_nomem(err);
   }
   label_stream(&l, sd->ns, sd->name);
 
@@ -759,7 +759,7 @@ static ml_status assign_tables(ml_catalog *c, ml_err *err) {
   char **keys = calloc(n, sizeof *keys);
   char **tables = calloc(n, sizeof *tables);
   if (!order || !items || !keys || !tables) {
-    st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    st = ml_err_nomem(err);
     goto done;
   }
   for (size_t i = 0; i < n; i++) order[i] = &c->streams[i];
@@ -792,7 +792,7 @@ static ml_status assign_tables(ml_catalog *c, ml_err *err) {
         ml_buf b = ML_BUF_INIT;
         ml_buf_printf(&b, "%s.%s", s->ns ? s->ns : "", s->name);
         if (!(keys[k] = ml_buf_steal(&b))) {
-          st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+          st = ml_err_nomem(err);
           goto done;
         }
         items[k - g].hkey = keys[k];
@@ -830,7 +830,7 @@ static char *normalized_dup(const char *s) {
 ml_status ml_catalog_parse(const char *text, size_t len, const char *default_schema, ml_catalog *out, ml_err *err) {
   memset(out, 0, sizeof *out);
   ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!doc) return ml_err_nomem(err);
   const ml_json_val *root = NULL;
   ml_status st = ml_json_parse(doc, text, len, &root, err);
   char *schema = NULL;
@@ -870,7 +870,7 @@ ml_status ml_catalog_parse(const char *text, size_t len, const char *default_sch
   goto done;
 
 nomem:
-  st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  st = ml_err_nomem(err);
 done:
   free(schema);
   ml_json_doc_free(doc);

@@ -34,11 +34,7 @@ struct ml_children {
   uint64_t rows;
 };
 
-static ml_status nomem(ml_err *err) { return ml_err_set(err, ML_ERR_NOMEM, "out of memory"); }
-
-static ml_status exec_q(ml_children *c, ml_err *err) {
-  return ml_buf_ok(&c->q) ? ml_wh_exec(c->wh, c->q.data, err) : nomem(err);
-}
+static ml_status exec_q(ml_children *c, ml_err *err) { return ml_wh_exec_buf(c->wh, &c->q, err); }
 
 static size_t count_nodes(const ml_unnest_child *kids, size_t n) {
   size_t total = n;
@@ -50,7 +46,7 @@ static size_t count_nodes(const ml_unnest_child *kids, size_t n) {
 static ml_status wanted_cols(const child_rt *r, ml_col **out, size_t *n, ml_err *err) {
   *n = ML_UNNEST_META_COLUMNS + r->plan->n_cols;
   ml_col *w = calloc(*n, sizeof *w);
-  if (!(*out = w)) return nomem(err);
+  if (!(*out = w)) return ml_err_nomem(err);
   for (size_t i = 0; i < ML_UNNEST_META_COLUMNS; i++)
     w[i] = (ml_col){(char *)ml_unnest_meta_names[i], ml_type_of(ml_unnest_meta_types[i])};
   for (size_t i = 0; i < r->plan->n_cols; i++)
@@ -86,14 +82,14 @@ static ml_status open_one(ml_children *c, child_rt *r, ml_children_start start, 
   const ml_stream_def *d = c->def;
   ml_buf name = ML_BUF_INIT;
   ml_buf_printf(&name, "%s%s", ml_sync_mode_load_prefix(d->mode), r->plan->table);
-  ml_status st = ml_buf_ok(&name) ? ml_table_init(&r->load, c->wh, d->schema, name.data, err) : nomem(err);
+  ml_status st = ml_buf_ok(&name) ? ml_table_init(&r->load, c->wh, d->schema, name.data, err) : ml_err_nomem(err);
   ml_buf_reset(&name);
   ml_buf_printf(&name, "_mallard_pending_%s", r->plan->table);
-  if (st == ML_OK) st = ml_buf_ok(&name) ? ml_table_init(&r->pending, c->wh, d->schema, name.data, err) : nomem(err);
+  if (st == ML_OK) st = ml_buf_ok(&name) ? ml_table_init(&r->pending, c->wh, d->schema, name.data, err) : ml_err_nomem(err);
   ml_buf_free(&name);
   if (st == ML_OK) st = ml_table_init(&r->final, c->wh, d->schema, r->plan->table, err);
   r->path_hash = ml_hash_fnv1a(r->plan->key, strlen(r->plan->key));
-  if (st == ML_OK && !(r->col = calloc(r->plan->n_cols ? r->plan->n_cols : 1, sizeof *r->col))) st = nomem(err);
+  if (st == ML_OK && !(r->col = calloc(r->plan->n_cols ? r->plan->n_cols : 1, sizeof *r->col))) st = ml_err_nomem(err);
   if (st != ML_OK) return st;
   if (d->mode == ML_MODE_OVERWRITE && start != ML_CHILDREN_KEEP) {
     bool from_final = false;
@@ -139,14 +135,14 @@ ml_status ml_children_open(ml_wh *wh, const ml_stream_def *def, const ml_unnest_
   size_t n = count_nodes(plan->children, plan->n_children);
   if (n == 0) return ML_OK;
   ml_children *c = calloc(1, sizeof *c);
-  if (!c) return nomem(err);
+  if (!c) return ml_err_nomem(err);
   c->wh = wh;
   c->def = def;
   c->log = log;
   ml_buf_init(&c->label);
   ml_buf_init(&c->scratch);
   ml_buf_init(&c->q);
-  ml_status st = (c->rt = calloc(n, sizeof *c->rt)) ? ML_OK : nomem(err);
+  ml_status st = (c->rt = calloc(n, sizeof *c->rt)) ? ML_OK : ml_err_nomem(err);
   if (st == ML_OK) {
     size_t next = 0;
     for (size_t i = 0; i < plan->n_children; i++) c->rt[next++].plan = &plan->children[i];
@@ -234,7 +230,7 @@ static ml_status write_rows(ml_children *c, size_t k, const ml_json_val *row, ui
     }
   }
   c->label.len = parent_len;
-  if (st == ML_OK && !ml_buf_ok(&c->label)) st = nomem(err);
+  if (st == ML_OK && !ml_buf_ok(&c->label)) st = ml_err_nomem(err);
   return st;
 }
 
@@ -273,7 +269,7 @@ ml_status ml_children_delete_replaced(ml_children *c, const char *ids_sql, ml_er
     ml_buf_puts(&c->q, "DELETE FROM ");
     ml_table_sql_name(&r->final, &c->q);
     ml_buf_printf(&c->q, " WHERE _airbyte_raw_id IN (%s)", ids_sql);
-    st = ml_buf_ok(&c->q) ? ml_wh_delete_unbounded(c->wh, c->q.data, err) : nomem(err);
+    st = ml_wh_delete_unbounded_buf(c->wh, &c->q, err);
   }
   return st;
 }
@@ -302,7 +298,7 @@ ml_status ml_children_insert_winners(ml_children *c, const char *ids_sql, ml_err
       ml_buf_printf(&c->q, " WHERE _airbyte_raw_id IN (%s)", ids_sql);
       int64_t rows = 0;
       bool found;
-      st = ml_buf_ok(&c->q) ? ml_wh_query_i64(c->wh, c->q.data, &rows, &found, err) : nomem(err);
+      st = ml_buf_ok(&c->q) ? ml_wh_query_i64(c->wh, c->q.data, &rows, &found, err) : ml_err_nomem(err);
       if (st != ML_OK || rows == 0) continue;
       if ((st = ml_table_sync(&r->final, r->load.cols, r->load.n_cols, false, NULL, err)) != ML_OK) break;
       r->final_ready = true;
@@ -314,7 +310,7 @@ ml_status ml_children_insert_winners(ml_children *c, const char *ids_sql, ml_err
     ml_buf_puts(&c->q, " BY NAME SELECT * FROM ");
     ml_table_sql_name(&r->load, &c->q);
     ml_buf_printf(&c->q, " WHERE _airbyte_raw_id IN (%s)", ids_sql);
-    st = ml_buf_ok(&c->q) ? ml_wh_exec_unbounded(c->wh, c->q.data, err) : nomem(err);
+    st = ml_wh_exec_unbounded_buf(c->wh, &c->q, err);
   }
   return st;
 }
@@ -360,7 +356,7 @@ ml_status ml_children_finish(ml_children *c, ml_err *err) {
     if (d->mode != ML_MODE_OVERWRITE)
       ml_buf_printf(&c->q, " WHERE _airbyte_generation_id IS NULL OR _airbyte_generation_id < %lld",
                     (long long)d->minimum_generation_id);
-    st = ml_buf_ok(&c->q) ? ml_wh_delete_unbounded(c->wh, c->q.data, err) : nomem(err);
+    st = ml_wh_delete_unbounded_buf(c->wh, &c->q, err);
   }
   return st;
 }
@@ -385,7 +381,7 @@ ml_status ml_children_drop_from(ml_children *c, uint64_t lo, int64_t hi, ml_err 
       ml_buf_puts(&c->q, "DELETE FROM ");
       ml_table_sql_name(t, &c->q);
       id_condition(&c->q, lo, hi);
-      st = ml_buf_ok(&c->q) ? ml_wh_delete_unbounded(c->wh, c->q.data, err) : nomem(err);
+      st = ml_wh_delete_unbounded_buf(c->wh, &c->q, err);
     }
   }
   return st;
@@ -403,7 +399,7 @@ static ml_status move_rows(ml_children *c, ml_table *from, ml_table *to, bool al
   ml_buf_puts(&c->q, "; DELETE FROM ");
   ml_table_sql_name(from, &c->q);
   if (!all) id_condition(&c->q, lo, hi);
-  return ml_buf_ok(&c->q) ? ml_wh_delete_unbounded(c->wh, c->q.data, err) : nomem(err);
+  return ml_wh_delete_unbounded_buf(c->wh, &c->q, err);
 }
 
 ml_status ml_children_park(ml_children *c, uint64_t lo, int64_t hi, ml_err *err) {

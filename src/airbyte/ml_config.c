@@ -87,7 +87,7 @@ static ml_status resolve_destination(const char *dest, const char *root, bool in
                         "platform mounts it from the host's /tmp/airbyte_local); use a path such as "
                         "/local/destination.duckdb",
                         dest);
-    if (!(*out = strdup(dest))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!(*out = strdup(dest))) return ml_err_nomem(err);
     return ML_OK;
   }
   /* The path as it would read inside the container. */
@@ -136,7 +136,7 @@ static ml_status resolve_destination(const char *dest, const char *root, bool in
   goto done;
 
 nomem:
-  st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  st = ml_err_nomem(err);
 done:
   free(segs);
   ml_buf_free(&virt);
@@ -267,12 +267,13 @@ ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_e
   memset(out, 0, sizeof *out);
   out->commit_interval_ms = DEFAULT_COMMIT_INTERVAL_MS;
   ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!doc) return ml_err_nomem(err);
   const ml_json_val *root = NULL, *v = NULL;
   ml_status st = ml_json_parse(doc, text, len, &root, err);
   if (st != ML_OK) {
     if (st != ML_ERR_NOMEM) {
-      ml_err_prefix(err, "config is not valid JSON"); /* the message names line and column */
+      ml_json_err_locate(err);
+      ml_err_prefix(err, "config is not valid JSON");
       if (err) err->code = ML_ERR_CONFIG;
       st = ML_ERR_CONFIG;
     }
@@ -383,7 +384,7 @@ ml_status ml_dest_config_parse_env(const char *text, size_t len, const ml_dest_e
   goto done;
 
 nomem:
-  st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  st = ml_err_nomem(err);
 done:
   ml_json_doc_free(doc);
   if (st != ML_OK) ml_dest_config_free(out);

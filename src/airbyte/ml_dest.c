@@ -171,21 +171,11 @@ static ml_status load_state_log(ml_dest *d, ml_err *err) {
                             err);
   if (st == ML_OK) st = ml_wh_execf(d->wh, err, "DELETE FROM main." STATE_LOG " WHERE sync_id <> %lld", (long long)sync_id);
   if (st != ML_OK || sync_id == 0) return st;
-  duckdb_result res;
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT state_hash FROM main." STATE_LOG " WHERE sync_id = %lld", (long long)sync_id);
-  if ((st = ml_wh_sync(d->wh, err)) != ML_OK) return st;
-  if (duckdb_query(ml_wh_conn(d->wh), sql, &res) != DuckDBSuccess) {
-    st = ml_err_set(err, ML_ERR_DB, "reading the state log: %s", duckdb_result_error(&res));
-    duckdb_destroy_result(&res);
-    return st;
-  }
-  idx_t rows = duckdb_row_count(&res);
-  d->log = malloc((rows ? rows : 1) * sizeof *d->log);
-  if (!d->log) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-  for (idx_t r = 0; st == ML_OK && r < rows; r++) d->log[r] = duckdb_value_uint64(&res, 0, r);
-  duckdb_destroy_result(&res);
-  if (st != ML_OK) return st;
+  size_t rows = 0;
+  st = ml_wh_query_u64s(d->wh, sql, &d->log, &rows, err);
+  if (st != ML_OK) return st == ML_ERR_NOMEM ? st : ml_err_prefix(err, "reading the state log");
   d->n_log = rows;
   qsort(d->log, rows, sizeof *d->log, cmp_u64);
   d->replaying_global = rows > 0;
@@ -218,7 +208,7 @@ static ml_status plan_unnesting(ml_dest *d, ml_err *err) {
   size_t n = d->cat->n_streams;
   d->plans = calloc(n ? n : 1, sizeof *d->plans);
   d->plan_of = calloc(n ? n : 1, sizeof *d->plan_of);
-  if (!d->plans || !d->plan_of) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!d->plans || !d->plan_of) return ml_err_nomem(err);
   for (size_t i = 0; i < n; i++) {
     ml_status st = ml_unnest_plan_build(&d->cat->streams[i], d->cfg->unnest_depth, &d->plans[i], err);
     if (st != ML_OK) return st;
@@ -231,7 +221,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
                        ml_err *err) {
   *dest = NULL;
   ml_dest *d = calloc(1, sizeof *d);
-  if (!d) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!d) return ml_err_nomem(err);
   d->cfg = config;
   d->cat = catalog;
   d->out = out;
@@ -242,7 +232,7 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
   d->doc = ml_json_doc_new();
   if (!d->runs || !d->doc) {
     ml_dest_free(d);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   /* Without a memory_limit, DuckDB keeps every block it wrote cached up to
    * 80% of RAM, so peak memory grew with the file (about 460 MB at 10M
@@ -327,7 +317,7 @@ static ml_status store_states(ml_wh *wh, const pending_state *states, size_t n, 
     if (p->sync_id != 0)
       ml_buf_printf(q, "; INSERT INTO main." STATE_LOG " VALUES (%lld, %llu, now())", (long long)p->sync_id,
                     (unsigned long long)p->hash);
-    st = ml_buf_ok(q) ? ml_wh_exec(wh, q->data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    st = ml_wh_exec_buf(wh, q, err);
   }
   return st;
 }
@@ -359,7 +349,7 @@ static ml_status commit_behind(ml_dest *d, ml_err *err) {
   ml_status st = ML_OK;
   for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++) st = ml_astream_flush_async(d->runs[i].s, err);
   state_plan *sp = st == ML_OK ? take_pending(d) : NULL;
-  if (st == ML_OK && !sp) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && !sp) st = ml_err_nomem(err);
   uint64_t seq;
   if (st == ML_OK) st = ml_commit_submit(d->commits_made, sp, run_state_plan, state_plan_free, &seq, err);
   if (st != ML_OK) return st;
@@ -387,7 +377,7 @@ static ml_status warn_emptied(ml_dest *d, const ml_stream_def *def, ml_err *err)
   ml_buf_reset(&d->scratch);
   ml_buf_puts(&d->scratch, "SELECT count(*) FROM ");
   ml_sql_qualified(&d->scratch, def->schema, def->table);
-  if (!ml_buf_ok(&d->scratch)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!ml_buf_ok(&d->scratch)) return ml_err_nomem(err);
   int64_t rows = 0;
   bool found = false;
   if ((st = ml_wh_query_i64(d->wh, d->scratch.data, &rows, &found, err)) != ML_OK || rows <= 0) return st;
@@ -426,7 +416,7 @@ static ml_status commit(ml_dest *d, bool finishing, ml_err *err) {
   /* space of rows this run deleted is reclaimed once, by the last commit */
   if (st == ML_OK && finishing) st = ml_wh_reclaim_deleted(d->wh, err);
   state_plan *sp = st == ML_OK ? take_pending(d) : NULL;
-  if (st == ML_OK && !sp) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && !sp) st = ml_err_nomem(err);
   if (st == ML_OK) st = ml_commit_here(d->commits_made, sp, run_state_plan, state_plan_free, NULL, err);
   if (st != ML_OK) {
     ml_wh_rollback(d->wh);
@@ -633,7 +623,7 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
   if (st == ML_OK && d->n_pending == d->cap_pending) {
     size_t cap = d->cap_pending ? d->cap_pending * 2 : 16;
     pending_state *grown = realloc(d->pending, cap * sizeof *grown);
-    if (!grown) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!grown) st = ml_err_nomem(err);
     else {
       d->pending = grown;
       d->cap_pending = cap;
@@ -696,15 +686,8 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
   if (st != ML_OK) {
     if (!err) return st;
     /* the parser counts lines within this one line; say which input line */
-    const char *detail = err->msg;
-    if (!strncmp(detail, "line ", 5) && strstr(detail, ": ")) detail = strstr(detail, ": ") + 2;
-    char copy[sizeof err->msg];
-    snprintf(copy, sizeof copy, "%s", detail);
-    /* "(the string starts at line 1, column 97)": within this line */
-    char *inner = strstr(copy, "at line 1, column ");
-    if (inner) memmove(inner + 3, inner + 11, strlen(inner + 11) + 1);
     err->line = lineno;
-    return ml_err_set(err, st, "input line %zu, column %zu is not valid JSON: %s", lineno, err->column, copy);
+    return ml_err_prefix(err, "input line %zu, column %zu is not valid JSON", lineno, err->column);
   }
   if (msg->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_INPUT, "input line %zu: a message must be a JSON object", lineno);
   const char *type = ml_json_get_str(msg, "type");

@@ -20,7 +20,7 @@
 
 /* DuckDB's memory limit for appends when the config sets none (see
  * ml_dest_open in ml_dest.c); append_dedup merges run under DuckDB's default. */
-#define ML_DEST_APPEND_MEMORY_LIMIT "64MB"
+#define ML_DEST_APPEND_MEMORY_LIMIT ML_WH_APPEND_MEMORY_LIMIT
 /* A message line longer than this lifts that limit for the rest of the run. */
 #define ML_DEST_BIG_LINE (4u << 20)
 

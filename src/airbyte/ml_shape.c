@@ -48,7 +48,7 @@ static ml_status build(const ml_json_val *schema, ml_type type, bool base64, uns
     out->kind = ML_SHAPE_ARRAY;
     const ml_json_val *items = ml_json_get(schema, "items");
     if (!items || items->type != ML_JSON_OBJECT) return ML_OK; /* undeclared, or a tuple: items stay JSON */
-    if (!(out->items = malloc(sizeof *out->items))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!(out->items = malloc(sizeof *out->items))) return ml_err_nomem(err);
     bool b64 = false;
     ml_type it = ml_catalog_schema_type(items, &b64);
     ml_status st = build(items, it, b64, depth + 1, out->items, err);
@@ -60,7 +60,7 @@ static ml_status build(const ml_json_val *schema, ml_type type, bool base64, uns
   size_t n = 0;
   for (size_t i = 0; i < props->len; i++) n += prop_counts(props, i);
   if (n == 0) return ML_OK; /* a free-form object */
-  if (!(out->props = calloc(n, sizeof *out->props))) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!(out->props = calloc(n, sizeof *out->props))) return ml_err_nomem(err);
   out->kind = ML_SHAPE_OBJECT;
   for (size_t i = 0; i < props->len; i++) {
     if (!prop_counts(props, i)) continue;
@@ -68,7 +68,7 @@ static ml_status build(const ml_json_val *schema, ml_type type, bool base64, uns
     ml_shape_prop *p = &out->props[out->n_props++];
     if (!(p->key = malloc(k->len + 1))) {
       ml_shape_free(out);
-      return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+      return ml_err_nomem(err);
     }
     memcpy(p->key, k->u.str, k->len);
     p->key[k->len] = '\0';

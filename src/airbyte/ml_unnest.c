@@ -13,8 +13,6 @@ const char *const ml_unnest_meta_names[ML_UNNEST_META_COLUMNS] = {
 const ml_type_id ml_unnest_meta_types[ML_UNNEST_META_COLUMNS] = {ML_TYPE_UUID,   ML_TYPE_UUID,        ML_TYPE_UUID,
                                                                  ML_TYPE_BIGINT, ML_TYPE_TIMESTAMPTZ, ML_TYPE_BIGINT};
 
-static ml_status nomem(ml_err *err) { return ml_err_set(err, ML_ERR_NOMEM, "out of memory"); }
-
 /* ---- plan ---- */
 
 /* A property of a row object that gets a column: a top-level one (the
@@ -48,7 +46,7 @@ static ml_status entries_push(entries *e, const char **prefix, size_t n_prefix, 
   if (e->n == e->cap) {
     size_t cap = e->cap ? e->cap * 2 : 8;
     entry *v = realloc(e->v, cap * sizeof *v);
-    if (!v) return nomem(err);
+    if (!v) return ml_err_nomem(err);
     e->v = v;
     e->cap = cap;
   }
@@ -60,7 +58,7 @@ static ml_status entries_push(entries *e, const char **prefix, size_t n_prefix, 
   if (!x->path || !x->source) {
     free(x->path);
     free(x->source);
-    return nomem(err);
+    return ml_err_nomem(err);
   }
   if (n_prefix) memcpy(x->path, prefix, n_prefix * sizeof *prefix);
   if (key) x->path[n_prefix] = key;
@@ -76,7 +74,7 @@ static ml_status collect_leaves(const ml_shape *obj, const char **path, size_t n
                                 entries *out, ml_err *err) {
   ml_status st = ML_OK;
   const char **sub = malloc((n_path + 1) * sizeof *sub);
-  if (!sub) return nomem(err);
+  if (!sub) return ml_err_nomem(err);
   if (n_path) memcpy(sub, path, n_path * sizeof *path);
   ml_buf name = ML_BUF_INIT;
   for (size_t i = 0; st == ML_OK && i < obj->n_props; i++) {
@@ -86,7 +84,7 @@ static ml_status collect_leaves(const ml_shape *obj, const char **path, size_t n
     ml_buf_puts(&name, source);
     ml_buf_puts(&name, "__");
     ml_buf_puts(&name, p->key);
-    if (!ml_buf_ok(&name)) st = nomem(err);
+    if (!ml_buf_ok(&name)) st = ml_err_nomem(err);
     else if (p->shape.kind == ML_SHAPE_OBJECT)
       st = collect_leaves(&p->shape, sub, n_path + 1, name.data, out, err);
     else
@@ -106,7 +104,7 @@ static ml_status assign_columns(entries *e, size_t from, const char *const *rese
   const char **names = malloc(n * sizeof *names);
   const char **taken = malloc((n_taken ? n_taken : 1) * sizeof *taken);
   char **out = calloc(n, sizeof *out);
-  ml_status st = names && taken && out ? ML_OK : nomem(err);
+  ml_status st = names && taken && out ? ML_OK : ml_err_nomem(err);
   if (st == ML_OK) {
     for (size_t i = 0; i < n_reserved; i++) taken[i] = reserved[i];
     for (size_t i = 0; i < from; i++) taken[n_reserved + i] = e->v[i].column;
@@ -138,7 +136,7 @@ static ml_status col_from(const entry *x, ml_unnest_col *c, ml_err *err) {
   c->path = malloc((x->n_path ? x->n_path : 1) * sizeof *c->path);
   c->label = path_text(x->path, x->n_path, false);
   c->column = strdup(x->column);
-  if (!c->path || !c->label || !c->column) return nomem(err);
+  if (!c->path || !c->label || !c->column) return ml_err_nomem(err);
   if (x->n_path) memcpy(c->path, x->path, x->n_path * sizeof *x->path);
   c->n_path = x->n_path;
   c->type = x->shape ? x->shape->type : ml_type_of(ML_TYPE_JSON);
@@ -176,7 +174,7 @@ static ml_status children_of(const entries *e, unsigned level, unsigned depth, m
   size_t n = 0;
   for (size_t i = 0; i < e->n; i++) n += e->v[i].shape && e->v[i].shape->kind == ML_SHAPE_ARRAY;
   if (n == 0) return ML_OK;
-  if (!(*out = calloc(n, sizeof **out))) return nomem(err);
+  if (!(*out = calloc(n, sizeof **out))) return ml_err_nomem(err);
   ml_status st = ML_OK;
   for (size_t i = 0; st == ML_OK && i < e->n; i++) {
     if (!e->v[i].shape || e->v[i].shape->kind != ML_SHAPE_ARRAY) continue;
@@ -192,7 +190,7 @@ static ml_status item_entries(const ml_shape *items, entries *e, ml_err *err) {
   if (!items || items->kind != ML_SHAPE_OBJECT) {
     /* one column for the item itself; an array of arrays or undeclared items keep their JSON */
     st = entries_push(e, NULL, 0, NULL, value, items && items->kind == ML_SHAPE_LEAF ? items : NULL, err);
-    if (st == ML_OK && !(e->v[0].column = strdup(value))) st = nomem(err);
+    if (st == ML_OK && !(e->v[0].column = strdup(value))) st = ml_err_nomem(err);
     return st;
   }
   for (size_t i = 0; st == ML_OK && i < items->n_props; i++)
@@ -214,12 +212,12 @@ static ml_status build_child(const entry *arr, unsigned level, unsigned depth, m
   c->label = path_text(arr->path, arr->n_path, false);
   c->key = path_text(arr->path, arr->n_path, true);
   c->array_column = strdup(arr->column);
-  if (!c->path || !c->label || !c->key || !c->array_column) return nomem(err);
+  if (!c->path || !c->label || !c->key || !c->array_column) return ml_err_nomem(err);
   memcpy(c->path, arr->path, arr->n_path * sizeof *arr->path);
   c->n_path = arr->n_path;
   entries e = {0};
   ml_status st = item_entries(arr->shape->items, &e, err);
-  if (st == ML_OK && !(c->cols = calloc(e.n, sizeof *c->cols))) st = nomem(err);
+  if (st == ML_OK && !(c->cols = calloc(e.n, sizeof *c->cols))) st = ml_err_nomem(err);
   for (size_t i = 0; st == ML_OK && i < e.n; i++) {
     st = col_from(&e.v[i], &c->cols[i], err);
     c->n_cols = i + 1;
@@ -242,7 +240,7 @@ ml_status ml_unnest_plan_build(const ml_stream_def *def, unsigned depth, ml_unne
   for (size_t i = 0; st == ML_OK && i < def->n_fields; i++) {
     const ml_field *f = &def->fields[i];
     st = entries_push(&e, NULL, 0, f->source, f->column, &f->shape, err);
-    if (st == ML_OK && !(e.v[i].column = strdup(f->column))) st = nomem(err);
+    if (st == ML_OK && !(e.v[i].column = strdup(f->column))) st = ml_err_nomem(err);
   }
   size_t top = e.n;
   for (size_t i = 0; st == ML_OK && i < top; i++)
@@ -252,7 +250,7 @@ ml_status ml_unnest_plan_build(const ml_stream_def *def, unsigned depth, ml_unne
     }
   if (st == ML_OK)
     st = assign_columns(&e, top, record_meta_columns, sizeof record_meta_columns / sizeof *record_meta_columns, err);
-  if (st == ML_OK && e.n > top && !(out->flat = calloc(e.n - top, sizeof *out->flat))) st = nomem(err);
+  if (st == ML_OK && e.n > top && !(out->flat = calloc(e.n - top, sizeof *out->flat))) st = ml_err_nomem(err);
   for (size_t i = top; st == ML_OK && i < e.n; i++) {
     st = col_from(&e.v[i], &out->flat[i - top], err);
     out->n_flat = i - top + 1;
@@ -360,13 +358,13 @@ static ml_status gather(const names *nm, ml_unnest_child *kids, size_t n, const 
     }
     const char *known = registered(nm, schema, parent, c->key);
     if (known) {
-      if (!(c->table = strdup(known))) return nomem(err);
+      if (!(c->table = strdup(known))) return ml_err_nomem(err);
       continue;
     }
     if (todo->n == todo->cap) {
       size_t cap = todo->cap ? todo->cap * 2 : 8;
       wanted *v = realloc(todo->v, cap * sizeof *v);
-      if (!v) return nomem(err);
+      if (!v) return ml_err_nomem(err);
       todo->v = v;
       todo->cap = cap;
     }
@@ -374,7 +372,7 @@ static ml_status gather(const names *nm, ml_unnest_child *kids, size_t n, const 
     ml_buf_puts(&b, parent);
     ml_buf_puts(&b, "__");
     ml_buf_puts(&b, c->array_column);
-    if (!ml_buf_ok(&b)) return nomem(err);
+    if (!ml_buf_ok(&b)) return ml_err_nomem(err);
     todo->v[todo->n++] = (wanted){c, d->name, schema, parent, ml_buf_steal(&b)};
   }
   return ML_OK;
@@ -404,7 +402,7 @@ static ml_status give_name(ml_wh *wh, names *nm, wanted *w, ml_proto *log, ml_er
     char **v = realloc(nm->fresh, 2 * cap * sizeof *v);
     if (!v) {
       ml_buf_free(&name);
-      return nomem(err);
+      return ml_err_nomem(err);
     }
     nm->fresh = v;
     nm->cap_fresh = cap;
@@ -415,7 +413,7 @@ static ml_status give_name(ml_wh *wh, names *nm, wanted *w, ml_proto *log, ml_er
   if (!table || !schema || !w->child->table) {
     free(table);
     free(schema);
-    return nomem(err);
+    return ml_err_nomem(err);
   }
   nm->fresh[2 * nm->n_fresh] = schema;
   nm->fresh[2 * nm->n_fresh + 1] = table;
@@ -429,7 +427,7 @@ static ml_status give_name(ml_wh *wh, names *nm, wanted *w, ml_proto *log, ml_er
   ml_buf_puts(&q, ", ");
   ml_sql_literal(&q, table, strlen(table));
   ml_buf_puts(&q, ", now())");
-  ml_status st = ml_buf_ok(&q) ? ml_wh_exec(wh, q.data, err) : nomem(err);
+  ml_status st = ml_wh_exec_buf(wh, &q, err);
   ml_buf_free(&q);
   if (st == ML_OK)
     ml_proto_log(log, "INFO", "stream '%s': array %s of table %s unnested into table %s.%s", w->stream,
@@ -455,7 +453,7 @@ ml_status ml_unnest_assign_tables(ml_wh *wh, const ml_catalog *cat, ml_unnest_pl
   names nm = {.cat = cat};
   wanted_list todo = {0};
   ml_json_doc *reg_doc = ml_json_doc_new(), *tab_doc = ml_json_doc_new();
-  ml_status st = reg_doc && tab_doc ? ML_OK : nomem(err);
+  ml_status st = reg_doc && tab_doc ? ML_OK : ml_err_nomem(err);
   if (st == ML_OK)
     st = ml_wh_exec(wh,
                     "CREATE TABLE IF NOT EXISTS main." ML_UNNEST_REGISTRY " (schema_name VARCHAR NOT NULL, "

@@ -144,7 +144,7 @@ static ml_status check_make_dirs(const char *path, check_made *made, ml_err *err
     }
     if (!(missing[n++] = strdup(dir))) {
       for (int i = 0; i < n - 1; i++) free(missing[i]);
-      return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+      return ml_err_nomem(err);
     }
   }
   ml_status st = ML_OK;
@@ -369,7 +369,7 @@ int ml_cmd_write(int argc, char **argv) {
   const volatile sig_atomic_t *stop = ml_cli_catch_stop_signals();
   size_t cap = 1 << 20, len = 0;
   char *buf = st == ML_OK ? malloc(cap) : NULL;
-  if (st == ML_OK && !buf) st = ml_err_set(&err, ML_ERR_NOMEM, "out of memory");
+  if (st == ML_OK && !buf) st = ml_err_nomem(&err);
   if (st == ML_OK) st = first_input(buf, cap, &len, stop, &err);
   if (st == ML_OK && len == 0 && !*stop)
     st = ml_err_set(&err, ML_ERR_INPUT,

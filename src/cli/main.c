@@ -1,8 +1,8 @@
 /* mallard: entry point and sub-command dispatch. */
-#include <duckdb.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../warehouse/ml_wh.h"
 #include "ml_cli.h"
 #include "ml_version.h" /* MALLARD_GIT_COMMIT, generated at build time */
 
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     return ML_EXIT_OK;
   }
   if (!strcmp(name, "--version") || !strcmp(name, "version")) {
-    printf("mallard %s (DuckDB %s, commit %s)\n", MALLARD_VERSION, duckdb_library_version(), MALLARD_GIT_COMMIT);
+    printf("mallard %s (DuckDB %s, commit %s)\n", MALLARD_VERSION, ml_wh_duckdb_version(), MALLARD_GIT_COMMIT);
     return ML_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -11,7 +11,7 @@ ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *
   t->name = strdup(name);
   if (!t->schema || !t->name) {
     ml_table_free(t);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   return ML_OK;
 }
@@ -45,12 +45,12 @@ static ml_status push_col(ml_table *t, const char *name, ml_type type, ml_err *e
   if (t->n_cols == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
     ml_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!c) return ml_err_nomem(err);
     t->cols = c;
     t->cap = cap;
   }
   char *copy = strdup(name);
-  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!copy) return ml_err_nomem(err);
   t->cols[t->n_cols].name = copy;
   t->cols[t->n_cols].type = type;
   t->n_cols++;
@@ -65,9 +65,8 @@ long ml_table_find(const ml_table *t, const char *name) {
 }
 
 static ml_status exec_buf(ml_table *t, ml_buf *sql, ml_err *err) {
-  if (!ml_buf_ok(sql)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-  ml_status st = ml_wh_exec(t->wh, sql->data, err);
-  if (st != ML_OK)
+  ml_status st = ml_wh_exec_buf(t->wh, sql, err);
+  if (st != ML_OK && ml_buf_ok(sql)) /* out of memory needs no table name */
     ml_err_prefix(err, "table %s%s%s.%s", t->catalog ? t->catalog : "", t->catalog ? "." : "", t->schema, t->name);
   return st;
 }
@@ -118,15 +117,18 @@ ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replac
     for (size_t i = 0; st == ML_OK && i < n; i++) st = push_col(t, wanted[i].name, wanted[i].type, err);
   } else if (st == ML_OK) {
     /* a column of a type mallard does not create is never written: NULL type */
-    for (size_t i = 0; st == ML_OK && i < n_existing; i++)
-      st = push_col(t, existing[i].name, existing[i].known ? existing[i].type : ml_type_of(ML_TYPE_NULL), err);
+    for (size_t i = 0; st == ML_OK && i < n_existing; i++) {
+      ml_type type;
+      if (!existing[i].type || !ml_type_parse(existing[i].type, &type)) type = ml_type_of(ML_TYPE_NULL);
+      st = push_col(t, existing[i].name, type, err);
+    }
     for (size_t i = 0; st == ML_OK && i < n; i++) {
       long at = ml_table_find(t, wanted[i].name);
       if (at < 0) {
         st = ml_table_add_column(t, wanted[i].name, wanted[i].type, err);
       } else if (!ml_type_equal(t->cols[at].type, wanted[i].type)) {
         ml_type merged = ml_type_widen(t->cols[at].type, wanted[i].type);
-        if (ml_type_equal(merged, wanted[i].type) && existing[at].known && t->cols[at].type.id != ML_TYPE_NULL)
+        if (ml_type_equal(merged, wanted[i].type) && t->cols[at].type.id != ML_TYPE_NULL)
           st = ml_table_widen(t, (size_t)at, wanted[i].type, err);
         else if (kept_type)
           *kept_type = true;
@@ -178,11 +180,7 @@ ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err) {
 
 ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err) {
   if (!t->batch) {
-    ml_type *types = malloc((t->n_cols ? t->n_cols : 1) * sizeof *types);
-    if (!types) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < t->n_cols; i++) types[i] = t->cols[i].type;
-    ml_status st = ml_batch_open(t->wh, t->catalog, t->schema, t->name, types, t->n_cols, &t->batch, err);
-    free(types);
+    ml_status st = ml_batch_open(t->wh, t->catalog, t->schema, t->name, t->n_cols, &t->batch, err);
     if (st != ML_OK) return st;
   }
   *out = t->batch;

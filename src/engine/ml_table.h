@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "../warehouse/ml_wh.h"
-#include "ml_batch.h"
+#include "../warehouse/ml_batch.h"
 #include "ml_types.h"
 
 typedef struct ml_col {

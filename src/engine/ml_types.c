@@ -25,62 +25,23 @@ const char *ml_type_sql(ml_type t, char buf[32]) {
   return (unsigned)t.id < ML_TYPE_COUNT_ ? type_sql[t.id] : "VARCHAR";
 }
 
-duckdb_logical_type ml_type_logical(ml_type t) {
-  duckdb_type base;
-  switch (t.id) {
-  case ML_TYPE_BOOLEAN: base = DUCKDB_TYPE_BOOLEAN; break;
-  case ML_TYPE_SMALLINT: base = DUCKDB_TYPE_SMALLINT; break;
-  case ML_TYPE_INTEGER: base = DUCKDB_TYPE_INTEGER; break;
-  case ML_TYPE_BIGINT: base = DUCKDB_TYPE_BIGINT; break;
-  case ML_TYPE_FLOAT: base = DUCKDB_TYPE_FLOAT; break;
-  case ML_TYPE_DOUBLE: base = DUCKDB_TYPE_DOUBLE; break;
-  case ML_TYPE_DECIMAL: return duckdb_create_decimal_type(t.width, t.scale);
-  case ML_TYPE_JSON: {
-    duckdb_logical_type lt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
-    duckdb_logical_type_set_alias(lt, "JSON");
-    return lt;
-  }
-  case ML_TYPE_BLOB: base = DUCKDB_TYPE_BLOB; break;
-  case ML_TYPE_DATE: base = DUCKDB_TYPE_DATE; break;
-  case ML_TYPE_TIME: base = DUCKDB_TYPE_TIME; break;
-  case ML_TYPE_TIMETZ: base = DUCKDB_TYPE_TIME_TZ; break;
-  case ML_TYPE_TIMESTAMP: base = DUCKDB_TYPE_TIMESTAMP; break;
-  case ML_TYPE_TIMESTAMPTZ: base = DUCKDB_TYPE_TIMESTAMP_TZ; break;
-  case ML_TYPE_UUID: base = DUCKDB_TYPE_UUID; break;
-  case ML_TYPE_VARCHAR:
-  default: base = DUCKDB_TYPE_VARCHAR; break;
-  }
-  return duckdb_create_logical_type(base);
-}
-
-bool ml_type_from_logical(duckdb_logical_type lt, ml_type *out) {
-  char *alias = duckdb_logical_type_get_alias(lt);
-  bool is_json = alias && !strcmp(alias, "JSON");
-  duckdb_free(alias);
-  if (is_json) {
-    *out = ml_type_of(ML_TYPE_JSON);
+bool ml_type_parse(const char *sql, ml_type *out) {
+  unsigned width, scale;
+  if (sscanf(sql, "DECIMAL(%u,%u)", &width, &scale) == 2 && width >= 1 && width <= 38 && scale <= width) {
+    /* exactly as ml_type_sql spells it, nothing before or after */
+    ml_type t = ml_type_decimal((uint8_t)width, (uint8_t)scale);
+    char buf[32];
+    if (strcmp(ml_type_sql(t, buf), sql) != 0) return false;
+    *out = t;
     return true;
   }
-  switch (duckdb_get_type_id(lt)) {
-  case DUCKDB_TYPE_BOOLEAN: *out = ml_type_of(ML_TYPE_BOOLEAN); return true;
-  case DUCKDB_TYPE_SMALLINT: *out = ml_type_of(ML_TYPE_SMALLINT); return true;
-  case DUCKDB_TYPE_INTEGER: *out = ml_type_of(ML_TYPE_INTEGER); return true;
-  case DUCKDB_TYPE_BIGINT: *out = ml_type_of(ML_TYPE_BIGINT); return true;
-  case DUCKDB_TYPE_FLOAT: *out = ml_type_of(ML_TYPE_FLOAT); return true;
-  case DUCKDB_TYPE_DOUBLE: *out = ml_type_of(ML_TYPE_DOUBLE); return true;
-  case DUCKDB_TYPE_DECIMAL:
-    *out = ml_type_decimal(duckdb_decimal_width(lt), duckdb_decimal_scale(lt));
-    return true;
-  case DUCKDB_TYPE_VARCHAR: *out = ml_type_of(ML_TYPE_VARCHAR); return true;
-  case DUCKDB_TYPE_BLOB: *out = ml_type_of(ML_TYPE_BLOB); return true;
-  case DUCKDB_TYPE_DATE: *out = ml_type_of(ML_TYPE_DATE); return true;
-  case DUCKDB_TYPE_TIME: *out = ml_type_of(ML_TYPE_TIME); return true;
-  case DUCKDB_TYPE_TIME_TZ: *out = ml_type_of(ML_TYPE_TIMETZ); return true;
-  case DUCKDB_TYPE_TIMESTAMP: *out = ml_type_of(ML_TYPE_TIMESTAMP); return true;
-  case DUCKDB_TYPE_TIMESTAMP_TZ: *out = ml_type_of(ML_TYPE_TIMESTAMPTZ); return true;
-  case DUCKDB_TYPE_UUID: *out = ml_type_of(ML_TYPE_UUID); return true;
-  default: return false;
-  }
+  /* from 1: ML_TYPE_NULL is never a column's type */
+  for (int id = 1; id < ML_TYPE_COUNT_; id++)
+    if (id != ML_TYPE_DECIMAL && !strcmp(sql, type_sql[id])) {
+      *out = ml_type_of((ml_type_id)id);
+      return true;
+    }
+  return false;
 }
 
 static int int_rank(ml_type_id id) {

@@ -7,8 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <duckdb.h>
-
 typedef enum ml_type_id {
   ML_TYPE_NULL = 0, /* nothing seen yet (inference only; never a column type) */
   ML_TYPE_BOOLEAN,
@@ -50,12 +48,11 @@ bool ml_type_equal(ml_type a, ml_type b);
  * Points to static storage for all but DECIMAL, which is written into buf. */
 const char *ml_type_sql(ml_type t, char buf[32]);
 
-/* A new DuckDB logical type (caller destroys it with duckdb_destroy_logical_type). */
-duckdb_logical_type ml_type_logical(ml_type t);
-
-/* Maps a DuckDB column type back (for tables that already exist); false for
- * types mallard never creates.  JSON is recognised by its alias. */
-bool ml_type_from_logical(duckdb_logical_type lt, ml_type *out);
+/* The type that ml_type_sql spells as sql (how the warehouse names the type
+ * of an existing column, see ml_wh_column); false for any other text, such
+ * as the types mallard never creates ("TINYINT", "INTERVAL", ...); *out is
+ * untouched then. */
+bool ml_type_parse(const char *sql, ml_type *out);
 
 /* Inference for columns no schema declared: `seen` is the type inferred so far
  * (ML_TYPE_NULL at first), `value` the type of the next non-null value;

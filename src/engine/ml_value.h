@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "../json/ml_json.h"
-#include "ml_batch.h"
+#include "../warehouse/ml_batch.h"
 #include "ml_types.h"
 
 typedef struct ml_value_opts {

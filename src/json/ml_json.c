@@ -424,8 +424,9 @@ static void line_col(const char *text, const char *at, size_t *line, size_t *col
   *col = (size_t)(at - ls) + 1;
 }
 
-/* Reports an error at `at`: fills line/column/offset and prefixes the message
- * with the position so it reads on its own. */
+/* Reports an error at `at`: the message says what is wrong, line/column/offset
+ * say where (callers word the position for their reader, see
+ * ml_json_err_locate). */
 __attribute__((format(printf, 4, 5))) static ml_status fail(pctx *c, const char *at, ml_status code,
                                                             const char *fmt, ...) {
   c->status = code;
@@ -439,7 +440,7 @@ __attribute__((format(printf, 4, 5))) static ml_status fail(pctx *c, const char 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  ml_err_set(err, code, "line %zu, column %zu: %s", line, col, msg);
+  ml_err_set(err, code, "%s", msg);
   err->line = line;
   err->column = col;
   err->offset = off;
@@ -451,6 +452,10 @@ static ml_status fail_nomem(pctx *c, const char *at) {
     return fail(c, at, ML_ERR_LIMIT, "document needs more than %zu MB of memory to parse (too many values)",
                 c->doc->max_bytes >> 20);
   return fail(c, at, ML_ERR_NOMEM, "out of memory while parsing JSON");
+}
+
+void ml_json_err_locate(ml_err *err) {
+  if (err && err->line) ml_err_prefix(err, "line %zu, column %zu", err->line, err->column);
 }
 
 void ml_json_doc_set_max_bytes(ml_json_doc *doc, size_t max_bytes) { doc->max_bytes = max_bytes; }
@@ -477,11 +482,13 @@ static const char *scan_string(pctx *c, const char *open, size_t *outlen, bool *
       p += 8;
     }
     if (p >= end) {
+      /* the error is at the end: where the string starts says more.  A
+       * string cannot span lines (a raw newline in it is an error), so it
+       * starts on the error's line, which the caller words. */
       size_t line, col;
       line_col(c->text, open, &line, &col);
-      fail(c, end, ML_ERR_INPUT,
-           "unterminated string: expected '\"' before end of input (the string starts at line %zu, column %zu)",
-           line, col);
+      fail(c, end, ML_ERR_INPUT, "unterminated string: expected '\"' before end of input (the string starts at column %zu)",
+           col);
       return NULL;
     }
     unsigned char ch = (unsigned char)*p;

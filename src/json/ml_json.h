@@ -90,13 +90,18 @@ void ml_json_doc_set_max_bytes(ml_json_doc *doc, size_t max_bytes);
  * On success sets *root and returns ML_OK.  On failure returns ML_ERR_INPUT
  * (or ML_ERR_NOMEM / ML_ERR_LIMIT) and fills err: line and column (1-based,
  * column in bytes, counted from the start of text) and offset of the first
- * offending byte (for invalid UTF-8: the first byte of the bad sequence), and
- * a message that carries the position too, such as "line 1, column 17:
- * expected ',' or '}' after object member, found 'x'" or "line 3, column 9:
- * invalid UTF-8 byte 0xC3 in string (truncated multi-byte sequence)".
+ * offending byte (for invalid UTF-8: the first byte of the bad sequence),
+ * and a message that says what is wrong without where, such as "expected ','
+ * or '}' after object member, found 'x'" or "invalid UTF-8 byte 0xC3 in
+ * string (truncated multi-byte sequence)": the caller words the position, as
+ * its reader counts lines (a whole file, one input line of many).
  * Nesting deeper than ML_JSON_MAX_DEPTH gives ML_ERR_LIMIT. */
 ml_status ml_json_parse(ml_json_doc *doc, const char *text, size_t len, const ml_json_val **root,
                         ml_err *err);
+/* Puts "line N, column M: " (err's position) in front of the message of a
+ * failed ml_json_parse, for a reader for whom the parsed text is the whole
+ * document.  err may be NULL. */
+void ml_json_err_locate(ml_err *err);
 
 /* Object member lookup by exact key (bytes, case-sensitive); the last of
  * duplicates wins.  NULL when obj is not an object or has no such key. */

@@ -98,17 +98,17 @@ static ml_status run_now(ml_wh *wh, run_kind kind, const char *sql, ml_err *err)
 }
 
 static ml_status run(ml_apply *a, ap_plan *plan, run_kind kind, const ml_buf *sql, ml_err *err) {
-  if (!ml_buf_ok(sql)) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!ml_buf_ok(sql)) return ml_err_nomem(err);
   if (!plan) return run_now(a->wh, kind, sql->data, err);
   if (plan->n == plan->cap) {
     size_t cap = plan->cap ? plan->cap * 2 : 8;
     ap_stmt *grown = realloc(plan->stmts, cap * sizeof *grown);
-    if (!grown) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!grown) return ml_err_nomem(err);
     plan->stmts = grown;
     plan->cap = cap;
   }
   char *copy = strdup(sql->data);
-  if (!copy) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!copy) return ml_err_nomem(err);
   plan->stmts[plan->n++] = (ap_stmt){kind, copy};
   return ML_OK;
 }
@@ -124,15 +124,13 @@ static void logf_(ml_apply *a, int level, const char *fmt, ...) {
   a->log(a->log_ud, level, msg);
 }
 
-static ml_status nomem(ml_err *err) { return ml_err_set(err, ML_ERR_NOMEM, "out of memory"); }
-
 ml_status ml_apply_open(ml_wh *wh, const char *schema, ml_apply_log_fn log, void *log_ud, ml_apply **out,
                         ml_err *err) {
   *out = NULL;
   ml_apply *a = calloc(1, sizeof *a);
   if (!a || !(a->schema = strdup(schema))) {
     free(a);
-    return nomem(err);
+    return ml_err_nomem(err);
   }
   a->wh = wh;
   a->log = log;
@@ -195,9 +193,9 @@ static ml_status set_pk(ap_table *t, const char *const *pk, size_t n_pk, ml_err 
     n_pk = 1;
   }
   t->pk = calloc(n_pk, sizeof *t->pk);
-  if (!t->pk) return nomem(err);
+  if (!t->pk) return ml_err_nomem(err);
   for (size_t i = 0; i < n_pk; i++)
-    if (!(t->pk[t->n_pk++] = strdup(pk[i]))) return nomem(err);
+    if (!(t->pk[t->n_pk++] = strdup(pk[i]))) return ml_err_nomem(err);
   return ML_OK;
 }
 
@@ -205,14 +203,14 @@ ml_status ml_apply_declare(ml_apply *a, const char *table, const char *const *pk
                            size_t n_cols, ml_err *err) {
   if (find_table(a, table)) return ml_err_set(err, ML_ERR_CONFIG, "table '%s' is declared twice", table);
   ap_table *t = add_table(a, table);
-  if (!t) return nomem(err);
+  if (!t) return ml_err_nomem(err);
   t->declared = true;
   ml_status st = set_pk(t, pk, n_pk, err);
   if (st != ML_OK) return st;
   t->decl = calloc(n_cols ? n_cols : 1, sizeof *t->decl);
-  if (!t->decl) return nomem(err);
+  if (!t->decl) return ml_err_nomem(err);
   for (size_t i = 0; i < n_cols; i++) {
-    if (!(t->decl[i].name = strdup(cols[i].name))) return nomem(err);
+    if (!(t->decl[i].name = strdup(cols[i].name))) return ml_err_nomem(err);
     t->decl[i].type = cols[i].type;
     t->n_decl++;
   }
@@ -238,12 +236,12 @@ static ml_status push_col(ap_table *t, const char *name, ml_type type, bool decl
   if (t->n_cols == t->cap_cols) {
     size_t cap = t->cap_cols ? t->cap_cols * 2 : 16;
     ap_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return nomem(err);
+    if (!c) return ml_err_nomem(err);
     t->cols = c;
     t->cap_cols = cap;
   }
   char *copy = strdup(name);
-  if (!copy) return nomem(err);
+  if (!copy) return ml_err_nomem(err);
   t->cols[t->n_cols++] = (ap_col){copy, type, declared};
   return ML_OK;
 }
@@ -302,7 +300,7 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
   ml_col *wanted = calloc(n_wanted, sizeof *wanted);
   if (!wanted) {
     ml_wh_columns_free(existing, n_existing);
-    return nomem(err);
+    return ml_err_nomem(err);
   }
   size_t n = 0;
   if (t->hashed) wanted[n++] = (ml_col){COL_ID, ml_type_of(ML_TYPE_VARCHAR)};
@@ -323,10 +321,13 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
         size_t j = 0;
         while (j < n_existing && strcasecmp(existing[j].name, wanted[i].name)) j++;
         long now = ml_table_find(&t->target, wanted[i].name);
+        /* a type mallard does not create compares as VARCHAR, as it always has */
+        ml_type was = ml_type_of(ML_TYPE_VARCHAR);
+        if (j < n_existing && existing[j].type) ml_type_parse(existing[j].type, &was);
         if (j == n_existing)
           logf_(a, MALLARD_INFO, "schema change: table %s: new column %s %s", t->name, wanted[i].name,
                 ml_type_sql(wanted[i].type, tb));
-        else if (now >= 0 && !ml_type_equal(existing[j].type, t->target.cols[now].type))
+        else if (now >= 0 && !ml_type_equal(was, t->target.cols[now].type))
           logf_(a, MALLARD_INFO, "schema change: table %s: column %s widened to %s", t->name, wanted[i].name,
                 ml_type_sql(t->target.cols[now].type, tb));
         else if (now >= 0 && declared_widens(t->target.cols[now].type, wanted[i].type)) {
@@ -355,7 +356,7 @@ static ml_status ensure_target(ml_apply *a, ap_table *t, ml_err *err) {
 static ml_status ensure_stage(ml_apply *a, ap_table *t, ml_err *err) {
   if (t->stage_ready) return ML_OK;
   ml_col *wanted = calloc(ST_USER + t->n_cols, sizeof *wanted);
-  if (!wanted) return nomem(err);
+  if (!wanted) return ml_err_nomem(err);
   wanted[ST_OP] = (ml_col){(char *)stage_meta[ST_OP], ml_type_of(ML_TYPE_INTEGER)};
   wanted[ST_SEQ] = (ml_col){(char *)stage_meta[ST_SEQ], ml_type_of(ML_TYPE_BIGINT)};
   wanted[ST_GIVEN] = (ml_col){(char *)stage_meta[ST_GIVEN], ml_type_of(ML_TYPE_VARCHAR)};
@@ -363,7 +364,7 @@ static ml_status ensure_stage(ml_apply *a, ap_table *t, ml_err *err) {
   ml_buf name = ML_BUF_INIT;
   ml_buf_puts(&name, STAGE_PREFIX);
   ml_buf_puts(&name, t->name);
-  ml_status st = ml_buf_ok(&name) ? ml_table_init_temp(&t->stage, a->wh, name.data, err) : nomem(err);
+  ml_status st = ml_buf_ok(&name) ? ml_table_init_temp(&t->stage, a->wh, name.data, err) : ml_err_nomem(err);
   ml_buf_free(&name);
   if (st == ML_OK) {
     t->stage_ready = true;
@@ -512,7 +513,7 @@ ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const 
   ap_table *t = find_table(a, table);
   if (!t) {
     /* not declared: created from the values, keyed by _fivetran_id */
-    if (!(t = add_table(a, table))) return nomem(err);
+    if (!(t = add_table(a, table))) return ml_err_nomem(err);
     if ((st = set_pk(t, NULL, 0, err)) != ML_OK) return st;
   }
   if ((st = ensure_target(a, t, err)) != ML_OK) return st;
@@ -560,7 +561,7 @@ ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const 
     if (kind == ML_APPLY_UPDATE) {
       ml_buf_reset(&a->given);
       for (size_t i = 0; i < t->n_cols; i++) ml_buf_putc(&a->given, '0');
-      if (!ml_buf_ok(&a->given)) return nomem(err);
+      if (!ml_buf_ok(&a->given)) return ml_err_nomem(err);
     }
     bool restart = false;
     for (size_t j = 0; j < r->n && !restart; j++) {
@@ -749,8 +750,7 @@ static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t
   ml_buf_puts(q, COL_DELETED ", " COL_SYNCED ") VALUES (");
   put_cols(q, t, "s.");
   ml_buf_printf(q, "s._mallard_del, %s)", now);
-  if (!ml_buf_ok(q)) return nomem(err);
-  st = ml_wh_exec_unbounded(a->wh, q->data, err);
+  st = ml_wh_exec_unbounded_buf(a->wh, q, err);
   if (st != ML_OK) return ml_err_prefix(err, "applying the operations on table %s", t->name);
   return finish_apply(a, t, n, upto, upto_sql, NULL, err);
 }
@@ -782,7 +782,7 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
     if (st != ML_OK) return st;
     a->counts.truncates++;
     if (!exists) return ML_OK;
-    if (!(t = add_table(a, table))) return nomem(err);
+    if (!(t = add_table(a, table))) return ml_err_nomem(err);
     if ((st = set_pk(t, NULL, 0, err)) != ML_OK) return st;
   } else {
     a->counts.truncates++;
@@ -797,8 +797,7 @@ ml_status ml_apply_truncate(ml_apply *a, const char *table, ml_err *err) {
   ml_buf_puts(q, "UPDATE ");
   ml_table_sql_name(&t->target, q);
   ml_buf_printf(q, " SET " COL_DELETED " = true, " COL_SYNCED " = %s WHERE " COL_DELETED " IS NOT TRUE", now);
-  if (!ml_buf_ok(q)) return nomem(err);
-  return ml_wh_exec_unbounded(a->wh, q->data, err);
+  return ml_wh_exec_unbounded_buf(a->wh, q, err);
 }
 
 ml_status ml_apply_start(ml_apply *a, ml_err *err) {
@@ -823,7 +822,7 @@ ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
     if (a->tables[i].staged_changes) return ML_OK;
   ml_status st = ensure_tx(a, err);
   ap_plan *plan = st == ML_OK ? calloc(1, sizeof *plan) : NULL;
-  if (st == ML_OK && !plan) st = nomem(err);
+  if (st == ML_OK && !plan) st = ml_err_nomem(err);
   if (st != ML_OK) return st;
   char now[96];
   now_literal(now);
@@ -880,7 +879,7 @@ static ml_status drop_stages(ml_apply *a, ml_err *err) {
     ml_table_sql_name(&t->stage, q);
     ml_table_free(&t->stage);
     t->stage_ready = false;
-    if (st == ML_OK) st = ml_buf_ok(q) ? ml_wh_exec(a->wh, q->data, err) : nomem(err);
+    if (st == ML_OK) st = ml_wh_exec_buf(a->wh, q, err);
   }
   return st;
 }

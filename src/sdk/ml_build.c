@@ -145,7 +145,7 @@ static ml_status read_requirements(const char *dir, argv_vec *pkgs, ml_err *err)
     line = nl ? nl + 1 : NULL;
   }
   free(text);
-  return pkgs->oom ? ml_err_set(err, ML_ERR_NOMEM, "out of memory") : ML_OK;
+  return pkgs->oom ? ml_err_nomem(err) : ML_OK;
 }
 
 bool ml_build_c_source(const char *dir, char *name, size_t name_size) {
@@ -186,7 +186,7 @@ ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebui
   }
   closedir(d);
   ml_status rc = ML_OK;
-  if (srcs.oom) rc = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (srcs.oom) rc = ml_err_nomem(err);
   else if (srcs.n == 0)
     rc = ml_err_set(err, ML_ERR_INPUT, "no .c file in %s: a connector is a directory with connector.c (mallard init DIR "
                                        "creates one)",
@@ -199,7 +199,7 @@ ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebui
   if (rc == ML_OK && !stale) {
     *so_path = strdup(so);
     av_free(&srcs);
-    return *so_path ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return *so_path ? ML_OK : ml_err_nomem(err);
   }
   if (rc == ML_OK) rc = ml_file_mkdirs(o->out_dir, err);
   argv_vec pkgs = {0}, av = {0};
@@ -212,7 +212,7 @@ ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebui
     av_add(&pc, "--libs");
     for (size_t i = 0; i < pkgs.n; i++) av_add(&pc, pkgs.v[i]);
     int status = -1;
-    rc = pc.oom ? ml_err_set(err, ML_ERR_NOMEM, "out of memory") : run(pc.v, &flags, &perr, &status, err);
+    rc = pc.oom ? ml_err_nomem(err) : run(pc.v, &flags, &perr, &status, err);
     if (rc == ML_OK && status != 0) {
       /* keep pkg-config's own words: they name the missing package */
       while (perr.len && (perr.data[perr.len - 1] == '\n' || perr.data[perr.len - 1] == '\r')) perr.data[--perr.len] = 0;
@@ -241,7 +241,7 @@ ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebui
     for (size_t i = 0; i < srcs.n; i++) av_add(&av, srcs.v[i]);
     if (flags.data) av_split(&av, flags.data);
     av_add(&av, "-lm");
-    if (av.oom) rc = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (av.oom) rc = ml_err_nomem(err);
   }
   if (rc == ML_OK && cmd && cmd_size) {
     ml_buf line = ML_BUF_INIT;
@@ -265,7 +265,7 @@ ml_status ml_build_connector(const ml_build_opts *o, char **so_path, bool *rebui
     rc = ml_err_set(err, ML_ERR_IO, "cannot rename %s to %s: %s", tmp, so, strerror(errno));
   if (rc == ML_OK) {
     *rebuilt = true;
-    if (!(*so_path = strdup(so))) rc = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!(*so_path = strdup(so))) rc = ml_err_nomem(err);
   }
   av_free(&srcs);
   av_free(&pkgs);

@@ -71,7 +71,7 @@ static ml_status remember(ml_marshal_reader *r, size_t at, ml_err *err) {
   if (r->n_refs == r->cap_refs) {
     size_t cap = r->cap_refs ? r->cap_refs * 2 : 64;
     size_t *p = realloc(r->refs, cap * sizeof *p);
-    if (!p) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!p) return ml_err_nomem(err);
     r->refs = p;
     r->cap_refs = cap;
   }

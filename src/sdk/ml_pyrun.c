@@ -228,7 +228,7 @@ oom:
 ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
   *out = NULL;
   ml_pyrun *p = calloc(1, sizeof *p);
-  if (!p) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!p) return ml_err_nomem(err);
   p->pid = -1;
   p->ops_fd = p->control_fd = p->out[0].fd = p->out[1].fd = -1;
   p->out[0].label = "stdout";
@@ -237,7 +237,7 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
   snprintf(p->dir, sizeof p->dir, "%s", o->dir);
   if (!(p->rec = mallard_record_new())) {
     ml_pyrun_free(p);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   int ops[2] = {-1, -1}, in[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1};
   if (pipe2(ops, O_CLOEXEC) || pipe2(in, O_CLOEXEC) || pipe2(so, O_CLOEXEC) || pipe2(se, O_CLOEXEC)) {
@@ -260,7 +260,7 @@ ml_status ml_pyrun_start(const ml_pyrun_opts *o, ml_pyrun **out, ml_err *err) {
     int all[] = {ops[0], ops[1], in[0], in[1], so[0], so[1], se[0], se[1]};
     for (size_t i = 0; i < 8; i++) close(all[i]);
     ml_pyrun_free(p);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   pid_t parent = getpid();
   fflush(NULL);

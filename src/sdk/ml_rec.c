@@ -280,6 +280,7 @@ int mallard_set_json(mallard_record *r, const char *column, const char *json) {
   ml_err err;
   if (ml_json_parse(doc, json, strlen(json), &v, &err) != ML_OK) {
     if (column) mallard_unset(r, column);
+    ml_json_err_locate(&err);
     return rec_fail(r, MALLARD_ERR_ARG, "column '%s': invalid JSON: %s", column ? column : "?", err.msg);
   }
   return set_json_value(r, column, v);
@@ -294,6 +295,7 @@ int mallard_set_from_json(mallard_record *r, const char *json, size_t len) {
   ml_err err;
   int rc = MALLARD_OK;
   if (ml_json_parse(doc, json, len, &v, &err) != ML_OK) {
+    ml_json_err_locate(&err);
     rc = rec_fail(r, MALLARD_ERR_ARG, "invalid JSON record: %s", err.msg);
   } else if (v->type != ML_JSON_OBJECT) {
     rc = rec_fail(r, MALLARD_ERR_ARG, "a JSON record must be an object");

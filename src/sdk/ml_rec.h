@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/ml_batch.h"
+#include "../warehouse/ml_batch.h"
 #include "../engine/ml_types.h"
 #include "../util/ml_buf.h"
 #include "mallard.h"

@@ -248,7 +248,7 @@ static ml_status start_python(run *r, ml_pyrun **out, ml_err *err) {
   ml_buf_puts(&input, ",\"state\":");
   ml_buf_puts(&input, state ? state : "{}");
   ml_buf_putc(&input, '}');
-  if (!ml_buf_ok(&input) || !state) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!ml_buf_ok(&input) || !state) st = ml_err_nomem(err);
   if (st == ML_OK) {
     logf_(r, MALLARD_FINE, "running connector.py with %s (SDK module from %s)", python, sdk);
     ml_pyrun_opts po = {r->dir, python, sdk, input.data, r->o->stop};
@@ -293,7 +293,7 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   snprintf(r.state_path, sizeof r.state_path, "%s/state.json", r.files);
   ml_sdk_hooks hooks = {&r, log_line, save_state, progress};
   r.ctx = ml_sdk_new(&hooks, o->stop);
-  ml_status st = r.ctx ? ML_OK : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = r.ctx ? ML_OK : ml_err_nomem(err);
   if (st == ML_OK && o->commit_interval_ms >= 0) ml_sdk_set_commit_interval(r.ctx, o->commit_interval_ms);
   if (st == ML_OK) st = load_inputs(&r, err);
   /* what files/state.json holds before this run saves anything */
@@ -312,12 +312,17 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (st == ML_OK) st = python ? start_python(&r, &py, err) : load_connector(&r, &conn, err);
   ml_wh *wh = NULL;
   if (st == ML_OK) {
-    /* staging appends on one DuckDB thread (the loader), the set-wise
-     * apply statements with all of them (see ml_dest_open) */
+    /* staging appends on one DuckDB thread (the loader) and under the
+     * append memory bound, the set-wise apply statements with all threads
+     * and DuckDB's default memory (see ml_dest_open): without the bound
+     * DuckDB keeps the blocks it wrote cached, and peak memory grew with the
+     * table (docs/performance.md) */
     ml_wh_options wo = {.create_dirs = true,
                         .background_append = true,
                         .threads = "1",
                         .threads_liftable = true,
+                        .memory_limit = ML_WH_APPEND_MEMORY_LIMIT,
+                        .memory_limit_liftable = true,
                         .vacuum_after_deletes = true};
     st = ml_wh_open(r.db, &wo, &wh, err);
   }

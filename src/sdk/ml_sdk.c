@@ -219,10 +219,11 @@ static char *dup_n(const char *s, size_t n) {
 
 ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err) {
   ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!doc) return ml_err_nomem(err);
   const ml_json_val *root;
   ml_status st = ml_json_parse(doc, json, len, &root, err);
   if (st != ML_OK) {
+    ml_json_err_locate(err);
     ml_err_prefix(err, "%s", source);
     st = err ? (err->code = ML_ERR_CONFIG) : ML_ERR_CONFIG;
   } else if (root->type != ML_JSON_OBJECT) {
@@ -231,7 +232,7 @@ ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, con
     kv_free(ctx->config, ctx->n_config);
     ctx->n_config = 0;
     ctx->config = calloc(root->len ? root->len : 1, sizeof *ctx->config);
-    if (!ctx->config) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!ctx->config) st = ml_err_nomem(err);
     for (size_t i = 0; st == ML_OK && i < root->len; i++) {
       const ml_json_val *k = ml_json_key(root, i), *v = ml_json_member(root, i);
       if (v->type != ML_JSON_STRING) {
@@ -246,7 +247,7 @@ ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, con
       if (!e->key || !e->str) {
         free(e->key);
         free(e->str);
-        st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+        st = ml_err_nomem(err);
         break;
       }
       ctx->n_config++;
@@ -346,10 +347,11 @@ static int state_put_val(mallard_ctx *ctx, const char *key, const ml_json_val *v
 
 ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err) {
   ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!doc) return ml_err_nomem(err);
   const ml_json_val *root;
   ml_status st = ml_json_parse(doc, json, len, &root, err);
   if (st != ML_OK) {
+    ml_json_err_locate(err);
     ml_err_prefix(err, "state %s", source);
     if (err) err->code = ML_ERR_CONFIG;
     st = ML_ERR_CONFIG;
@@ -360,7 +362,7 @@ ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, cons
       const ml_json_val *k = ml_json_key(root, i);
       char *key = dup_n(k->u.str, k->len);
       if (!key || state_put_val(ctx, key, ml_json_member(root, i)) != MALLARD_OK)
-        st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+        st = ml_err_nomem(err);
       free(key);
     }
   }
@@ -437,9 +439,13 @@ int mallard_state_set_json(mallard_ctx *ctx, const char *key, const char *json) 
   if (!doc) return soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
   const ml_json_val *v;
   ml_err err;
-  int rc = ml_json_parse(doc, json, strlen(json), &v, &err) == ML_OK
-               ? state_put_val(ctx, key, v)
-               : soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: state '%s': %s", key, err.msg);
+  int rc;
+  if (ml_json_parse(doc, json, strlen(json), &v, &err) == ML_OK) {
+    rc = state_put_val(ctx, key, v);
+  } else {
+    ml_json_err_locate(&err);
+    rc = soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: state '%s': %s", key, err.msg);
+  }
   ml_json_doc_free(doc);
   return rc;
 }
@@ -691,7 +697,10 @@ int mallard_schema_json(mallard_ctx *ctx, const char *json) {
   if (!doc) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
   const ml_json_val *root;
   ml_err err;
-  if (ml_json_parse(doc, json, strlen(json), &root, &err) != ML_OK) rc = schema_error(ctx, "%s", err.msg);
+  if (ml_json_parse(doc, json, strlen(json), &root, &err) != ML_OK) {
+    ml_json_err_locate(&err);
+    rc = schema_error(ctx, "%s", err.msg);
+  }
   else if (root->type != ML_JSON_ARRAY) rc = schema_error(ctx, "the schema must be a JSON array of tables");
   for (size_t i = 0; rc == MALLARD_OK && i < root->len; i++) rc = json_table(ctx, i, &root->u.items[i]);
   ml_json_doc_free(doc);
@@ -822,7 +831,7 @@ static ml_status new_plan(const ml_buf *state, ml_apply_plan *stmts, sdk_plan **
   sdk_plan *sp = calloc(1, sizeof *sp);
   if (!sp) {
     ml_apply_plan_free(stmts);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   sp->stmts = stmts;
   if (state) {
@@ -830,7 +839,7 @@ static ml_status new_plan(const ml_buf *state, ml_apply_plan *stmts, sdk_plan **
     ml_buf_append(&sp->state, state->data, state->len);
     if (!ml_buf_ok(&sp->state)) {
       sdk_plan_free(sp);
-      return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+      return ml_err_nomem(err);
     }
   }
   *out = sp;

@@ -19,6 +19,8 @@ ml_status ml_err_set(ml_err *err, ml_status code, const char *fmt, ...) {
   return code;
 }
 
+ml_status ml_err_nomem(ml_err *err) { return ml_err_set(err, ML_ERR_NOMEM, "out of memory"); }
+
 ml_status ml_err_prefix(ml_err *err, const char *fmt, ...) {
   if (!err) return ML_ERR_STATE;
   char head[sizeof err->msg];

@@ -39,6 +39,10 @@ ml_status ml_err_set(ml_err *err, ml_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 ml_status ml_err_setv(ml_err *err, ml_status code, const char *fmt, va_list ap);
 
+/* ml_err_set(err, ML_ERR_NOMEM, "out of memory"): the one wording of a
+ * failed allocation where nothing more specific helps the user. */
+ml_status ml_err_nomem(ml_err *err);
+
 /* Puts `fmt...: ` in front of the existing message, to add context while an
  * error travels up ("stream 'users': column 'age': ..."). Keeps code/position. */
 ml_status ml_err_prefix(ml_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -40,7 +40,7 @@ static ml_status reserve(ml_commit *c, ml_err *err) {
   if (c->n < c->cap) return ML_OK;
   size_t cap = c->cap ? c->cap * 2 : 8;
   entry **grown = realloc(c->queue, cap * sizeof *grown);
-  if (!grown) return ml_err_set(err, ML_ERR_NOMEM, "out of memory queueing a commit");
+  if (!grown) return ml_err_nomem(err);
   c->queue = grown;
   c->cap = cap;
   return ML_OK;
@@ -56,7 +56,7 @@ static void committed(ml_commit *c, entry *e) {
 
 ml_status ml_commit_open(ml_wh *wh, uint64_t kill_after_commit, ml_commit **out, ml_err *err) {
   *out = calloc(1, sizeof **out);
-  if (!*out) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!*out) return ml_err_nomem(err);
   (*out)->wh = wh;
   (*out)->kill_after_commit = kill_after_commit;
   return ML_OK;
@@ -99,7 +99,7 @@ static ml_status cancel_job(void *a, void *unused, ml_err *err) {
 static entry *new_entry(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan, ml_err *err) {
   entry *e = reserve(c, err) == ML_OK ? calloc(1, sizeof *e) : NULL;
   if (!e) {
-    if (c->n < c->cap) ml_err_set(err, ML_ERR_NOMEM, "out of memory queueing a commit");
+    if (c->n < c->cap) ml_err_nomem(err);
     if (free_plan) free_plan(plan);
     return NULL;
   }

@@ -112,7 +112,7 @@ static void feed_function(duckdb_function_info info, duckdb_data_chunk out) {
 
 ml_status ml_feed_register(duckdb_connection conn, ml_err *err) {
   duckdb_table_function tf = duckdb_create_table_function();
-  if (!tf) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!tf) return ml_err_nomem(err);
   duckdb_table_function_set_name(tf, FEED_FUNCTION);
   duckdb_logical_type ubigint = duckdb_create_logical_type(DUCKDB_TYPE_UBIGINT);
   duckdb_table_function_add_parameter(tf, ubigint);
@@ -134,7 +134,7 @@ ml_status ml_feed_sink_init(ml_feed_sink *s, ml_loader *loader, struct ml_wh *wh
   *s = (ml_feed_sink){loader, wh, strdup(target), strdup(label), types, n, release, ud, NULL, false};
   if (s->target && s->label) return ML_OK;
   ml_feed_sink_free(s);
-  return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  return ml_err_nomem(err);
 }
 
 void ml_feed_sink_free(ml_feed_sink *s) {
@@ -206,7 +206,7 @@ ml_status ml_feed_push(ml_feed_sink *s, duckdb_data_chunk chunk, ml_err *err) {
   }
   ml_loader_unlock(s->loader);
   f = calloc(1, sizeof *f);
-  if (!f) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!f) return ml_err_nomem(err);
   f->magic = FEED_MAGIC;
   f->sink = s;
   f->q[0] = chunk;

@@ -72,7 +72,7 @@ static void *loader_main(void *arg) {
 ml_status ml_loader_start(ml_loader **out, ml_err *err) {
   *out = NULL;
   ml_loader *l = calloc(1, sizeof *l);
-  if (!l) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!l) return ml_err_nomem(err);
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->has_work, NULL);
   pthread_cond_init(&l->progress, NULL);

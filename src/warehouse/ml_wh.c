@@ -57,7 +57,12 @@ static bool is_disk_message(const char *msg) {
 }
 
 ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, ml_err *err) {
+  return ml_wh_open_said(path, opts, out, NULL, err);
+}
+
+ml_status ml_wh_open_said(const char *path, const ml_wh_options *opts, ml_wh **out, char **said, ml_err *err) {
   *out = NULL;
+  if (said) *said = NULL;
   ml_wh_options none = {0};
   if (!opts) opts = &none;
   if (!path || !*path) return ml_err_set(err, ML_ERR_CONFIG, "no database path given");
@@ -104,6 +109,7 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
                  open_err ? open_err : "");
     else
       ml_err_set(err, code, "cannot open database file %s: %s", path, open_err ? open_err : "unknown error");
+    if (said) *said = strdup(open_err ? open_err : "unknown error");
     duckdb_free(open_err);
     wh->db = NULL;
     ml_wh_close(wh);
@@ -119,7 +125,7 @@ ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, m
     snprintf(sql, sizeof sql, "SELECT CAST(current_setting('%s') AS VARCHAR)", bound_name[i]);
     ml_status st = ml_wh_query_text(wh, sql, &wh->dflt[i], err);
     if (st == ML_OK && !wh->dflt[i]) st = ml_err_set(err, ML_ERR_DB, "DuckDB reports no %s", bound_name[i]);
-    if (st == ML_OK && !(wh->bound[i] = strdup(wanted[i]))) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (st == ML_OK && !(wh->bound[i] = strdup(wanted[i]))) st = ml_err_nomem(err);
     if (st == ML_OK) st = set_setting(wh, i, wh->bound[i], err);
     if (st != ML_OK) {
       ml_wh_close(wh);
@@ -192,7 +198,7 @@ static ml_status set_setting(ml_wh *wh, int which, const char *value, ml_err *er
   ml_buf_printf(&q, "SET %s = ", bound_name[which]);
   ml_sql_literal(&q, value, strlen(value));
   bool failed = wh->tx_failed;
-  ml_status st = ml_buf_ok(&q) ? ml_wh_exec(wh, q.data, err) : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  ml_status st = ml_wh_exec_buf(wh, &q, err);
   wh->tx_failed = failed;
   ml_buf_free(&q);
   return st;
@@ -250,6 +256,28 @@ ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err) {
   ml_status st = lift_until_commit(wh, err);
   if (st == ML_OK) st = exec_changed(wh, sql, &deleted, err);
   return st == ML_OK && deleted > 0 ? ml_wh_rows_deleted(wh, err) : st;
+}
+
+/* The text of a buffer that did not run out of memory ("" when empty). */
+static const char *buf_sql(const ml_buf *sql) { return sql->data ? sql->data : ""; }
+
+ml_status ml_wh_exec_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) {
+  return ml_buf_ok(sql) ? ml_wh_exec(wh, buf_sql(sql), err) : ml_err_nomem(err);
+}
+
+ml_status ml_wh_exec_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) {
+  return ml_buf_ok(sql) ? ml_wh_exec_unbounded(wh, buf_sql(sql), err) : ml_err_nomem(err);
+}
+
+ml_status ml_wh_delete_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err) {
+  return ml_buf_ok(sql) ? ml_wh_delete_unbounded(wh, buf_sql(sql), err) : ml_err_nomem(err);
+}
+
+ml_status ml_wh_delete_counted(ml_wh *wh, const ml_buf *sql, uint64_t *deleted, ml_err *err) {
+  idx_t n = 0;
+  ml_status st = ml_buf_ok(sql) ? exec_changed(wh, buf_sql(sql), &n, err) : ml_err_nomem(err);
+  if (deleted) *deleted = st == ML_OK ? (uint64_t)n : 0;
+  return st == ML_OK && n > 0 ? ml_wh_rows_deleted(wh, err) : st;
 }
 
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) {
@@ -312,11 +340,33 @@ ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err) 
       *out = strdup(s);
       duckdb_free(s);
     }
-    if (!*out) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!*out) st = ml_err_nomem(err);
   }
   duckdb_destroy_result(&res);
   return st;
 }
+
+ml_status ml_wh_query_u64s(ml_wh *wh, const char *sql, uint64_t **out, size_t *n, ml_err *err) {
+  *out = NULL;
+  *n = 0;
+  duckdb_result res;
+  bool found;
+  ml_status st = query_first(wh, sql, &res, &found, err);
+  if (st != ML_OK) return st;
+  idx_t rows = duckdb_row_count(&res);
+  uint64_t *vals = malloc((rows ? rows : 1) * sizeof *vals);
+  if (vals) {
+    for (idx_t r = 0; r < rows; r++) vals[r] = duckdb_value_uint64(&res, 0, r);
+    *out = vals;
+    *n = (size_t)rows;
+  } else {
+    st = ml_err_nomem(err);
+  }
+  duckdb_destroy_result(&res);
+  return st;
+}
+
+const char *ml_wh_duckdb_version(void) { return duckdb_library_version(); }
 
 ml_status ml_wh_begin(ml_wh *wh, ml_err *err) {
   if (wh->in_tx) return ml_err_set(err, ML_ERR_STATE, "a transaction is already open");
@@ -435,7 +485,7 @@ ml_status ml_wh_table_exists(ml_wh *wh, const char *catalog, const char *schema,
   int64_t n = 0;
   bool found = false;
   ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(wh, q.data, &n, &found, err)
-                               : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+                               : ml_err_nomem(err);
   ml_buf_free(&q);
   *exists = st == ML_OK && n > 0;
   return st;
@@ -447,8 +497,52 @@ void ml_sql_literal_or_null(ml_buf *b, const char *s) {
 }
 
 void ml_wh_columns_free(ml_wh_column *cols, size_t n) {
-  for (size_t i = 0; i < n; i++) free(cols[i].name);
+  for (size_t i = 0; i < n; i++) {
+    free(cols[i].name);
+    free(cols[i].type);
+  }
   free(cols);
+}
+
+/* DuckDB's name of a column type, written into buf (at least 32 bytes); NULL
+ * for types without a plain name.  JSON is VARCHAR with the alias JSON. */
+static const char *type_name(duckdb_logical_type lt, char *buf, size_t size) {
+  char *alias = duckdb_logical_type_get_alias(lt);
+  bool is_json = alias && !strcmp(alias, "JSON");
+  duckdb_free(alias);
+  if (is_json) return "JSON";
+  switch (duckdb_get_type_id(lt)) {
+  case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
+  case DUCKDB_TYPE_TINYINT: return "TINYINT";
+  case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
+  case DUCKDB_TYPE_INTEGER: return "INTEGER";
+  case DUCKDB_TYPE_BIGINT: return "BIGINT";
+  case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
+  case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
+  case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
+  case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
+  case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
+  case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
+  case DUCKDB_TYPE_FLOAT: return "FLOAT";
+  case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
+  case DUCKDB_TYPE_DECIMAL:
+    snprintf(buf, size, "DECIMAL(%u,%u)", (unsigned)duckdb_decimal_width(lt), (unsigned)duckdb_decimal_scale(lt));
+    return buf;
+  case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
+  case DUCKDB_TYPE_BLOB: return "BLOB";
+  case DUCKDB_TYPE_DATE: return "DATE";
+  case DUCKDB_TYPE_TIME: return "TIME";
+  case DUCKDB_TYPE_TIME_TZ: return "TIMETZ";
+  case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
+  case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMPTZ";
+  case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
+  case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
+  case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
+  case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
+  case DUCKDB_TYPE_UUID: return "UUID";
+  case DUCKDB_TYPE_BIT: return "BIT";
+  default: return NULL;
+  }
 }
 
 ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema, const char *table,
@@ -470,7 +564,7 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema
   duckdb_result res;
   if (!ml_buf_ok(&q)) {
     ml_buf_free(&q);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   if (duckdb_query(wh->conn, q.data, &res) != DuckDBSuccess) {
     st = result_error(&res, err);
@@ -482,13 +576,14 @@ ml_status ml_wh_table_columns(ml_wh *wh, const char *catalog, const char *schema
   ml_buf_free(&q);
   idx_t count = duckdb_column_count(&res);
   ml_wh_column *out = calloc(count ? count : 1, sizeof *out);
-  if (!out) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!out) st = ml_err_nomem(err);
   for (idx_t c = 0; st == ML_OK && c < count; c++) {
     out[c].name = strdup(duckdb_column_name(&res, c));
-    if (!out[c].name) st = ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    if (!out[c].name) st = ml_err_nomem(err);
     duckdb_logical_type lt = duckdb_column_logical_type(&res, c);
-    out[c].known = ml_type_from_logical(lt, &out[c].type);
-    if (!out[c].known) out[c].type = ml_type_of(ML_TYPE_VARCHAR);
+    char buf[32];
+    const char *type = type_name(lt, buf, sizeof buf);
+    if (type && !(out[c].type = strdup(type))) st = ml_err_nomem(err);
     duckdb_destroy_logical_type(&lt);
   }
   duckdb_destroy_result(&res);

@@ -15,7 +15,6 @@
 
 #include <duckdb.h>
 
-#include "../engine/ml_types.h"
 #include "../util/ml_buf.h"
 #include "../util/ml_err.h"
 
@@ -46,6 +45,10 @@ typedef struct ml_wh_options {
 /* Opens (creating if needed, unless read_only) the database at path.
  * On success *out is a handle the caller closes with ml_wh_close. */
 ml_status ml_wh_open(const char *path, const ml_wh_options *opts, ml_wh **out, ml_err *err);
+/* ml_wh_open that, when DuckDB refuses to open the file, also hands back
+ * DuckDB's own words in *said (malloc'd, caller frees; NULL otherwise): for
+ * a front end that words that error its own way (mallard query). */
+ml_status ml_wh_open_said(const char *path, const ml_wh_options *opts, ml_wh **out, char **said, ml_err *err);
 /* Closes the connection and the database; NULL is fine.  Rolls back an open
  * transaction. */
 void ml_wh_close(ml_wh *wh);
@@ -90,15 +93,38 @@ ml_status ml_wh_reclaim_deleted(ml_wh *wh, ml_err *err);
  * all deleted are dropped either way; the rest is reclaimed a few groups
  * per run. */
 #define ML_WH_VACUUM_TASKS "4"
+/* The memory_limit both front ends append under (liftable for the
+ * statements that need more): appends need little, since DuckDB writes full
+ * row groups out as they fill, and without a bound DuckDB keeps every block
+ * it wrote cached (up to 80% of RAM). */
+#define ML_WH_APPEND_MEMORY_LIMIT "64MB"
 /* ml_wh_exec_unbounded for a DELETE statement (or SQL whose last statement
  * is one) that calls ml_wh_rows_deleted when it deleted any row. */
 ml_status ml_wh_delete_unbounded(ml_wh *wh, const char *sql, ml_err *err);
+/* ml_wh_exec, ml_wh_exec_unbounded and ml_wh_delete_unbounded of SQL built
+ * in an ml_buf: ML_ERR_NOMEM, and nothing run, when building it ran out of
+ * memory (the text would be cut short). */
+ml_status ml_wh_exec_buf(ml_wh *wh, const ml_buf *sql, ml_err *err);
+ml_status ml_wh_exec_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err);
+ml_status ml_wh_delete_unbounded_buf(ml_wh *wh, const ml_buf *sql, ml_err *err);
+/* Runs a DELETE statement built in sql (within the bounds, unlike
+ * ml_wh_delete_unbounded) and sets *deleted to the rows it removed (0 on
+ * failure); calls ml_wh_rows_deleted when that is more than 0.  deleted may
+ * be NULL. */
+ml_status ml_wh_delete_counted(ml_wh *wh, const ml_buf *sql, uint64_t *deleted, ml_err *err);
 ml_status ml_wh_execf(ml_wh *wh, ml_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Runs a query whose first row's first column is an integer; *found=false
  * (and *out untouched) when there is no row or the value is NULL. */
 ml_status ml_wh_query_i64(ml_wh *wh, const char *sql, int64_t *out, bool *found, ml_err *err);
 /* Same for text: *out is malloc'd (caller frees) or NULL when no row / NULL. */
 ml_status ml_wh_query_text(ml_wh *wh, const char *sql, char **out, ml_err *err);
+/* Runs a query and hands back the first column of every row as unsigned
+ * integers (NULL as 0): *out is malloc'd (caller frees; not NULL on
+ * success, even for no rows), *n the number of rows. */
+ml_status ml_wh_query_u64s(ml_wh *wh, const char *sql, uint64_t **out, size_t *n, ml_err *err);
+
+/* The version of the DuckDB library mallard runs on (static storage). */
+const char *ml_wh_duckdb_version(void);
 
 ml_status ml_wh_begin(ml_wh *wh, ml_err *err);
 ml_status ml_wh_commit(ml_wh *wh, ml_err *err);
@@ -133,11 +159,14 @@ bool ml_wh_in_transaction(const ml_wh *wh);
 ml_status ml_wh_table_exists(ml_wh *wh, const char *catalog, const char *schema, const char *table, bool *exists,
                              ml_err *err);
 
-/* A column of an existing table. name is malloc'd and owned by the array. */
+/* A column of an existing table.  type is DuckDB's name of its type as SQL
+ * spells it ("BIGINT", "DECIMAL(18,3)", "TIMESTAMPTZ", "JSON"), or NULL for
+ * a type without a plain name (LIST, STRUCT, ENUM, ...): the warehouse says
+ * what DuckDB has, the engine decides what it can write (ml_type_parse).
+ * name and type are malloc'd and owned by the array. */
 typedef struct ml_wh_column {
   char *name;
-  ml_type type;
-  bool known; /* false when the DuckDB type is one mallard does not create */
+  char *type;
 } ml_wh_column;
 
 /* Lists the columns of catalog.schema.table in table order.  *exists=false

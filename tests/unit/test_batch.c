@@ -13,7 +13,7 @@
 
 #include "warehouse/ml_loader.h"
 
-#include "engine/ml_batch.h"
+#include "warehouse/ml_batch.h"
 #include "engine/ml_table.h"
 
 static ml_err err;
@@ -85,9 +85,8 @@ static void test_every_type(void **state) {
   ml_type types[C_COUNT + 1];
   every_types(types);
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "every", types, C_COUNT + 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "every", C_COUNT + 1, &b, &err));
   assert_int_equal(ml_batch_columns(b), C_COUNT + 1);
-  for (int i = 0; i <= C_COUNT; i++) assert_true(ml_type_equal(ml_batch_type(b, (size_t)i), types[i]));
   assert_int_equal(ml_batch_rows(b), 0);
   uint64_t lo;
   int64_t hi;
@@ -235,11 +234,8 @@ static void test_decimal_widths(void **state) {
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE dec (k INTEGER, a DECIMAL(1,0), b DECIMAL(4,0), c DECIMAL(5,5), d DECIMAL(9,0), "
               "e DECIMAL(10,0), f DECIMAL(18,18), g DECIMAL(19,0), h DECIMAL(38,0))");
-  ml_type types[9] = {ml_type_of(ML_TYPE_INTEGER), ml_type_decimal(1, 0), ml_type_decimal(4, 0),
-                      ml_type_decimal(5, 5),       ml_type_decimal(9, 0), ml_type_decimal(10, 0),
-                      ml_type_decimal(18, 18),     ml_type_decimal(19, 0), ml_type_decimal(38, 0)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "dec", types, 9, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "dec", 9, &b, &err));
   /* k=1: the largest values; k=2: the smallest; k=3: zero */
   static const int64_t max64[] = {9, 9999, 99999, 999999999, 9999999999LL, 999999999999999999LL};
   for (int k = 1; k <= 3; k++) {
@@ -286,10 +282,8 @@ static void test_many_chunks(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE big (i BIGINT, x DOUBLE, s VARCHAR, n INTEGER)");
-  ml_type types[4] = {ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_DOUBLE), ml_type_of(ML_TYPE_VARCHAR),
-                      ml_type_of(ML_TYPE_INTEGER)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "big", types, 4, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "big", 4, &b, &err));
   const int64_t vs = (int64_t)duckdb_vector_size();
   const int64_t rows = 2 * vs + 904; /* 5000 with the usual 2048 */
   int64_t sum_i = 0, nulls_n = 0, sum_len = 0;
@@ -334,9 +328,8 @@ static void test_chunk_boundary_nulls(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE c (k INTEGER, g BIGINT, v VARCHAR)");
-  ml_type types[3] = {ml_type_of(ML_TYPE_INTEGER), ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_VARCHAR)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "c", types, 3, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "c", 3, &b, &err));
   const int vs = (int)duckdb_vector_size();
   for (int r = 0; r < vs; r++) {
     ml_batch_put_i32(b, 0, r);
@@ -372,10 +365,9 @@ static void test_flush_in_transaction(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   for (int r = 0; r < 3000; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -389,7 +381,7 @@ static void test_flush_in_transaction(void **state) {
 
   /* and committed when the transaction commits */
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   for (int r = 0; r < 10; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -407,22 +399,21 @@ static void test_open_errors(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (a BIGINT, b VARCHAR)");
-  ml_type types[3] = {ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_VARCHAR), ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = (ml_batch *)1;
   ml_err_clear(&err);
-  assert_int_equal(ml_batch_open(wh, NULL, "main", "t", types, 3, &b, &err), ML_ERR_STATE);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "t", 3, &b, &err), ML_ERR_STATE);
   assert_null(b);
   if (!strstr(err.msg, "main.t")) fail_msg("message does not name the table: %s", err.msg);
   b = (ml_batch *)1;
-  assert_int_equal(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err), ML_ERR_STATE);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err), ML_ERR_STATE);
   assert_null(b);
   b = (ml_batch *)1;
   ml_err_clear(&err);
-  assert_int_equal(ml_batch_open(wh, NULL, "main", "missing", types, 2, &b, &err), ML_ERR_DB);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "missing", 2, &b, &err), ML_ERR_DB);
   assert_null(b);
   if (!strstr(err.msg, "missing")) fail_msg("message does not name the table: %s", err.msg);
   /* right count: fine; closing without rows is fine, and NULL is fine */
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 2, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 2, &b, &err));
   ml_batch_close(b);
   ml_batch_close(NULL);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
@@ -443,9 +434,8 @@ static void test_close_without_flush(void **state) {
 
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   const int rows = 2 * (int)duckdb_vector_size() + 5;
   for (int r = 0; r < rows; r++) {
     ml_batch_put_i64(b, 0, r);
@@ -469,10 +459,9 @@ static void test_close_after_rollback(void **state) {
 
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   const int rows = 2 * (int)duckdb_vector_size() + 5;
   for (int r = 0; r < rows; r++) {
     ml_batch_put_i64(b, 0, r);
@@ -490,9 +479,8 @@ static void test_close_drops_partial_chunk(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   for (int r = 0; r < 10; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -507,9 +495,8 @@ static void test_flush_constraint_error(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   ml_batch_put_i64(b, 0, 1);
   OK(ml_batch_end_row(b, &err));
   OK(ml_batch_end_row(b, &err)); /* NULL into NOT NULL */
@@ -528,11 +515,10 @@ static void test_interleaved_tables(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE a (x BIGINT); CREATE TABLE b (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *ba = NULL, *bb = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "a", types, 1, &ba, &err));
-  OK(ml_batch_open(wh, NULL, "main", "b", types, 1, &bb, &err));
+  OK(ml_batch_open(wh, NULL, "main", "a", 1, &ba, &err));
+  OK(ml_batch_open(wh, NULL, "main", "b", 1, &bb, &err));
   const int per_turn = (int)duckdb_vector_size() + 7, turns = 9;
   int na = 0, nb = 0;
   for (int t = 0; t < turns; t++) {
@@ -624,12 +610,11 @@ static void test_chunks_grow_within_grant(void **state) {
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE a (k BIGINT, s VARCHAR); CREATE TABLE b (k BIGINT, s VARCHAR); "
               "CREATE TABLE w (k BIGINT, s VARCHAR)");
-  ml_type types[2] = {ml_type_of(ML_TYPE_BIGINT), ml_type_of(ML_TYPE_VARCHAR)};
   ml_batch *ba = NULL, *bb = NULL, *bw = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "a", types, 2, &ba, &err));
-  OK(ml_batch_open(wh, NULL, "main", "b", types, 2, &bb, &err));
-  OK(ml_batch_open(wh, NULL, "main", "w", types, 2, &bw, &err));
+  OK(ml_batch_open(wh, NULL, "main", "a", 2, &ba, &err));
+  OK(ml_batch_open(wh, NULL, "main", "b", 2, &bb, &err));
+  OK(ml_batch_open(wh, NULL, "main", "w", 2, &bw, &err));
   assert_int_equal(ml_batch_chunks(ba), 1);
 
   gate g1, g2;
@@ -677,10 +662,9 @@ static void test_failure_mid_stream(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   const int rows = 20 * (int)duckdb_vector_size();
   for (int r = 0; r < rows; r++) {
     if (r != rows / 2) ml_batch_put_i64(b, 0, r); /* one NULL */
@@ -694,7 +678,7 @@ static void test_failure_mid_stream(void **state) {
   ml_wh_rollback(wh);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
   for (int r = 0; r < rows; r++) {
     ml_batch_put_i64(b, 0, r);
     OK(ml_batch_end_row(b, &err));
@@ -888,7 +872,7 @@ static void test_table_evolve_mid_batch(void **state) {
   OK(ml_batch_end_row(b, &err));
   OK(ml_table_widen(&t, 1, ml_type_of(ML_TYPE_VARCHAR), &err));
   OK(ml_table_batch(&t, &b, &err));
-  assert_int_equal(ml_batch_type(b, 1).id, ML_TYPE_VARCHAR);
+  assert_int_equal(t.cols[1].type.id, ML_TYPE_VARCHAR);
   ml_batch_put_f64(b, 0, 7.25);
   ml_batch_put_str(b, 1, "seventy", 7);
   OK(ml_batch_end_row(b, &err));
@@ -1038,7 +1022,7 @@ static int unknown_column_child(void) {
   if (ml_table_batch(&t, &b, &e) != ML_OK) return 14;
   /* what the destination does for a string field: the column's type says how */
   ml_batch_put_i64(b, 0, 1);
-  if (ml_batch_type(b, 1).id == ML_TYPE_VARCHAR) ml_batch_put_str(b, 1, "1 day", 5);
+  if (t.cols[1].type.id == ML_TYPE_VARCHAR) ml_batch_put_str(b, 1, "1 day", 5);
   if (ml_batch_end_row(b, &e) != ML_OK) return 15;
   if (ml_table_flush(&t, &e) != ML_OK) return 16;
   ml_table_free(&t);

@@ -7,7 +7,7 @@
 
 #include <time.h>
 
-#include "engine/ml_batch.h"
+#include "warehouse/ml_batch.h"
 #include "engine/ml_ids.h"
 
 /* <0, 0, >0 as DuckDB orders two UUID hugeints. */
@@ -200,10 +200,9 @@ static void test_format_matches_duckdb(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE ids (id UUID, n BIGINT)");
-  ml_type types[2] = {ml_type_of(ML_TYPE_UUID), ml_type_of(ML_TYPE_BIGINT)};
   ml_batch *b = NULL;
   ml_err err;
-  assert_int_equal(ml_batch_open(wh, NULL, "main", "ids", types, 2, &b, &err), ML_OK);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "ids", 2, &b, &err), ML_OK);
 
   /* Hand-made hugeints over the whole range (sign of upper and top bit of
    * lower both ways), then 3000 generated ids (more than one chunk). */

@@ -8,7 +8,7 @@
  * names the input. */
 #include "test_helpers.h"
 
-#include "engine/ml_batch.h"
+#include "warehouse/ml_batch.h"
 #include "engine/ml_value.h"
 #include "json/ml_json.h"
 
@@ -31,11 +31,10 @@ static ml_wh *run_cases_(ml_type type, const ml_value_opts *opts, const vcase *c
   char sql[128];
   snprintf(sql, sizeof sql, "CREATE TABLE v (k INTEGER, v %s)", ml_type_sql(type, tbuf));
   th_exec_(wh, sql, file, line);
-  ml_type types[2] = {ml_type_of(ML_TYPE_INTEGER), type};
   ml_batch *b = NULL;
   ml_err err;
   ml_err_clear(&err);
-  if (ml_batch_open(wh, NULL, "main", "v", types, 2, &b, &err) != ML_OK) {
+  if (ml_batch_open(wh, NULL, "main", "v", 2, &b, &err) != ML_OK) {
     print_error("ml_batch_open: %s\n", err.msg);
     _fail(file, line);
   }
@@ -333,7 +332,7 @@ static void test_json_escapes_inside(void **state) {
   ml_type types[3] = {ml_type_of(ML_TYPE_INTEGER), ml_type_of(ML_TYPE_JSON), ml_type_of(ML_TYPE_VARCHAR)};
   ml_batch *b = NULL;
   ml_err err;
-  assert_int_equal(ml_batch_open(wh, NULL, "main", "v", types, 3, &b, &err), ML_OK);
+  assert_int_equal(ml_batch_open(wh, NULL, "main", "v", 3, &b, &err), ML_OK);
   ml_json_doc *doc = ml_json_doc_new();
   ml_buf scratch = ML_BUF_INIT;
   for (size_t i = 0; i < TH_LEN(inputs); i++) {
@@ -525,7 +524,7 @@ static void test_scratch_reuse(void **state) {
  * UUID columns for _airbyte_raw_id (written directly), but ml_table_sync
  * keeps an existing UUID column of a user's table when the wanted type is
  * not wider (e.g. the field is declared as a date/number), and
- * ml_type_from_logical recognises UUID, so values do reach this path.
+ * ml_type_parse recognises UUID, so values do reach this path.
  * */
 static void test_uuid_column(void **state) {
   (void)state;

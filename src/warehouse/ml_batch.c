@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../warehouse/ml_feed.h"
-#include "../warehouse/ml_loader.h"
+#include "ml_feed.h"
+#include "ml_loader.h"
 
 /* With a background loader, full chunks go to an INSERT on the loader
  * thread (ml_feed) while the next one fills: chunks circulate between the
@@ -26,7 +26,7 @@ _Static_assert(CHUNKS_MAX <= ML_FEED_SLOTS, "a feed must queue every chunk a bat
 #define INLINED_STRING_MAX 12
 
 typedef struct batch_col {
-  ml_type type;
+  uint8_t dec_width; /* DECIMAL columns: the width, which sets the storage */
   duckdb_vector vec;
   void *data;
   uint64_t *validity;
@@ -72,17 +72,17 @@ static void chunk_prepare(ml_batch *b) {
   b->row = 0;
 }
 
-ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, const ml_type *types,
-                        size_t n, ml_batch **out, ml_err *err) {
+ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, size_t n,
+                        ml_batch **out, ml_err *err) {
   *out = NULL;
   ml_batch *b = calloc(1, sizeof *b);
-  if (!b) return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+  if (!b) return ml_err_nomem(err);
   b->cols = calloc(n ? n : 1, sizeof *b->cols);
   size_t tl = (catalog ? strlen(catalog) + 1 : 0) + strlen(schema) + strlen(table) + 2;
   b->table = malloc(tl);
   if (!b->cols || !b->table) {
     ml_batch_close(b);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   snprintf(b->table, tl, "%s%s%s.%s", catalog ? catalog : "", catalog ? "." : "", schema, table);
   b->wh = wh;
@@ -104,13 +104,13 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
   duckdb_logical_type *lts = b->lts = calloc(n ? n : 1, sizeof *lts);
   if (!lts) {
     ml_batch_close(b);
-    return ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+    return ml_err_nomem(err);
   }
   /* The appender's own column types are used for the chunk so that aliases
    * such as JSON match exactly what the table declares. */
   for (size_t c = 0; c < n; c++) {
-    b->cols[c].type = types[c];
     lts[c] = duckdb_appender_column_type(b->app, c);
+    if (duckdb_get_type_id(lts[c]) == DUCKDB_TYPE_DECIMAL) b->cols[c].dec_width = duckdb_decimal_width(lts[c]);
   }
   b->loader = ml_wh_loader(wh);
   b->chunk = b->pool[0] = duckdb_create_data_chunk(lts, n);
@@ -125,7 +125,7 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
     ml_buf target = ML_BUF_INIT;
     ml_sql_qualified_in(&target, catalog, schema, table);
     ml_status st = ml_buf_ok(&target) ? ml_feed_sink_init(&b->sink, b->loader, wh, target.data, b->table, lts, n, give_back, b, err)
-                                      : ml_err_set(err, ML_ERR_NOMEM, "out of memory");
+                                      : ml_err_nomem(err);
     ml_buf_free(&target);
     b->has_sink = st == ML_OK;
     if (st != ML_OK) {
@@ -172,7 +172,6 @@ void ml_batch_close(ml_batch *b) {
 }
 
 size_t ml_batch_columns(const ml_batch *b) { return b->n_cols; }
-ml_type ml_batch_type(const ml_batch *b, size_t col) { return b->cols[col].type; }
 uint64_t ml_batch_rows(const ml_batch *b) { return b->total; }
 size_t ml_batch_chunks(const ml_batch *b) { return b->n_pool; }
 
@@ -203,7 +202,7 @@ void ml_batch_put_i128(ml_batch *b, size_t col, uint64_t lo, int64_t hi) {
 
 void ml_batch_put_decimal(ml_batch *b, size_t col, uint64_t lo, int64_t hi) {
   batch_col *c = &b->cols[col];
-  uint8_t w = c->type.width;
+  uint8_t w = c->dec_width;
   /* DuckDB stores DECIMAL in the smallest integer that holds `width` digits. */
   if (w <= 4) ((int16_t *)c->data)[b->row] = (int16_t)(int64_t)lo;
   else if (w <= 9) ((int32_t *)c->data)[b->row] = (int32_t)(int64_t)lo;

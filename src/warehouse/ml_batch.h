@@ -18,18 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <duckdb.h>
-
-#include "../warehouse/ml_wh.h"
-#include "ml_types.h"
+#include "ml_wh.h"
 
 typedef struct ml_batch ml_batch;
 
 /* Opens an appender on catalog.schema.table (catalog NULL: the database
- * itself, see ML_WH_TEMP_CATALOG); types[] must match the table's columns in
- * order (n of them).  The batch keeps a copy of types. */
-ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, const ml_type *types,
-                        size_t n, ml_batch **out, ml_err *err);
+ * itself, see ML_WH_TEMP_CATALOG), which must have n columns (ML_ERR_STATE
+ * otherwise).  The table's own column types say how values are stored. */
+ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, size_t n,
+                        ml_batch **out, ml_err *err);
 /* Destroys the batch.  Rows not flushed are dropped when no transaction is
  * open; inside a transaction, rows already handed to the appender (every
  * full chunk) go into that transaction, so a caller that wants them gone
@@ -37,7 +34,6 @@ ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, cons
 void ml_batch_close(ml_batch *b);
 
 size_t ml_batch_columns(const ml_batch *b);
-ml_type ml_batch_type(const ml_batch *b, size_t col);
 /* Rows appended since open (including rows still in the chunk). */
 uint64_t ml_batch_rows(const ml_batch *b);
 /* Data chunks the batch has created so far: 1 without a loader; with one,
