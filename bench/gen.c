@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct gen_opts {
   uint64_t records, streams, state_every, seed, key_space, start, sync_id;
@@ -53,10 +54,15 @@ static const char *stream_name(uint64_t i, char *buf, size_t n) {
   return buf;
 }
 
+/* Written to a temporary name and renamed into place, so that a reader that
+ * opens the file while the generator runs (mallard write at the other end of
+ * the pipe) finds a whole catalog, never a half-written one. */
 static int write_catalog(const gen_opts *o) {
-  FILE *f = fopen(o->catalog, "w");
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->catalog, (long)getpid());
+  FILE *f = fopen(tmp, "w");
   if (!f) {
-    perror(o->catalog);
+    perror(tmp);
     return 1;
   }
   fprintf(f, "{\"streams\":[\n");
@@ -85,7 +91,12 @@ static int write_catalog(const gen_opts *o) {
             o->mode, o->sync_id);
   }
   fprintf(f, "]}\n");
-  return fclose(f) == 0 ? 0 : 1;
+  if (fclose(f) != 0 || rename(tmp, o->catalog) != 0) {
+    perror(o->catalog);
+    remove(tmp);
+    return 1;
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {

@@ -46,6 +46,11 @@ hold_lock() {
 }
 release_lock() { kill "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; }
 
+# gen_catalog GEN-ARGS...: writes the catalog mallard-gen's --catalog names,
+# before a pipeline "$GEN ... | mallard write --catalog": in the pipeline
+# mallard may open the file before the generator has written it
+gen_catalog() { "$GEN" "$@" --records 0 >/dev/null; }
+
 # config NAME -> path of a config whose database is $WORK/local/NAME.duckdb
 config() {
   local f="$WORK/$1.config.json"

@@ -71,6 +71,7 @@ for mode in append overwrite append_dedup; do
   cfg=$(config "crash_$mode" ',"commit_interval_ms":0'"$unnest")
   if [ "$mode" = overwrite ]; then
     # an older complete sync whose table must stay readable until the new one is done
+    gen_catalog --records 10 --state-every 5 --mode overwrite --sync-id 41 --catalog "$WORK/old.cat.json"
     "$GEN" --records 10 --state-every 5 --mode overwrite --sync-id 41 --catalog "$WORK/old.cat.json" \
       | "$MALLARD" write --config "$cfg" --catalog "$WORK/old.cat.json" >/dev/null
   fi

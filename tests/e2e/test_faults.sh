@@ -49,6 +49,7 @@ else
   printf '{"destination_path":"/local/full.duckdb","local_root":"%s/full/root","commit_interval_ms":0}\n' "$WORK" >"$WORK/full.json"
   fdb="$WORK/full/root/full.duckdb"
   set +e
+  gen_catalog --records "$N" --state-every "$K" --sync-id 9 --catalog "$WORK/full.cat.json"
   "$GEN" --records "$N" --state-every "$K" --sync-id 9 --catalog "$WORK/full.cat.json" \
     | "$MALLARD" write --config "$WORK/full.json" --catalog "$WORK/full.cat.json" >"$WORK/full.out" 2>"$WORK/full.err"
   rc=$?
@@ -98,6 +99,7 @@ else
   printf '{"destination_path":"/local/full.duckdb","local_root":"%s/full2/root","commit_interval_ms":0}\n' "$WORK" >"$WORK/full2.json"
   fdb="$WORK/full2/root/full.duckdb"
   set +e
+  gen_catalog --records "$N" --state-every "$K" --sync-id 10 --catalog "$WORK/full.cat.json"
   "$GEN" --records "$N" --state-every "$K" --sync-id 10 --catalog "$WORK/full.cat.json" \
     | "$MALLARD" write --config "$WORK/full2.json" --catalog "$WORK/full.cat.json" >"$WORK/full.out" 2>/dev/null
   rc=$?

@@ -73,6 +73,7 @@ assert_eq "dedup: keys held twice by an earlier append" '{"id":1,"name":"old5"}
 
 # the generator's larger stream: 3000 records over 100 keys
 cfg=$(config dedup_gen)
+gen_catalog --records 3000 --key-space 100 --state-every 250 --mode append_dedup --catalog "$WORK/gen.catalog.json"
 "$GEN" --records 3000 --key-space 100 --state-every 250 --mode append_dedup --catalog "$WORK/gen.catalog.json" \
   | "$MALLARD" write --config "$cfg" --catalog "$WORK/gen.catalog.json" >/dev/null
 assert_eq "dedup: 100 keys, each holding its last record" '{"n":100,"keys":100,"min_ts":"2023-11-14 22:13:20+00","max_ts":"2023-11-14 23:03:19+00"}' \
@@ -127,6 +128,7 @@ assert_eq "meta: source changes kept, emitted_at in seconds scaled" \
 
 # --- memory_limit is handed to DuckDB: a load within it works, a bad value is a config error
 cfg=$(config memlimit ',"memory_limit":"64MB"')
+gen_catalog --records 50000 --state-every 5000 --catalog "$WORK/mem.catalog.json"
 "$GEN" --records 50000 --state-every 5000 --catalog "$WORK/mem.catalog.json" \
   | "$MALLARD" write --config "$cfg" --catalog "$WORK/mem.catalog.json" >/dev/null
 assert_eq "memory_limit: the load completes" "50000" "$(q1 "$(db memlimit)" 'SELECT count(*) FROM users')"
