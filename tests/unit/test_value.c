@@ -166,13 +166,11 @@ static void test_float(void **state) {
   run_and_close(ml_type_of(ML_TYPE_FLOAT), NULL, cases);
 }
 
-/* Was a bug (fixed): the FLOAT range check compares the double with FLT_MAX itself, so
- * values just above FLT_MAX that round to FLT_MAX as a float are refused.
- * That includes 3.4028235e38, the shortest text of FLT_MAX (what printf
- * "%.9g", Python, Java and JavaScript write for the largest float), which
- * DuckDB itself reads into a FLOAT as 3.4028235e+38.  ml_value_put returns
- * false for it.  Low severity (mallard creates no FLOAT columns; existing
- * tables may have them). */
+/* A FLOAT column takes every value that rounds to a finite float, up to and
+ * including FLT_MAX's shortest text 3.4028235e38 (what printf "%.9g",
+ * Python, Java and JavaScript write for the largest float, and what DuckDB
+ * reads into a FLOAT as 3.4028235e+38), which is above FLT_MAX as a double;
+ * 3.4028236e38, which rounds to infinity, does not fit. */
 static void test_float_max(void **state) {
   (void)state;
 
@@ -519,14 +517,10 @@ static void test_scratch_reuse(void **state) {
   run_and_close(ml_type_of(ML_TYPE_BLOB), &b64, blobs);
 }
 
-/* Was a bug (fixed): a UUID column never takes a value: ml_value_put returns false for
- * ML_TYPE_UUID whatever the input, even a well-formed UUID string, so such a
- * value is NULLed with a DESTINATION_TYPECAST_ERROR.  mallard only creates
- * UUID columns for _airbyte_raw_id (written directly), but ml_table_sync
+/* A UUID column takes well-formed UUID strings (and refuses other text).
+ * mallard creates UUID columns only for _airbyte_raw_id, but ml_table_sync
  * keeps an existing UUID column of a user's table when the wanted type is
- * not wider (e.g. the field is declared as a date/number), and
- * ml_type_from_logical recognises UUID, so values do reach this path.
- * */
+ * not wider, so values do reach this path. */
 static void test_uuid_column(void **state) {
   (void)state;
 

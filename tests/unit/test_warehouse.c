@@ -505,13 +505,9 @@ static void test_failed_statement_in_transaction(void **state) {
   ml_wh_close(wh);
 }
 
-/* Was a bug (fixed): after a statement failed inside a transaction, DuckDB answers COMMIT
- * with success although it discards the whole transaction, and ml_wh_commit
- * passes that on as ML_OK: the caller is told its rows were committed when
- * none were.  (ml_wh.c's own comment says a failed commit must let "the
- * caller know nothing was committed".)  No caller ignores statement errors
- * today, so this is a hazard of the API rather than a live data loss.
- * */
+/* A COMMIT after a statement of the transaction failed is reported as a
+ * failure: DuckDB answers it with success although it discards the whole
+ * transaction, and a caller told ML_OK would believe its rows committed. */
 static void test_commit_after_failed_statement(void **state) {
   (void)state;
 
