@@ -78,7 +78,7 @@ ml_status ml_apply_commit(ml_apply *a, ml_err *err);
  * and the warehouse has a loader thread, the statements that apply them and
  * the COMMIT run there as one job, behind the staged rows, while the caller
  * stages the next operations (applying and committing on the caller's thread
- * stopped the connector for a third of the run).  *seq numbers the job: the
+ * stopped the connector at every checkpoint).  *seq numbers the job: the
  * data is durable once ml_apply_behind_done reaches it.  Otherwise it is
  * ml_apply_commit, and *seq is 0.  A job that fails is reported by the next
  * call that waits for the loader (every ml_apply call that reaches SQL,
