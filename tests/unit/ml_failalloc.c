@@ -90,6 +90,11 @@ size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent) {
   return 0;
 }
 
+void ml_fa_test(void **state) {
+  const ml_fa_case *c = *state;
+  ml_fa_check(c->what, c->op, c->ud);
+}
+
 void ml_fa_check(const char *what, ml_fa_op op, void *ud) {
   /* an operation that allocates nothing tests nothing here: say so */
   if (ml_fa_each(what, op, ud, false) == 0) fail_msg("%s: makes no allocation the hook sees", what);

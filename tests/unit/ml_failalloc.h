@@ -62,4 +62,15 @@ size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent);
  * nothing). */
 void ml_fa_check(const char *what, ml_fa_op op, void *ud);
 
+/* One ml_fa_check as a cmocka test: a case, and the test that runs the case
+ * it is given as its state (ML_FA_TEST(c) in a CMUnitTest array, c an
+ * ml_fa_case that outlives the run). */
+typedef struct ml_fa_case {
+  const char *what;
+  ml_fa_op op;
+  void *ud;
+} ml_fa_case;
+void ml_fa_test(void **state);
+#define ML_FA_TEST(c) {(c).what, ml_fa_test, NULL, NULL, (void *)&(c)}
+
 #endif

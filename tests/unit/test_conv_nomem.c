@@ -36,11 +36,6 @@ static ml_status op_base64(void *ud, ml_err *err) {
   return st;
 }
 
-static void test_base64(void **state) {
-  (void)state;
-  ml_fa_check("base64 encode and decode", op_base64, NULL);
-}
-
 /* 0.1 written with 300 digits (too long for the stack buffer) */
 static ml_status op_long_double(void *ud, ml_err *err) {
   (void)ud;
@@ -53,15 +48,9 @@ static ml_status op_long_double(void *ud, ml_err *err) {
   return ML_OK;
 }
 
-static void test_long_double(void **state) {
-  (void)state;
-  ml_fa_check("a double of 300 digits", op_long_double, NULL);
-}
-
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_base64),
-      cmocka_unit_test(test_long_double),
-  };
+  ml_fa_case base64 = {"base64 encode and decode", op_base64, NULL};
+  ml_fa_case long_double = {"a double of 300 digits", op_long_double, NULL};
+  const struct CMUnitTest tests[] = {ML_FA_TEST(base64), ML_FA_TEST(long_double)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

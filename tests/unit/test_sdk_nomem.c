@@ -78,11 +78,6 @@ static ml_status op_record(void *ud, ml_err *err) {
   return st;
 }
 
-static void test_record(void **state) {
-  (void)state;
-  ml_fa_check("a record of every kind", op_record, NULL);
-}
-
 /* ---- configuration and state ------------------------------------------------------ */
 
 static int update_state(mallard_ctx *ctx) {
@@ -119,11 +114,6 @@ static ml_status op_config_state(void *ud, ml_err *err) {
   ml_buf_free(&out);
   ml_sdk_free(ctx);
   return st;
-}
-
-static void test_config_state(void **state) {
-  (void)state;
-  ml_fa_check("configuration and state", op_config_state, NULL);
 }
 
 /* ---- a whole run ---------------------------------------------------------------- */
@@ -281,21 +271,15 @@ static ml_status op_open(void *ud, ml_err *err) {
   return st;
 }
 
-static void test_open(void **state) {
-  (void)state;
-  bool background = false;
-  ml_fa_check("opening a warehouse", op_open, &background);
-  background = true;
-  ml_fa_check("opening a warehouse with a loader", op_open, &background);
-}
-
 int main(void) {
+  bool in_line = false, with_loader = true;
+  ml_fa_case record = {"a record of every kind", op_record, NULL};
+  ml_fa_case config_state = {"configuration and state", op_config_state, NULL};
+  ml_fa_case open = {"opening a warehouse", op_open, &in_line};
+  ml_fa_case open_loader = {"opening a warehouse with a loader", op_open, &with_loader};
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_record),
-      cmocka_unit_test(test_config_state),
-      cmocka_unit_test(test_open),
-      cmocka_unit_test(test_run),
-      cmocka_unit_test(test_run_behind),
+      ML_FA_TEST(record),      ML_FA_TEST(config_state), ML_FA_TEST(open),
+      ML_FA_TEST(open_loader), cmocka_unit_test(test_run), cmocka_unit_test(test_run_behind),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
