@@ -372,14 +372,9 @@ static void test_flush_in_transaction(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
-  ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
-  for (int r = 0; r < 3000; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  ml_batch *b = th_batch_x(wh);
+  th_fill_x(b, 3000);
   OK(ml_batch_flush(b, &err));
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "3000"); /* visible inside the transaction */
   ml_wh_rollback(wh);
@@ -389,11 +384,8 @@ static void test_flush_in_transaction(void **state) {
 
   /* and committed when the transaction commits */
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
-  for (int r = 0; r < 10; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  b = th_batch_x(wh);
+  th_fill_x(b, 10);
   OK(ml_batch_flush(b, &err));
   OK(ml_wh_commit(wh, &err));
   ml_batch_close(b);
@@ -438,14 +430,9 @@ static void test_close_without_flush(void **state) {
 
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
-  ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   const int rows = 2 * (int)duckdb_vector_size() + 5;
-  for (int r = 0; r < rows; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  th_fill_x(b, rows);
   ml_batch_close(b);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   ml_wh_close(wh);
@@ -462,15 +449,10 @@ static void test_close_after_rollback(void **state) {
 
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
-  ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   const int rows = 2 * (int)duckdb_vector_size() + 5;
-  for (int r = 0; r < rows; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  th_fill_x(b, rows);
   ml_wh_rollback(wh);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   ml_batch_close(b);
@@ -483,13 +465,8 @@ static void test_close_drops_partial_chunk(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
-  ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
-  for (int r = 0; r < 10; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  ml_batch *b = th_batch_x(wh);
+  th_fill_x(b, 10);
   ml_batch_close(b);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   ml_wh_close(wh);
@@ -500,9 +477,7 @@ static void test_flush_constraint_error(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
-  ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   ml_batch_put_i64(b, 0, 1);
   OK(ml_batch_end_row(b, &err));
   OK(ml_batch_end_row(b, &err)); /* NULL into NOT NULL */
@@ -670,10 +645,8 @@ static void test_failure_mid_stream(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
-  ml_type types[1] = {ml_type_of(ML_TYPE_BIGINT)};
-  ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   const int rows = 20 * (int)duckdb_vector_size();
   for (int r = 0; r < rows; r++) {
     if (r != rows / 2) ml_batch_put_i64(b, 0, r); /* one NULL */
@@ -687,11 +660,8 @@ static void test_failure_mid_stream(void **state) {
   ml_wh_rollback(wh);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", types, 1, &b, &err));
-  for (int r = 0; r < rows; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  b = th_batch_x(wh);
+  th_fill_x(b, rows);
   OK(ml_batch_flush(b, &err));
   OK(ml_wh_commit(wh, &err));
   th_expectf(wh, "1", "SELECT CAST(count(*) = %d AS INTEGER) FROM t", rows);

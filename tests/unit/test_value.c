@@ -32,13 +32,9 @@ static ml_wh *run_cases_(ml_type type, const ml_value_opts *opts, const vcase *c
   snprintf(sql, sizeof sql, "CREATE TABLE v (k INTEGER, v %s)", ml_type_sql(type, tbuf));
   th_exec_(wh, sql, file, line);
   ml_type types[2] = {ml_type_of(ML_TYPE_INTEGER), type};
-  ml_batch *b = NULL;
+  ml_batch *b = th_batch_(wh, "v", types, 2, file, line);
   ml_err err;
   ml_err_clear(&err);
-  if (ml_batch_open(wh, NULL, "main", "v", types, 2, &b, &err) != ML_OK) {
-    print_error("ml_batch_open: %s\n", err.msg);
-    _fail(file, line);
-  }
   ml_json_doc *doc = ml_json_doc_new();
   assert_non_null(doc);
   ml_buf scratch = ML_BUF_INIT;

@@ -481,6 +481,15 @@ static void test_transactions(void **state) {
   free(dir);
 }
 
+/* Begins a transaction on wh (whose table t has the primary key x) and
+ * makes a statement of it fail (a second row with x = 1); err holds that
+ * statement's error. */
+static void fail_statement_in_transaction(ml_wh *wh, ml_err *err) {
+  assert_int_equal(ml_wh_begin(wh, err), ML_OK);
+  th_exec(wh, "INSERT INTO t VALUES (1)");
+  assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (1)", err), ML_ERR_DB);
+}
+
 /* A statement failing inside a transaction aborts it in DuckDB: nothing of
  * the transaction is committed, ml_wh leaves the transaction state, and the
  * connection is usable again afterwards. */
@@ -490,9 +499,7 @@ static void test_failed_statement_in_transaction(void **state) {
   ml_err err;
   ml_err_clear(&err);
   th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  th_exec(wh, "INSERT INTO t VALUES (1)");
-  assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (1)", &err), ML_ERR_DB);
+  fail_statement_in_transaction(wh, &err);
   if (!strstr(err.msg, "duplicate key")) fail_msg("unexpected message: %s", err.msg);
   ml_err_clear(&err);
   (void)ml_wh_commit(wh, &err); /* status: see test_commit_after_failed_statement */
@@ -515,9 +522,7 @@ static void test_commit_after_failed_statement(void **state) {
   ml_err err;
   ml_err_clear(&err);
   th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  th_exec(wh, "INSERT INTO t VALUES (1)");
-  assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (1)", &err), ML_ERR_DB);
+  fail_statement_in_transaction(wh, &err);
   ml_err_clear(&err);
   ml_status st = ml_wh_commit(wh, &err);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0"); /* nothing was committed ... */
@@ -535,9 +540,7 @@ static void test_commit_and_begin_failed(void **state) {
   ml_err_clear(&err);
   th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
   for (int finish_with_commit = 0; finish_with_commit < 2; finish_with_commit++) {
-    assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-    th_exec(wh, "INSERT INTO t VALUES (1)");
-    assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (1)", &err), ML_ERR_DB);
+    fail_statement_in_transaction(wh, &err);
     bool committed = true;
     assert_int_not_equal(ml_wh_commit_and_begin(wh, &committed, &err), ML_OK);
     assert_false(committed);
