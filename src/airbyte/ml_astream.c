@@ -499,28 +499,20 @@ static const char *path_column(const ml_astream *s, const ml_path *p, const char
  * The MERGE ... UPDATE SET of every column this replaced gave the same
  * results, except where an earlier append load left a key more than once:
  * it updated each older row and kept the newer ones (several rows per key
- * on), this leaves the staged row or the newer ones.  With the key match
- * below, 1M staged rows into 10M took 9.8 s instead of 10.9 s, and half
- * the peak memory (docs/performance.md). */
+ * on), this leaves the staged row or the newer ones; and it was slower and
+ * needed more memory (docs/performance.md, session 4). */
 static ml_status merge_staged(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_close_batch(&s->load, err);
   if (st != ML_OK || s->staged == 0) return st;
   /* both tables get every column either has, so one column list fits both */
-  for (size_t i = 0; st == ML_OK && i < s->load.n_cols; i++)
-    if (ml_table_find(&s->final, s->load.cols[i].name) < 0)
-      st = ml_table_add_column(&s->final, s->load.cols[i].name, s->load.cols[i].type, err);
-  for (size_t i = 0; st == ML_OK && i < s->final.n_cols; i++)
-    if (ml_table_find(&s->load, s->final.cols[i].name) < 0)
-      st = ml_table_add_column(&s->load, s->final.cols[i].name, s->final.cols[i].type, err);
-  if (st != ML_OK) return st;
+  if ((st = ml_table_align(&s->final, &s->load, err)) != ML_OK) return st;
   const ml_stream_def *d = s->def;
   if (d->n_primary_key == 0)
     return ml_err_set(err, ML_ERR_CONFIG, "stream '%s': append_dedup needs a primary_key", d->name);
   /* keys: "k1, k2"; match: "f.k1 = s.k1 AND ...", or match_null with IS NOT
    * DISTINCT FROM when a staged key is NULL (NULL keys are one key, as in the
    * MERGE this replaced); "=" lets DuckDB skip the final table's row groups
-   * whose key range no staged key falls into (1M keys into 10M rows: 10.9 ->
-   * 9.8 s) */
+   * whose key range no staged key falls into */
   ml_buf keys = ML_BUF_INIT, match = ML_BUF_INIT, match_null = ML_BUF_INIT, q = ML_BUF_INIT;
   ml_buf_puts(&q, "SELECT count(*) FROM ");
   ml_table_sql_name(&s->load, &q);

@@ -274,16 +274,6 @@ ml_status ml_children_delete_replaced(ml_children *c, const char *ids_sql, ml_er
   return st;
 }
 
-/* Gives both tables every column either has, so one column list fits both. */
-static ml_status align(ml_table *a, ml_table *b, ml_err *err) {
-  ml_status st = ML_OK;
-  for (size_t i = 0; st == ML_OK && i < a->n_cols; i++)
-    if (ml_table_find(b, a->cols[i].name) < 0) st = ml_table_add_column(b, a->cols[i].name, a->cols[i].type, err);
-  for (size_t i = 0; st == ML_OK && i < b->n_cols; i++)
-    if (ml_table_find(a, b->cols[i].name) < 0) st = ml_table_add_column(a, b->cols[i].name, b->cols[i].type, err);
-  return st;
-}
-
 ml_status ml_children_insert_winners(ml_children *c, const char *ids_sql, ml_err *err) {
   ml_status st = ML_OK;
   for (size_t k = 0; st == ML_OK && k < c->n; k++) {
@@ -303,7 +293,7 @@ ml_status ml_children_insert_winners(ml_children *c, const char *ids_sql, ml_err
       if ((st = ml_table_sync(&r->final, r->load.cols, r->load.n_cols, false, NULL, err)) != ML_OK) break;
       r->final_ready = true;
     }
-    if ((st = align(&r->final, &r->load, err)) != ML_OK) break;
+    if ((st = ml_table_align(&r->final, &r->load, err)) != ML_OK) break;
     ml_buf_reset(&c->q);
     ml_buf_puts(&c->q, "INSERT INTO ");
     ml_table_sql_name(&r->final, &c->q);

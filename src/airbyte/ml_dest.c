@@ -235,8 +235,8 @@ ml_status ml_dest_open(const ml_dest_config *config, const ml_catalog *catalog, 
     return ml_err_nomem(err);
   }
   /* Without a memory_limit, DuckDB keeps every block it wrote cached up to
-   * 80% of RAM, so peak memory grew with the file (about 460 MB at 10M
-   * records).  Appends need little (DuckDB writes full row groups out as they
+   * 80% of RAM, so peak memory grew with the file (docs/performance.md).
+   * Appends need little (DuckDB writes full row groups out as they
    * fill), so they run under ML_DEST_APPEND_MEMORY_LIMIT; the append_dedup
    * merge, which needs memory in proportion to the tables, runs under
    * DuckDB's default.  A configured memory_limit applies to everything.
@@ -340,7 +340,7 @@ static state_plan *take_pending(ml_dest *d) {
 
 /* The common commit, when every stream only needs its rows flushed: queued
  * on the loader behind those rows, so that parsing goes on while DuckDB
- * writes and commits (waiting for it here cost a third of the run time).
+ * writes and commits (waiting for it here stopped parsing at every commit).
  * The states are echoed by echo_committed once the COMMIT succeeded; a
  * failure reaches this thread at its next call that waits for the loader. */
 static ml_status commit_behind(ml_dest *d, ml_err *err) {

@@ -191,3 +191,12 @@ ml_status ml_table_flush(ml_table *t, ml_err *err) { return t->batch ? ml_batch_
 ml_status ml_table_flush_async(ml_table *t, ml_err *err) {
   return t->batch ? ml_batch_flush_async(t->batch, err) : ML_OK;
 }
+
+ml_status ml_table_align(ml_table *a, ml_table *b, ml_err *err) {
+  ml_status st = ML_OK;
+  for (size_t i = 0; st == ML_OK && i < a->n_cols; i++)
+    if (ml_table_find(b, a->cols[i].name) < 0) st = ml_table_add_column(b, a->cols[i].name, a->cols[i].type, err);
+  for (size_t i = 0; st == ML_OK && i < b->n_cols; i++)
+    if (ml_table_find(a, b->cols[i].name) < 0) st = ml_table_add_column(a, b->cols[i].name, b->cols[i].type, err);
+  return st;
+}

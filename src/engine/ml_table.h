@@ -60,6 +60,11 @@ ml_status ml_table_add_column(ml_table *t, const char *name, ml_type type, ml_er
  * closing the open batch first. */
 ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err);
 
+/* Adds to each table the columns only the other has (ALTER TABLE), so that
+ * one column list fits both: before rows move between a staging table and
+ * its target. */
+ml_status ml_table_align(ml_table *a, ml_table *b, ml_err *err);
+
 /* The open batch, opened on first use.  Borrowed: valid until the next call
  * that changes columns, ml_table_close_batch or ml_table_free. */
 ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err);

@@ -614,19 +614,6 @@ static void now_literal(char out[96]) {
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000));
 }
 
-/* Folds the staged operations per key and applies them with one MERGE.
- *
- * Why this equals applying them one by one, per key (ops ordered by _seq):
- *  - an upsert replaces every column and the deleted flag, so nothing before
- *    the key's last upsert matters: only rows with _seq >= that upsert count;
- *  - after it (or from the start when there is none) each column ends with
- *    the value of the latest row that set it (the upsert sets all, an update
- *    sets its _given columns): arg_max_null over _seq among those rows;
- *  - the row ends deleted when a delete follows (updates do not revive);
- *    without an upsert it keeps its earlier deleted flag;
- *  - with no upsert, a key that is not in the table stays absent (update and
- *    delete of a missing row are ignored): NOT MATCHED inserts only with an
- *    upsert. */
 /* After n staged rows (_seq < upto) were applied: removes them. */
 static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upto, const char *upto_sql,
                               ap_plan *plan, ml_err *err) {
@@ -650,9 +637,9 @@ static ml_status finish_apply(ml_apply *a, ap_table *t, uint64_t n, uint64_t upt
 }
 
 /* Only upserts staged: each key's last upsert replaces the whole row, which
- * a DELETE of the staged keys and an INSERT of their last rows do about
- * three times faster than the general MERGE (its window, per-column
- * aggregates and join).  When no key repeats among the staged rows, every
+ * a DELETE of the staged keys and an INSERT of their last rows do without
+ * the general MERGE's window, per-column aggregates and join (timings in
+ * docs/performance.md).  When no key repeats among the staged rows, every
  * row is its key's last and the window that picks them is left out. */
 static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const char *upto_sql, ap_plan *plan,
                              ml_err *err) {
@@ -688,9 +675,24 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   return run(a, plan, RUN_UNBOUNDED, q, err);
 }
 
-/* Applies the staged rows with _seq < upto (UINT64_MAX: all of them); with
- * a plan (only upserts staged, see ml_apply_commit_behind) the statements
- * are collected for the loader thread, behind the staged rows. */
+/* Applies the staged rows with _seq < upto (UINT64_MAX: all of them): only
+ * upserts staged, with upsert_only; otherwise the staged operations are
+ * folded per key and applied with one MERGE.  With a plan (only upserts
+ * staged, see ml_apply_commit_behind) the statements are collected for the
+ * loader thread, behind the staged rows.
+ *
+ * Why the MERGE equals applying the operations one by one, per key (ops
+ * ordered by _seq):
+ *  - an upsert replaces every column and the deleted flag, so nothing before
+ *    the key's last upsert matters: only rows with _seq >= that upsert count;
+ *  - after it (or from the start when there is none) each column ends with
+ *    the value of the latest row that set it (the upsert sets all, an update
+ *    sets its _given columns): arg_max_null over _seq among those rows;
+ *  - the row ends deleted when a delete follows (updates do not revive);
+ *    without an upsert it keeps its earlier deleted flag;
+ *  - with no upsert, a key that is not in the table stays absent (update and
+ *    delete of a missing row are ignored): NOT MATCHED inserts only with an
+ *    upsert. */
 static ml_status apply_table(ml_apply *a, ap_table *t, const char *now, uint64_t upto, ap_plan *plan, ml_err *err) {
   uint64_t n = upto == UINT64_MAX ? t->staged : t->staged_at_mark;
   if (!n) return ML_OK;

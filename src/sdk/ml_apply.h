@@ -86,8 +86,8 @@ void ml_apply_checkpointed(ml_apply *a);
 /* The statements of a checkpoint, collected to run later, behind the staged
  * rows, on the warehouse's loader thread (as the run of an ml_commit_submit
  * plan), while the caller stages the next operations: applying and
- * committing on the caller's thread stopped the connector for a third of
- * the run.  Possible when every table has only upserts staged and the
+ * committing on the caller's thread stopped the connector at every
+ * checkpoint.  Possible when every table has only upserts staged and the
  * warehouse has a loader thread; otherwise *out is NULL and the caller uses
  * ml_apply_ready.  Counts the checkpoint.  *out is the caller's, freed with
  * ml_apply_plan_free; ml_apply_plan_run runs it in the open transaction

@@ -861,7 +861,7 @@ static void keep_state(void *ud, void *p) {
 
 /* Saves the newest state whose commit is done, if there is a new one. */
 static ml_status save_committed(mallard_ctx *ctx, ml_err *err) {
-  ml_commit_drain(ctx->commits, keep_state, ctx);
+  if (ctx->commits) ml_commit_drain(ctx->commits, keep_state, ctx);
   if (!ctx->acked_unsaved) return ML_OK;
   ctx->acked_unsaved = false;
   return write_state(ctx, &ctx->acked_state, err);
@@ -965,7 +965,8 @@ ml_status ml_sdk_finish(mallard_ctx *ctx, ml_err *err) {
 }
 
 void ml_sdk_commit_held(mallard_ctx *ctx) {
-  if (!ctx || !ctx->apply) return;
+  /* without a pipeline (the run failed before it was made) nothing was committed */
+  if (!ctx || !ctx->apply || !ctx->commits) return;
   ml_err err;
   ml_err_clear(&err);
   /* commits behind that succeeded keep their states; when the warehouse

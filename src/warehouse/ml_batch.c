@@ -12,8 +12,8 @@
  * two, created as they are needed.  DuckDB compresses each row group
  * (122,880 rows, 60 chunks) in one burst; with at most 16 chunks (32,768
  * rows) in flight the parser stopped during every burst and the two threads
- * took turns (1M records: 3.7-3.9 s; with 64, 2.7-3.2 s, see
- * docs/performance.md).  So a batch may grow to CHUNKS_MAX, taking the
+ * took turns instead of working at once (docs/performance.md has the
+ * timings).  So a batch may grow to CHUNKS_MAX, taking the
  * chunks beyond CHUNKS_MIN from the loader's shared grant (at most
  * ML_LOADER_EXTRA_CHUNKS for all tables together) and only while the string
  * data of its chunks in flight stays under GROW_BYTES_MAX, so that wide rows

@@ -1,6 +1,9 @@
 /* ml_batch: rows on their way into one DuckDB table, collected column by
- * column in a DuckDB data chunk and handed to an appender chunk by chunk
- * (never one INSERT per row).
+ * column in DuckDB data chunks and handed over a full chunk at a time (never
+ * one INSERT per row): when the warehouse has a background loader, to a
+ * streaming INSERT on the loader thread (ml_feed), with several chunks in
+ * flight while the next one fills; otherwise to DuckDB's appender on the
+ * caller's thread.
  *
  * Lifecycle: ml_batch_open -> for each row: ml_batch_put_* for the columns
  * that have a value (others stay NULL), ml_batch_end_row -> ml_batch_flush
@@ -22,15 +25,15 @@
 
 typedef struct ml_batch ml_batch;
 
-/* Opens an appender on catalog.schema.table (catalog NULL: the database
- * itself, see ML_WH_TEMP_CATALOG), which must have n columns (ML_ERR_STATE
- * otherwise).  The table's own column types say how values are stored. */
+/* Opens a batch into catalog.schema.table (catalog NULL: the database
+ * itself, see ML_WH_TEMP_CATALOG): an ml_feed sink when the warehouse has a
+ * loader, else an appender.  The table must have n columns (ML_ERR_STATE
+ * otherwise); its own column types say how values are stored. */
 ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, size_t n,
                         ml_batch **out, ml_err *err);
 /* Destroys the batch.  Rows not flushed are dropped when no transaction is
- * open; inside a transaction, rows already handed to the appender (every
- * full chunk) go into that transaction, so a caller that wants them gone
- * rolls it back.  Call ml_batch_flush first to keep the rows.  NULL is fine. */
+ * open; inside a transaction, rows already handed over (every full chunk)
+ * go into that transaction, so a caller that wants them gone rolls it back.  Call ml_batch_flush first to keep the rows.  NULL is fine. */
 void ml_batch_close(ml_batch *b);
 
 size_t ml_batch_columns(const ml_batch *b);
@@ -55,10 +58,10 @@ void ml_batch_put_decimal(ml_batch *b, size_t col, uint64_t lo, int64_t hi);
 void ml_batch_put_str(ml_batch *b, size_t col, const char *s, size_t n); /* VARCHAR, JSON, BLOB */
 void ml_batch_put_null(ml_batch *b, size_t col);
 
-/* Finishes the current row; appends the chunk when it is full. */
+/* Finishes the current row; hands the chunk over when it is full. */
 ml_status ml_batch_end_row(ml_batch *b, ml_err *err);
-/* Appends the partial chunk and flushes the appender into the connection's
- * current transaction. */
+/* Hands the partial chunk over and waits until every row is in the
+ * connection's current transaction. */
 ml_status ml_batch_flush(ml_batch *b, ml_err *err);
 /* The same, queued on the background loader behind the rows, without waiting
  * (without a loader it is ml_batch_flush): a job queued next sees the rows in

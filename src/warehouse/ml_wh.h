@@ -88,10 +88,10 @@ ml_status ml_wh_reclaim_deleted(ml_wh *wh, ml_err *err);
 /* What "merging on" means: DuckDB's max_vacuum_tasks, the number of groups
  * of adjacent row groups one checkpoint may rewrite.  DuckDB's default, 100,
  * rewrote every partly filled row group earlier loads had left (one per
- * commit) at the first checkpoint after a delete: 1M rows into a 10M-row
- * table took 12.7-13.3 s instead of 7.7-8.4 s.  Row groups whose rows are
- * all deleted are dropped either way; the rest is reclaimed a few groups
- * per run. */
+ * commit) at the first checkpoint after a delete, a cost that grows with the
+ * table rather than with what was deleted (docs/performance.md).  Row groups
+ * whose rows are all deleted are dropped either way; the rest is reclaimed a
+ * few groups per run. */
 #define ML_WH_VACUUM_TASKS "4"
 /* The memory_limit both front ends append under (liftable for the
  * statements that need more): appends need little, since DuckDB writes full

@@ -365,13 +365,9 @@ static void test_flush_in_transaction(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
-  for (int r = 0; r < 3000; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  ml_batch *b = th_batch_x(wh);
+  th_fill_x(b, 3000);
   OK(ml_batch_flush(b, &err));
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "3000"); /* visible inside the transaction */
   ml_wh_rollback(wh);
@@ -381,11 +377,8 @@ static void test_flush_in_transaction(void **state) {
 
   /* and committed when the transaction commits */
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
-  for (int r = 0; r < 10; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  b = th_batch_x(wh);
+  th_fill_x(b, 10);
   OK(ml_batch_flush(b, &err));
   OK(ml_wh_commit(wh, &err));
   ml_batch_close(b);
@@ -420,53 +413,38 @@ static void test_open_errors(void **state) {
   ml_wh_close(wh);
 }
 
-/* ml_batch_close drops the rows that were not flushed.
- *
- * Was a bug (fixed): only the rows still in the current chunk were dropped.  Every full
- * chunk (duckdb_vector_size() rows) was already handed to the DuckDB
- * appender by ml_batch_end_row, and ml_batch_close calls
- * duckdb_appender_destroy, which flushes the appender, so those rows are
- * written although ml_batch.h says close "destroys the appender without
- * flushing".  With 2 * 2048 + 5 rows appended and no flush, 4096 rows end up
- * in the table (expected 0). */
+/* ml_batch_close drops every row that was not flushed, also the full chunks
+ * (duckdb_vector_size() rows each) that ml_batch_end_row already handed to
+ * the appender: destroying DuckDB's appender would flush them.  2 * 2048 + 5
+ * rows appended and closed without a flush leave the table empty. */
 static void test_close_without_flush(void **state) {
   (void)state;
 
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   const int rows = 2 * (int)duckdb_vector_size() + 5;
-  for (int r = 0; r < rows; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  th_fill_x(b, rows);
   ml_batch_close(b);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   ml_wh_close(wh);
 }
 
-/* Was a bug (fixed; the same cause, and the harmful case): rows appended inside a
- * transaction that is then rolled back are not flushed, so nothing is in the
- * table; but ml_batch_close afterwards flushes the full chunks still held by
- * the appender in autocommit mode, committing them for good.  This is the
- * order of an aborted Airbyte sync (ml_dest_abort rolls back, then
- * ml_dest_free -> ml_astream_free -> ml_table_free -> ml_batch_close): rows
- * of the failed attempt end up committed in the load table without their
- * state.  Expected 0 rows, got 4096. */
+/* Rows appended inside a transaction that is rolled back stay out of the
+ * table for good: ml_batch_close afterwards (in autocommit mode) does not
+ * flush the full chunks the appender still holds.  This is the order of an
+ * aborted Airbyte sync (ml_dest_abort rolls back, then ml_dest_free ->
+ * ml_astream_free -> ml_table_free -> ml_batch_close), whose rows must not
+ * be committed without their state. */
 static void test_close_after_rollback(void **state) {
   (void)state;
 
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   const int rows = 2 * (int)duckdb_vector_size() + 5;
-  for (int r = 0; r < rows; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  th_fill_x(b, rows);
   ml_wh_rollback(wh);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   ml_batch_close(b);
@@ -479,12 +457,8 @@ static void test_close_drops_partial_chunk(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT)");
-  ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
-  for (int r = 0; r < 10; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  ml_batch *b = th_batch_x(wh);
+  th_fill_x(b, 10);
   ml_batch_close(b);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   ml_wh_close(wh);
@@ -495,8 +469,7 @@ static void test_flush_constraint_error(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
-  ml_batch *b = NULL;
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   ml_batch_put_i64(b, 0, 1);
   OK(ml_batch_end_row(b, &err));
   OK(ml_batch_end_row(b, &err)); /* NULL into NOT NULL */
@@ -662,9 +635,8 @@ static void test_failure_mid_stream(void **state) {
   (void)state;
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (x BIGINT NOT NULL)");
-  ml_batch *b = NULL;
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
+  ml_batch *b = th_batch_x(wh);
   const int rows = 20 * (int)duckdb_vector_size();
   for (int r = 0; r < rows; r++) {
     if (r != rows / 2) ml_batch_put_i64(b, 0, r); /* one NULL */
@@ -678,11 +650,8 @@ static void test_failure_mid_stream(void **state) {
   ml_wh_rollback(wh);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   OK(ml_wh_begin(wh, &err));
-  OK(ml_batch_open(wh, NULL, "main", "t", 1, &b, &err));
-  for (int r = 0; r < rows; r++) {
-    ml_batch_put_i64(b, 0, r);
-    OK(ml_batch_end_row(b, &err));
-  }
+  b = th_batch_x(wh);
+  th_fill_x(b, rows);
   OK(ml_batch_flush(b, &err));
   OK(ml_wh_commit(wh, &err));
   th_expectf(wh, "1", "SELECT CAST(count(*) = %d AS INTEGER) FROM t", rows);
@@ -939,17 +908,12 @@ static void test_table_odd_names(void **state) {
   ml_wh_close(wh);
 }
 
-/* Was a bug (fixed by making VARCHAR the top of the lattice): widening a VARCHAR column to JSON failed when the column holds text
- * that is not JSON.  ml_type_widen(VARCHAR, JSON) is JSON, so both
- * ml_table_sync (a field's schema changed from string to object) and the
- * destination's inference for undeclared fields (a field first seen as
- * "hello", later as {"a":1}; ml_astream.c calls ml_table_widen) run
- * ALTER TABLE ... ALTER COLUMN ... TYPE JSON, and DuckDB's VARCHAR->JSON cast
- * parses the old text: "Conversion Error: Malformed JSON ... Input: "hello"",
- * so the whole sync fails.  (Old text that happens to parse is silently
- * reinterpreted too: '42' becomes the JSON number 42, whereas ml_value_put
- * stores a new string "42" as the JSON string "\"42\"".)
- * */
+/* VARCHAR is the top of the type lattice: widening a VARCHAR column towards
+ * JSON (a field's schema changed from string to object, or an undeclared
+ * field seen as "hello" and later as {"a":1}) keeps it VARCHAR.  ALTER ...
+ * TYPE JSON would make DuckDB parse the old text, failing the sync on text
+ * that is not JSON ("hello") and reinterpreting text that is ('42' would
+ * become the number 42, where ml_value_put stores the string "\"42\""). */
 static void test_widen_varchar_to_json(void **state) {
   (void)state;
 
@@ -971,12 +935,10 @@ static void test_widen_varchar_to_json(void **state) {
   ml_wh_close(wh);
 }
 
-/* Was a bug: DuckDB column names are case-insensitive, but ml_table_sync matches
- * existing columns by exact bytes (ml_table_find).  A user's table created
- * with a column ID (or "Id") and a stream field id: sync does not see the
- * column, runs ALTER TABLE ADD COLUMN "id", and fails with "Catalog Error:
- * Column with name id already exists!", so the whole sync fails.  Skipped;
- */
+/* Column names match without regard to case, as in DuckDB: a table with a
+ * column ID synced with a wanted column id has that one column (no ALTER
+ * TABLE ADD COLUMN "id", which DuckDB refuses: "Column with name id already
+ * exists"). */
 static void test_sync_column_case(void **state) {
   (void)state;
 
@@ -1030,17 +992,13 @@ static int unknown_column_child(void) {
   return 0;
 }
 
-/* Was a bug (fixed): ml_table_sync took an existing column of a type mallard does not
- * create (INTERVAL, HUGEINT, TINYINT, TIMESTAMP_NS, LIST, ...: known=false in
- * ml_wh_table_columns) into the table's columns as VARCHAR, ignoring `known`.
- * The batch then reports the column as VARCHAR, a string is written into
- * what is really an INTERVAL vector, and DuckDB throws
- * "InternalException: Expected vector of type VARCHAR, but found vector of
- * type INTERVAL" through the C API: the process aborts (std::terminate).
- * Reachable from the Airbyte destination whenever a user's existing table has
- * such a column with the name of a stream field.  (kept_type is not set
- * either, because the recorded type VARCHAR equals the wanted one.)
- * Runs in a child process. */
+/* An existing column of a type mallard does not create (INTERVAL, HUGEINT,
+ * TINYINT, TIMESTAMP_NS, LIST, ...: known=false in ml_wh_table_columns) is
+ * written through a type the vector really has, never taken as VARCHAR: a
+ * string written into an INTERVAL vector makes DuckDB throw through the C
+ * API and the process abort.  The Airbyte destination meets such a column
+ * whenever a user's table has one with the name of a stream field.  Runs in
+ * a child process, so that an abort fails the test instead of the runner. */
 static void test_unknown_column_type(void **state) {
   (void)state;
 

@@ -28,6 +28,7 @@
 
 #include <duckdb.h>
 
+#include "warehouse/ml_batch.h"
 #include "util/ml_buf.h"
 #include "util/ml_err.h"
 #include "warehouse/ml_wh.h"
@@ -143,6 +144,39 @@ static inline int64_t th_query_i64_(ml_wh *wh, const char *sql, const char *file
 }
 #define th_query_i64(wh, sql) th_query_i64_((wh), (sql), __FILE__, __LINE__)
 
+/* ---- batches ------------------------------------------------------------------ */
+
+/* A batch into main.<table> (which the caller creates) with n columns; the
+ * test fails when it cannot be opened. */
+static inline ml_batch *th_batch_(ml_wh *wh, const char *table, size_t n, const char *file, int line) {
+  ml_batch *b = NULL;
+  ml_err err;
+  ml_err_clear(&err);
+  if (ml_batch_open(wh, NULL, "main", table, n, &b, &err) != ML_OK) {
+    print_error("ml_batch_open(main.%s) failed: %s\n", table, err.msg);
+    _fail(file, line);
+  }
+  return b;
+}
+
+/* A batch into main.t, whose one column x is a BIGINT. */
+static inline ml_batch *th_batch_x_(ml_wh *wh, const char *file, int line) { return th_batch_(wh, "t", 1, file, line); }
+#define th_batch_x(wh) th_batch_x_((wh), __FILE__, __LINE__)
+
+/* Appends the rows 0 .. n-1 to a batch of th_batch_x. */
+static inline void th_fill_x_(ml_batch *b, int n, const char *file, int line) {
+  ml_err err;
+  ml_err_clear(&err);
+  for (int r = 0; r < n; r++) {
+    ml_batch_put_i64(b, 0, r);
+    if (ml_batch_end_row(b, &err) != ML_OK) {
+      print_error("ml_batch_end_row failed at row %d: %s\n", r, err.msg);
+      _fail(file, line);
+    }
+  }
+}
+#define th_fill_x(b, n) th_fill_x_((b), (n), __FILE__, __LINE__)
+
 /* ---- known bugs --------------------------------------------------------------- */
 
 /* Tests of known bugs (marked "BUG:") call this first: they are skipped, so
@@ -186,6 +220,28 @@ static inline int th_rm_entry_(const char *path, const struct stat *sb, int flag
 /* Removes path and everything under it (depth first, no symlinks followed). */
 static inline void th_rmtree(const char *path) {
   if (path) nftw(path, th_rm_entry_, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* dir + "/" + name, malloc'd. */
+static inline char *th_join(const char *dir, const char *name);
+
+/* A database file in a new temporary directory: path is dir + "/w.db".
+ * th_db_free removes the directory with everything in it (the WAL too). */
+typedef struct th_db {
+  char *dir, *path;
+} th_db;
+static inline th_db th_db_new_(const char *file, int line) {
+  th_db db;
+  db.dir = th_tmpdir_(file, line);
+  db.path = th_join(db.dir, "w.db");
+  return db;
+}
+#define th_db_new() th_db_new_(__FILE__, __LINE__)
+static inline void th_db_free(th_db *db) {
+  th_rmtree(db->dir);
+  free(db->dir);
+  free(db->path);
+  db->dir = db->path = NULL;
 }
 
 /* dir + "/" + name, malloc'd. */

@@ -16,6 +16,7 @@
 #include "sdk/ml_apply.h"
 #include "sdk/ml_sdk.h"
 #include "warehouse/ml_commit.h"
+#include "test_helpers.h"
 #include "warehouse/ml_wh.h"
 
 typedef struct logbuf {
@@ -182,14 +183,6 @@ typedef struct model_row {
   int a_null, b_null;
 } model_row;
 
-static char *tmp_db(char dir[64]) {
-  snprintf(dir, 64, "/tmp/mallard_test_sdk_XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  static char path[128]; /* test-only scratch */
-  snprintf(path, sizeof path, "%s/w.db", dir);
-  return path;
-}
-
 static uint64_t rng(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -252,27 +245,18 @@ static ml_status finish(ml_apply *a, ml_err *err) {
   return st == ML_OK ? ml_wh_commit(ml_apply_wh(a), err) : st;
 }
 
-/* Removes what tmp_db made: the database, its WAL, the directory. */
-static void remove_db(const char *dir, const char *path) {
-  unlink(path);
-  char wal[160];
-  snprintf(wal, sizeof wal, "%s.wal", path);
-  unlink(wal);
-  rmdir(dir);
-}
-
-/* The end of a test that used a record, an apply and a database of tmp_db. */
-static void close_all(mallard_record *r, ml_apply *a, ml_wh *wh, const char *dir, const char *path) {
+/* The end of a test that used a record, an apply and a database of th_db_new. */
+static void close_all(mallard_record *r, ml_apply *a, ml_wh *wh, th_db *db) {
   mallard_record_free(r);
   ml_apply_free(a);
   ml_wh_close(wh);
-  remove_db(dir, path);
+  th_db_free(db);
 }
 
 static void test_apply_matches_one_by_one(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   for (unsigned seed = 1; seed <= 40; seed++) {
     ml_wh *wh = NULL;
     ml_apply *a = NULL;
@@ -318,7 +302,7 @@ static void test_apply_matches_one_by_one(void **s) {
     ml_apply_free(a);
     ml_wh_close(wh);
   }
-  remove_db(dir, path);
+  th_db_free(&db);
 }
 
 /* Upserts only (the DELETE + INSERT path of apply_table, keys repeated within
@@ -327,8 +311,8 @@ static void test_apply_matches_one_by_one(void **s) {
  * by the next commit; both checked against the one-by-one model. */
 static void test_apply_upserts_and_marks(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   for (unsigned seed = 1; seed <= 30; seed++) {
     ml_wh *wh = NULL;
     ml_apply *a = NULL;
@@ -371,16 +355,7 @@ static void test_apply_upserts_and_marks(void **s) {
     ml_apply_free(a);
     ml_wh_close(wh);
   }
-  remove_db(dir, path);
-}
-
-static int64_t count_of(ml_wh *wh, const char *sql) {
-  ml_err err;
-  int64_t n = -1;
-  bool found = false;
-  assert_int_equal(ml_wh_query_i64(wh, sql, &n, &found, &err), ML_OK);
-  assert_true(found);
-  return n;
+  th_db_free(&db);
 }
 
 /* Staged operations live in the connection's temporary catalog: never in the
@@ -389,8 +364,8 @@ static int64_t count_of(ml_wh *wh, const char *sql) {
  * are dropped at start. */
 static void test_apply_stages_in_memory(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh *wh = NULL;
   ml_err err;
   assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
@@ -406,7 +381,7 @@ static void test_apply_stages_in_memory(void **s) {
   ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
   assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 2, &err), ML_OK);
   assert_int_equal(ml_apply_start(a, &err), ML_OK);
-  assert_int_equal(count_of(wh, in_file), 0);
+  assert_int_equal(th_query_i64(wh, in_file), 0);
   mallard_record *r = mallard_record_new();
   mallard_set_long(r, "id", 1);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
@@ -414,13 +389,13 @@ static void test_apply_stages_in_memory(void **s) {
   mallard_set_long(r, "id", 2);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
   assert_int_equal(commit_mark(a, &err), ML_OK);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 1);
-  assert_int_equal(count_of(wh, in_file), 0);
-  assert_int_equal(count_of(wh, in_memory), 1);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 1);
+  assert_int_equal(th_query_i64(wh, in_file), 0);
+  assert_int_equal(th_query_i64(wh, in_memory), 1);
   assert_int_equal(finish(a, &err), ML_OK);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 2);
-  assert_int_equal(count_of(wh, in_memory), 0);
-  close_all(r, a, wh, dir, path);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 2);
+  assert_int_equal(th_query_i64(wh, in_memory), 0);
+  close_all(r, a, wh, &db);
 }
 
 /* Upserts of one key in different forms ("1" and 1 into a BIGINT key) are
@@ -429,8 +404,8 @@ static void test_apply_stages_in_memory(void **s) {
  * replaces and adds rows as well. */
 static void test_apply_repeated_keys_in_other_forms(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh *wh = NULL;
   ml_apply *a = NULL;
   ml_err err;
@@ -462,12 +437,12 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
   mallard_set_long(r, "a", 2);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "s", r, &err), ML_OK);
   assert_int_equal(commit_all(a, &err), ML_OK);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id = 1"), 1);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 1"), 2);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id = 2"), 1);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.s"), 1);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.s"), 2);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 2"), 3);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t WHERE id = 1"), 1);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 1"), 2);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t WHERE id = 2"), 1);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.s"), 1);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.s"), 2);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 2"), 3);
   for (size_t i = 0; i < 2; i++) {
     mallard_record_clear(r);
     mallard_set_long(r, "id", batch2[i].lid);
@@ -475,11 +450,11 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
     assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
   }
   assert_int_equal(finish(a, &err), ML_OK);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 3);
-  assert_int_equal(count_of(wh, "SELECT count(DISTINCT id) FROM tester.t"), 3);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 2"), 5);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 3"), 4);
-  close_all(r, a, wh, dir, path);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 3);
+  assert_int_equal(th_query_i64(wh, "SELECT count(DISTINCT id) FROM tester.t"), 3);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 2"), 5);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 3"), 4);
+  close_all(r, a, wh, &db);
 }
 
 /* A table without a primary key: a record that gives its _fivetran_id
@@ -487,8 +462,8 @@ static void test_apply_repeated_keys_in_other_forms(void **s) {
  * one batch (the last one wins, one row). */
 static void test_apply_own_id_repeats(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh *wh = NULL;
   ml_apply *a = NULL;
   ml_err err;
@@ -508,10 +483,10 @@ static void test_apply_own_id_repeats(void **s) {
   mallard_set_long(r, "a", 2);
   assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
   assert_int_equal(finish(a, &err), ML_OK);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.h"), 1);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.h"), 2);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.h"), 1);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.h"), 2);
   free(id);
-  close_all(r, a, wh, dir, path);
+  close_all(r, a, wh, &db);
 }
 
 static ml_status run_stmts(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(p, wh, err); }
@@ -537,8 +512,8 @@ static ml_status checkpoint(ml_commit *c, ml_apply *a, uint64_t *seq, bool *behi
  * the loader, with the statement's error, and nothing of it is committed. */
 static void test_apply_commit_behind(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh_options opts = {.background_append = true};
   ml_wh *wh = NULL;
   ml_apply *a = NULL;
@@ -573,8 +548,8 @@ static void test_apply_commit_behind(void **s) {
   assert_int_equal(seq, 2);
   assert_int_equal(ml_commit_wait(c, &err), ML_OK);
   assert_int_equal(ml_commit_done(c), 2);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
-  assert_int_equal(count_of(wh, "SELECT sum(a) FROM tester.t"), 11 + 21 + 30 + 40);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 4);
+  assert_int_equal(th_query_i64(wh, "SELECT sum(a) FROM tester.t"), 11 + 21 + 30 + 40);
   /* an update staged: in line */
   mallard_record_clear(r);
   mallard_set_long(r, "id", 3);
@@ -584,7 +559,7 @@ static void test_apply_commit_behind(void **s) {
   assert_false(behind);
   assert_int_equal(seq, 3);
   assert_int_equal(ml_commit_done(c), 3);
-  assert_int_equal(count_of(wh, "SELECT a FROM tester.t WHERE id = 3"), 31);
+  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 3"), 31);
   /* a row the table refuses: the job fails, the next commit says so */
   mallard_record_clear(r);
   mallard_set_long(r, "id", 5);
@@ -606,16 +581,16 @@ static void test_apply_commit_behind(void **s) {
   assert_int_equal(ml_commit_waiting(c), 0);
   ml_commit_free(c);
   ml_apply_abort(a);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t"), 4);
-  assert_int_equal(count_of(wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
-  close_all(r, a, wh, dir, path);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 4);
+  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
+  close_all(r, a, wh, &db);
 }
 
 /* A failure rolls back to the last commit. */
 static void test_apply_abort(void **s) {
   (void)s;
-  char dir[64];
-  const char *path = tmp_db(dir);
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh *wh = NULL;
   ml_err err;
   assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
@@ -650,8 +625,7 @@ static void test_apply_abort(void **s) {
   mallard_record_free(r);
   ml_apply_free(a);
   ml_wh_close(wh);
-  unlink(path);
-  rmdir(dir);
+  th_db_free(&db);
 }
 
 int main(void) {

@@ -31,13 +31,9 @@ static ml_wh *run_cases_(ml_type type, const ml_value_opts *opts, const vcase *c
   char sql[128];
   snprintf(sql, sizeof sql, "CREATE TABLE v (k INTEGER, v %s)", ml_type_sql(type, tbuf));
   th_exec_(wh, sql, file, line);
-  ml_batch *b = NULL;
+  ml_batch *b = th_batch_(wh, "v", 2, file, line);
   ml_err err;
   ml_err_clear(&err);
-  if (ml_batch_open(wh, NULL, "main", "v", 2, &b, &err) != ML_OK) {
-    print_error("ml_batch_open: %s\n", err.msg);
-    _fail(file, line);
-  }
   ml_json_doc *doc = ml_json_doc_new();
   assert_non_null(doc);
   ml_buf scratch = ML_BUF_INIT;
@@ -165,13 +161,11 @@ static void test_float(void **state) {
   run_and_close(ml_type_of(ML_TYPE_FLOAT), NULL, cases);
 }
 
-/* Was a bug (fixed): the FLOAT range check compares the double with FLT_MAX itself, so
- * values just above FLT_MAX that round to FLT_MAX as a float are refused.
- * That includes 3.4028235e38, the shortest text of FLT_MAX (what printf
- * "%.9g", Python, Java and JavaScript write for the largest float), which
- * DuckDB itself reads into a FLOAT as 3.4028235e+38.  ml_value_put returns
- * false for it.  Low severity (mallard creates no FLOAT columns; existing
- * tables may have them). */
+/* A FLOAT column takes every value that rounds to a finite float, up to and
+ * including FLT_MAX's shortest text 3.4028235e38 (what printf "%.9g",
+ * Python, Java and JavaScript write for the largest float, and what DuckDB
+ * reads into a FLOAT as 3.4028235e+38), which is above FLT_MAX as a double;
+ * 3.4028236e38, which rounds to infinity, does not fit. */
 static void test_float_max(void **state) {
   (void)state;
 
@@ -518,14 +512,11 @@ static void test_scratch_reuse(void **state) {
   run_and_close(ml_type_of(ML_TYPE_BLOB), &b64, blobs);
 }
 
-/* Was a bug (fixed): a UUID column never takes a value: ml_value_put returns false for
- * ML_TYPE_UUID whatever the input, even a well-formed UUID string, so such a
- * value is NULLed with a DESTINATION_TYPECAST_ERROR.  mallard only creates
- * UUID columns for _airbyte_raw_id (written directly), but ml_table_sync
+/* A UUID column takes well-formed UUID strings (and refuses other text).
+ * mallard creates UUID columns only for _airbyte_raw_id, but ml_table_sync
  * keeps an existing UUID column of a user's table when the wanted type is
  * not wider (e.g. the field is declared as a date/number), and
- * ml_type_parse recognises UUID, so values do reach this path.
- * */
+ * ml_type_parse recognises UUID, so values do reach this path. */
 static void test_uuid_column(void **state) {
   (void)state;
 
