@@ -11,18 +11,20 @@
 # per column: the method DuckDB picks by default and the time of that column
 # alone with each method turned off.
 #
-#   bash bench/compression.sh [--records N] [--runs R] [--columns]
-# defaults: 1,000,000 records, 3 runs.  MALLARD_BUILD_DIR picks the build.
+#   bash bench/compression.sh [--records N] [--runs R] [--columns] [--sets 'A;B;...']
+# defaults: 1,000,000 records, 3 runs, the sets listed below (--sets: others,
+# separated by ';'; DuckDB's default is always measured first).  MALLARD_BUILD_DIR picks the build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${MALLARD_BUILD_DIR:-$ROOT/build}
 MALLARD=$BUILD/mallard GEN=$BUILD/mallard-gen
-N=1000000 RUNS=3 COLUMNS=0
+N=1000000 RUNS=3 COLUMNS=0 SETS_ARG=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --records) N=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --columns) COLUMNS=1; shift ;;
+    --sets) SETS_ARG=$2; shift 2 ;;
     *) echo "bench/compression.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +48,7 @@ median() { grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}';
 
 SETS=("" "fsst" "dict_fsst" "fsst,dict_fsst" "dictionary,fsst,dict_fsst" "alp,alprd" "bitpacking" "rle"
       "fsst,dict_fsst,alp,alprd" "dictionary,fsst,dict_fsst,alp,alprd,chimp,patas,zstd,roaring,bitpacking,rle")
+if [[ -n $SETS_ARG ]]; then IFS=';' read -r -a more <<<"$SETS_ARG"; SETS=("" "${more[@]}"); fi
 declare -A WALL CPU SIZE
 for ((r = 0; r < RUNS; r++)); do
   for s in "${SETS[@]}"; do

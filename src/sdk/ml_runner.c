@@ -312,17 +312,14 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (st == ML_OK) st = python ? start_python(&r, &py, err) : load_connector(&r, &conn, err);
   ml_wh *wh = NULL;
   if (st == ML_OK) {
-    /* staging appends on one DuckDB thread (the loader) and under the
-     * append memory bound, the set-wise apply statements with all threads
-     * and DuckDB's default memory (see ml_dest_open): without the bound
-     * DuckDB keeps the blocks it wrote cached, and peak memory grew with the
-     * table (docs/performance.md) */
+    /* staging appends on one DuckDB thread (the loader), the set-wise
+     * apply statements with all of them (see ml_dest_open).  No append
+     * memory bound here: it made the C path 8-10% slower without lowering
+     * its peak (docs/performance.md, issue 16) */
     ml_wh_options wo = {.create_dirs = true,
                         .background_append = true,
                         .threads = "1",
                         .threads_liftable = true,
-                        .memory_limit = ML_WH_APPEND_MEMORY_LIMIT,
-                        .memory_limit_liftable = true,
                         .vacuum_after_deletes = true};
     st = ml_wh_open(r.db, &wo, &wh, err);
   }
