@@ -5,6 +5,7 @@
 
 #include "../engine/ml_value.h"
 #include "../util/ml_hash.h"
+#include "../warehouse/ml_merge.h"
 #include "ml_children.h"
 
 /* Metadata columns of every typed table, in this order at creation. */
@@ -509,37 +510,23 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   const ml_stream_def *d = s->def;
   if (d->n_primary_key == 0)
     return ml_err_set(err, ML_ERR_CONFIG, "stream '%s': append_dedup needs a primary_key", d->name);
-  /* keys: "k1, k2"; match: "f.k1 = s.k1 AND ...", or match_null with IS NOT
-   * DISTINCT FROM when a staged key is NULL (NULL keys are one key, as in the
-   * MERGE this replaced); "=" lets DuckDB skip the final table's row groups
-   * whose key range no staged key falls into */
+  /* keys: "k1, k2"; match: final f to staged s, null-safe (match_null) only
+   * when a staged key is NULL (see ml_merge_match) */
+  const char **kc = calloc(d->n_primary_key, sizeof *kc);
+  if (!kc) return ml_err_nomem(err);
+  for (size_t i = 0; st == ML_OK && i < d->n_primary_key; i++)
+    if (!(kc[i] = path_column(s, &d->primary_key[i], "primary key", err))) st = err ? err->code : ML_ERR_CONFIG;
+  size_t nk = d->n_primary_key;
   ml_buf keys = ML_BUF_INIT, match = ML_BUF_INIT, match_null = ML_BUF_INIT, q = ML_BUF_INIT;
-  ml_buf_puts(&q, "SELECT count(*) FROM ");
-  ml_table_sql_name(&s->load, &q);
-  ml_buf_puts(&q, " WHERE ");
-  for (size_t i = 0; st == ML_OK && i < d->n_primary_key; i++) {
-    const char *col = path_column(s, &d->primary_key[i], "primary key", err);
-    if (!col) {
-      st = err ? err->code : ML_ERR_CONFIG;
-      break;
-    }
-    if (i) {
-      ml_buf_puts(&keys, ", ");
-      ml_buf_puts(&q, " OR ");
-      ml_buf_puts(&match, " AND ");
-      ml_buf_puts(&match_null, " AND ");
-    }
-    ml_sql_ident(&keys, col);
-    ml_sql_ident(&q, col);
+  if (st == ML_OK) {
+    ml_merge_keys(&keys, kc, nk, "", ", ");
+    ml_merge_match(&match, kc, nk, "f", "s", false);
+    ml_merge_match(&match_null, kc, nk, "f", "s", true);
+    ml_buf_puts(&q, "SELECT count(*) FROM ");
+    ml_table_sql_name(&s->load, &q);
+    ml_buf_puts(&q, " WHERE ");
+    ml_merge_keys(&q, kc, nk, "", " IS NULL OR ");
     ml_buf_puts(&q, " IS NULL");
-    ml_buf_puts(&match, "f.");
-    ml_sql_ident(&match, col);
-    ml_buf_puts(&match, " = s.");
-    ml_sql_ident(&match, col);
-    ml_buf_puts(&match_null, "f.");
-    ml_sql_ident(&match_null, col);
-    ml_buf_puts(&match_null, " IS NOT DISTINCT FROM s.");
-    ml_sql_ident(&match_null, col);
   }
   int64_t null_keys = 0;
   bool found;
@@ -599,14 +586,15 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   }
   ml_buf_puts(&winners, "(SELECT * FROM ");
   ml_table_sql_name(&s->load, &winners);
-  ml_buf_puts(&winners, " QUALIFY row_number() OVER (PARTITION BY ");
-  ml_buf_append(&winners, keys.data, keys.len);
-  ml_buf_puts(&winners, " ORDER BY ");
+  ml_buf order = ML_BUF_INIT;
   if (cursor) {
-    ml_sql_ident(&winners, cursor);
-    ml_buf_puts(&winners, " DESC NULLS LAST, ");
+    ml_sql_ident(&order, cursor);
+    ml_buf_puts(&order, " DESC NULLS LAST, ");
   }
-  ml_buf_puts(&winners, "_airbyte_raw_id DESC) = 1) AS s WHERE ");
+  ml_buf_puts(&order, "_airbyte_raw_id DESC");
+  ml_merge_latest(&winners, kc, nk, order.data ? order.data : "");
+  ml_buf_free(&order);
+  ml_buf_puts(&winners, ") AS s WHERE ");
   if (cdc) ml_buf_puts(&winners, "s._ab_cdc_deleted_at IS NULL AND ");
   ml_buf_puts(&winners, "NOT EXISTS (SELECT 1 FROM ");
   ml_table_sql_name(&s->final, &winners);
@@ -663,6 +651,7 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   ml_buf_free(&keys);
   ml_buf_free(&match);
   ml_buf_free(&match_null);
+  free(kc);
   return st;
 }
 

@@ -8,6 +8,7 @@
 
 #include "../util/ml_hash.h"
 #include "../util/ml_keyset.h"
+#include "../warehouse/ml_merge.h"
 
 /* Where earlier versions of mallard kept the staging tables, in the
  * database file; dropped at start in case such a run left them behind.
@@ -419,22 +420,12 @@ static bool is_pk(const ap_table *t, const char *name) {
 /* SQL pieces of the apply statements.  The key columns, qual (may be "")
  * before each, sep between them. */
 static void put_pk(ml_buf *q, const ap_table *t, const char *qual, const char *sep) {
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, sep);
-    ml_buf_puts(q, qual);
-    ml_sql_ident(q, t->pk[k]);
-  }
+  ml_merge_keys(q, (const char *const *)t->pk, t->n_pk, qual, sep);
 }
 
 /* t.k1 = s.k1 AND t.k2 = s.k2 */
 static void put_pk_match(ml_buf *q, const ap_table *t) {
-  for (size_t k = 0; k < t->n_pk; k++) {
-    if (k) ml_buf_puts(q, " AND ");
-    ml_buf_puts(q, "t.");
-    ml_sql_ident(q, t->pk[k]);
-    ml_buf_puts(q, " = s.");
-    ml_sql_ident(q, t->pk[k]);
-  }
+  ml_merge_match(q, (const char *const *)t->pk, t->n_pk, "t", "s", false);
 }
 
 /* Every user column, qual before and ", " after each. */
@@ -667,11 +658,7 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
   ml_buf_printf(q, "false, %s FROM ", now);
   ml_table_sql_name(&t->stage, q);
   ml_buf_puts(q, upto_sql);
-  if (repeats) {
-    ml_buf_puts(q, " QUALIFY row_number() OVER (PARTITION BY ");
-    put_pk(q, t, "", ", ");
-    ml_buf_puts(q, " ORDER BY _mallard_seq DESC) = 1");
-  }
+  if (repeats) ml_merge_latest(q, (const char *const *)t->pk, t->n_pk, "_mallard_seq DESC");
   return run(a, plan, RUN_UNBOUNDED, q, err);
 }
 
