@@ -268,7 +268,7 @@ ml_status ml_astream_open(ml_wh *wh, const ml_stream_def *def, const ml_unnest_p
   s->def = def;
   s->wh = wh;
   s->log = log;
-  s->plan = plan && !ml_unnest_plan_empty(plan) ? plan : NULL;
+  s->plan = plan;
   ml_buf_init(&s->scratch);
   ml_buf_init(&s->meta);
   ml_buf_init(&s->changes);
@@ -675,32 +675,12 @@ ml_status ml_astream_flush_async(ml_astream *s, ml_err *err) {
   return st;
 }
 
-/* Puts the load table in the final table's place, in one transaction. */
-static ml_status swap_in(ml_wh *wh, ml_table *load, const char *final_name, ml_err *err) {
-  ml_status st = ml_table_close_batch(load, err);
-  if (st != ML_OK) return st;
-  ml_buf q = ML_BUF_INIT;
-  ml_buf_puts(&q, "DROP TABLE IF EXISTS ");
-  ml_sql_qualified(&q, load->schema, final_name);
-  st = ml_wh_exec(wh, q.data, err);
-  if (st == ML_OK) {
-    ml_buf_reset(&q);
-    ml_buf_puts(&q, "ALTER TABLE ");
-    ml_table_sql_name(load, &q);
-    ml_buf_puts(&q, " RENAME TO ");
-    ml_sql_ident(&q, final_name);
-    st = ml_wh_exec(wh, q.data, err);
-  }
-  ml_buf_free(&q);
-  return st;
-}
-
 ml_status ml_astream_finish(ml_astream *s, ml_err *err) {
   const ml_stream_def *d = s->def;
   ml_status st = ML_OK;
   if (d->mode == ML_MODE_OVERWRITE) {
-    st = swap_in(s->wh, &s->load, d->table, err);
-    if (st == ML_OK && s->has_raw) st = swap_in(s->wh, &s->raw, s->raw_final_name, err);
+    st = ml_table_rename_over(&s->load, d->table, err);
+    if (st == ML_OK && s->has_raw) st = ml_table_rename_over(&s->raw, s->raw_final_name, err);
   } else if (d->minimum_generation_id > 0) {
     ml_buf q = ML_BUF_INIT;
     ml_buf_puts(&q, "DELETE FROM ");
@@ -762,19 +742,10 @@ static ml_status pending_open(ml_astream *s, bool create, ml_err *err) {
 }
 
 static ml_status move_rows(ml_astream *s, ml_table *from, ml_table *to, bool only_tail, ml_err *err) {
-  char id[37];
+  char id[37], where[96] = "";
   ml_ids_format(s->tail_lo, s->tail_hi, id);
-  ml_buf q = ML_BUF_INIT;
-  ml_buf_puts(&q, "INSERT INTO ");
-  ml_table_sql_name(to, &q);
-  ml_buf_puts(&q, " BY NAME SELECT * FROM ");
-  ml_table_sql_name(from, &q);
-  if (only_tail) ml_buf_printf(&q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
-  ml_buf_puts(&q, "; DELETE FROM ");
-  ml_table_sql_name(from, &q);
-  if (only_tail) ml_buf_printf(&q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
-  ml_status st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
-  ml_buf_free(&q);
+  if (only_tail) snprintf(where, sizeof where, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
+  ml_status st = ml_table_move_rows(from, to, where, err);
   if (st != ML_OK) ml_err_prefix(err, "stream '%s': moving rows not covered by a STATE", s->def->name);
   return st;
 }

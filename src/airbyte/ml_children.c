@@ -1,5 +1,6 @@
 #include "ml_children.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,14 +327,7 @@ ml_status ml_children_finish(ml_children *c, ml_err *err) {
     child_rt *r = &c->rt[k];
     ml_buf_reset(&c->q);
     if (d->mode == ML_MODE_OVERWRITE && r->ready) {
-      if ((st = ml_table_close_batch(&r->load, err)) != ML_OK) break;
-      ml_buf_puts(&c->q, "DROP TABLE IF EXISTS ");
-      ml_table_sql_name(&r->final, &c->q);
-      ml_buf_puts(&c->q, "; ALTER TABLE ");
-      ml_table_sql_name(&r->load, &c->q);
-      ml_buf_puts(&c->q, " RENAME TO ");
-      ml_sql_ident(&c->q, r->plan->table);
-      st = exec_q(c, err);
+      st = ml_table_rename_over(&r->load, r->plan->table, err);
       r->ready = false; /* the load table is gone: a later sync starts it again */
       continue;
     }
@@ -353,10 +347,11 @@ ml_status ml_children_finish(ml_children *c, ml_err *err) {
 
 /* ---- resent and parked rows ---- */
 
-static void id_condition(ml_buf *q, uint64_t lo, int64_t hi) {
+/* " WHERE _airbyte_raw_id >= '<lo/hi>'::UUID": rows of records from that id on. */
+static void id_condition(char out[96], uint64_t lo, int64_t hi) {
   char id[37];
   ml_ids_format(lo, hi, id);
-  ml_buf_printf(q, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
+  snprintf(out, 96, " WHERE _airbyte_raw_id >= '%s'::UUID", id);
 }
 
 ml_status ml_children_drop_from(ml_children *c, uint64_t lo, int64_t hi, ml_err *err) {
@@ -367,29 +362,16 @@ ml_status ml_children_drop_from(ml_children *c, uint64_t lo, int64_t hi, ml_err 
       ml_table *t = which ? &r->pending : &r->load;
       if (which ? !r->pending_rows : !r->ready) continue;
       if (!which && (st = ml_table_close_batch(t, err)) != ML_OK) break;
+      char where[96];
+      id_condition(where, lo, hi);
       ml_buf_reset(&c->q);
       ml_buf_puts(&c->q, "DELETE FROM ");
       ml_table_sql_name(t, &c->q);
-      id_condition(&c->q, lo, hi);
+      ml_buf_puts(&c->q, where);
       st = ml_wh_delete_unbounded_buf(c->wh, &c->q, err);
     }
   }
   return st;
-}
-
-/* Moves rows (from lo/hi on, or all when all) between two tables. */
-static ml_status move_rows(ml_children *c, ml_table *from, ml_table *to, bool all, uint64_t lo, int64_t hi,
-                           ml_err *err) {
-  ml_buf_reset(&c->q);
-  ml_buf_puts(&c->q, "INSERT INTO ");
-  ml_table_sql_name(to, &c->q);
-  ml_buf_puts(&c->q, " BY NAME SELECT * FROM ");
-  ml_table_sql_name(from, &c->q);
-  if (!all) id_condition(&c->q, lo, hi);
-  ml_buf_puts(&c->q, "; DELETE FROM ");
-  ml_table_sql_name(from, &c->q);
-  if (!all) id_condition(&c->q, lo, hi);
-  return ml_wh_delete_unbounded_buf(c->wh, &c->q, err);
 }
 
 ml_status ml_children_park(ml_children *c, uint64_t lo, int64_t hi, ml_err *err) {
@@ -400,7 +382,9 @@ ml_status ml_children_park(ml_children *c, uint64_t lo, int64_t hi, ml_err *err)
     st = ml_table_close_batch(&r->load, err);
     if (st == ML_OK) st = ml_table_sync(&r->pending, r->load.cols, r->load.n_cols, false, NULL, err);
     r->pending_made |= st == ML_OK;
-    if (st == ML_OK) st = move_rows(c, &r->load, &r->pending, false, lo, hi, err);
+    char where[96];
+    id_condition(where, lo, hi);
+    if (st == ML_OK) st = ml_table_move_rows(&r->load, &r->pending, where, err);
     r->pending_rows |= st == ML_OK;
   }
   return st;
@@ -412,7 +396,7 @@ ml_status ml_children_covered(ml_children *c, ml_err *err) {
     child_rt *r = &c->rt[k];
     if (!r->pending_rows) continue;
     st = ml_table_close_batch(&r->load, err);
-    if (st == ML_OK) st = move_rows(c, &r->pending, &r->load, true, 0, 0, err);
+    if (st == ML_OK) st = ml_table_move_rows(&r->pending, &r->load, "", err);
     if (st == ML_OK) r->pending_rows = false;
   }
   return st;

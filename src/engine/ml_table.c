@@ -200,3 +200,33 @@ ml_status ml_table_align(ml_table *a, ml_table *b, ml_err *err) {
     if (ml_table_find(a, b->cols[i].name) < 0) st = ml_table_add_column(a, b->cols[i].name, b->cols[i].type, err);
   return st;
 }
+
+ml_status ml_table_move_rows(ml_table *from, ml_table *to, const char *where_sql, ml_err *err) {
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "INSERT INTO ");
+  ml_table_sql_name(to, &q);
+  ml_buf_puts(&q, " BY NAME SELECT * FROM ");
+  ml_table_sql_name(from, &q);
+  ml_buf_puts(&q, where_sql);
+  ml_buf_puts(&q, "; DELETE FROM ");
+  ml_table_sql_name(from, &q);
+  ml_buf_puts(&q, where_sql);
+  ml_status st = ml_wh_delete_unbounded_buf(from->wh, &q, err);
+  ml_buf_free(&q);
+  return st;
+}
+
+ml_status ml_table_rename_over(ml_table *t, const char *name, ml_err *err) {
+  ml_status st = ml_table_close_batch(t, err);
+  if (st != ML_OK) return st;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "DROP TABLE IF EXISTS ");
+  ml_sql_qualified_in(&q, t->catalog, t->schema, name);
+  ml_buf_puts(&q, "; ALTER TABLE ");
+  ml_table_sql_name(t, &q);
+  ml_buf_puts(&q, " RENAME TO ");
+  ml_sql_ident(&q, name);
+  st = ml_wh_exec_buf(t->wh, &q, err);
+  ml_buf_free(&q);
+  return st;
+}

@@ -65,6 +65,17 @@ ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err);
  * its target. */
 ml_status ml_table_align(ml_table *a, ml_table *b, ml_err *err);
 
+/* Moves the rows of `from` matching where_sql (" WHERE ..."; "" for every
+ * row) into `to` (INSERT ... BY NAME, then DELETE), in the open transaction.
+ * `to` must have every column of `from`; neither may have an open batch. */
+ml_status ml_table_move_rows(ml_table *from, ml_table *to, const char *where_sql, ml_err *err);
+
+/* Puts t in the place of the table `name` of its schema (dropped if it
+ * exists) by renaming it, in the open transaction: the last step of an
+ * overwrite.  Flushes and closes the batch first.  The handle keeps t's old
+ * name, which no table has afterwards. */
+ml_status ml_table_rename_over(ml_table *t, const char *name, ml_err *err);
+
 /* The open batch, opened on first use.  Borrowed: valid until the next call
  * that changes columns, ml_table_close_batch or ml_table_free. */
 ml_status ml_table_batch(ml_table *t, ml_batch **out, ml_err *err);
