@@ -74,7 +74,9 @@ static void config_help(FILE *f) {
           "  local_root          the directory /local stands for\n"
           "  raw_tables          also write _airbyte_raw_<stream> tables (default false)\n"
           "  commit_interval_ms  commit at most this often (default 1000; 0: at every STATE)\n"
-          "  memory_limit        DuckDB's memory limit, e.g. \"2GB\" (default: 64MB while appending)\n");
+          "  memory_limit        DuckDB's memory limit, e.g. \"2GB\" (default: 64MB while appending)\n"
+          "  unnest_depth        0 (default): nested values stay JSON; N: objects also into columns <field>__<sub>,\n"
+          "                      arrays into child tables <table>__<field>, N levels (docs/types.md section 4)\n");
 }
 
 int ml_cmd_spec(int argc, char **argv) {

@@ -199,6 +199,7 @@ out=$({ rec "$ann1"; state 1; } | write); rc=$?
 set -e
 assert_eq "unnest_depth -1: config error" "1" "$rc"
 assert_contains "unnest_depth -1: says what is allowed" 'config key \"unnest_depth\" must be an integer from 0 (off) to 8' "$out"
+assert_contains "mallard help write documents unnest_depth" "unnest_depth        0 (default)" "$("$MALLARD" help write)"
 assert_contains "SPEC documents unnest_depth" '"unnest_depth":{"type":"integer"' "$("$MALLARD" spec)"
 
 finish
