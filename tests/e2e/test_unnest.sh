@@ -65,7 +65,8 @@ invariant() {
   expect_child "$1" customers addresses customers__addresses _airbyte_raw_id \
     "street=j->>'street'" "geo__lat=TRY_CAST(j->'geo'->>'lat' AS DOUBLE)" "geo__lon=TRY_CAST(j->'geo'->>'lon' AS DOUBLE)"
   expect_child "$1" customers tags customers__tags _airbyte_raw_id "value=j->>'\$'"
-  expect_child "$1" customers matrix customers__matrix _airbyte_raw_id "value=j"
+  # (a null item is a row whose value is NULL, not JSON null)
+  expect_child "$1" customers matrix customers__matrix _airbyte_raw_id "value=CASE WHEN json_type(j) = 'NULL' THEN NULL ELSE j END"
   # level 2 rows belong to the same record as their parent row
   assert_eq "$1: level-2 rows carry their record's raw id" "0" "$(q1 "$DB" "SELECT count(*) FROM customers__billing__cards__tags t
     LEFT JOIN customers__billing__cards c ON c._mallard_id = t._mallard_parent_id WHERE c._airbyte_raw_id IS DISTINCT FROM t._airbyte_raw_id")"
@@ -117,6 +118,17 @@ assert_eq "a new item property becomes a column of the child table" '{"last4":"9
   "$(q "$DB" "SELECT last4, cvv FROM customers__billing__cards WHERE cvv IS NOT NULL")"
 assert_contains "the schema change is counted" "1 schema changes" "$out"
 invariant "append, schema evolution" >/dev/null
+
+# hostile shapes: a string where the array is declared, a number where the
+# object is, an array of objects given as an object: no child rows, the JSON
+# column keeps the value, and the sync goes on
+{ rec '{"id":77,"tags":"not-an-array","billing":42,"addresses":{"street":"x"},"matrix":[[1],"x",null]}'; state 4; } | write >/dev/null
+assert_eq "values of another shape: kept as JSON, no child rows, no flattened values" \
+  '{"tags":"not-an-array","billing":42,"billing__zip":null,"n":0}' \
+  "$(q "$DB" "SELECT tags, billing, billing__zip, (SELECT count(*) FROM customers__tags t WHERE t._airbyte_raw_id = c._airbyte_raw_id) + (SELECT count(*) FROM customers__addresses a WHERE a._airbyte_raw_id = c._airbyte_raw_id) AS n FROM customers c WHERE id = 77")"
+assert_eq "an array of arrays with other items: one value row each" '3' \
+  "$(q1 "$DB" "SELECT count(*) FROM customers__matrix m JOIN customers c USING (_airbyte_raw_id) WHERE c.id = 77")"
+invariant "append, hostile shapes" >/dev/null
 
 # ---- depth 1: arrays inside items stay JSON ----------------------------------------
 cfg=$(config depth1 ',"unnest_depth":1')
