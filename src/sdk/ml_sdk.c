@@ -10,22 +10,15 @@
 #include "../json/ml_json.h"
 #include "../util/ml_buf.h"
 #include "../warehouse/ml_commit.h"
+#include "ml_sdk_internal.h"
+#include "ml_sdkschema.h"
 
-typedef enum sdk_phase { PHASE_INIT, PHASE_SCHEMA, PHASE_UPDATE, PHASE_DONE } sdk_phase;
-
-typedef struct kv {
+/* A configuration entry or a state entry. */
+typedef struct ml_sdk_kv {
   char *key;
   char *json; /* state: the value's JSON text; config: NULL */
   char *str;  /* config value, or a state string's unescaped text (NULL for other JSON) */
 } kv;
-
-typedef struct decl_table {
-  char *name;
-  char **pk;
-  size_t n_pk;
-  ml_col *cols;
-  size_t n_cols, cap_cols;
-} decl_table;
 
 /* The plan of one commit (warehouse/ml_commit): the statements that apply a
  * checkpoint's operations when it commits behind the connector (NULL when
@@ -36,32 +29,6 @@ typedef struct sdk_plan {
   ml_buf state;
   bool has_state;
 } sdk_plan;
-
-struct mallard_ctx {
-  ml_sdk_hooks hooks;
-  const volatile sig_atomic_t *stop;
-  sdk_phase phase;
-  kv *config;
-  size_t n_config;
-  kv *state;
-  size_t n_state, cap_state;
-  ml_buf state_text;
-  /* Checkpoints closer together than commit_interval_ms are held back (see
-   * mallard_checkpoint): the state of the newest one waits here. */
-  ml_buf held_state;
-  long long commit_interval_ms, last_commit_ms;
-  /* Every commit of the sync goes through it (created with the apply);
-   * save_committed saves the newest state it acknowledged. */
-  ml_commit *commits;
-  ml_buf acked_state; /* newest state acknowledged and not saved yet */
-  bool acked_unsaved;
-  decl_table *decl;
-  size_t n_decl, cap_decl;
-  ml_apply *apply; /* borrowed */
-  bool failed, aborted;
-  ml_err fail; /* the first fatal error: the reason the sync fails */
-  char last_error[1024];
-};
 
 static long long mono_ms(void) {
   struct timespec ts;
@@ -99,15 +66,7 @@ void ml_sdk_free(mallard_ctx *ctx) {
   /* the warehouse is closed by now: no loader job is left (ml_commit_free) */
   ml_commit_free(ctx->commits);
   ml_buf_free(&ctx->acked_state);
-  for (size_t i = 0; i < ctx->n_decl; i++) {
-    decl_table *t = &ctx->decl[i];
-    free(t->name);
-    for (size_t k = 0; k < t->n_pk; k++) free(t->pk[k]);
-    free(t->pk);
-    for (size_t k = 0; k < t->n_cols; k++) free(t->cols[k].name);
-    free(t->cols);
-  }
-  free(ctx->decl);
+  ml_sdkschema_free(&ctx->schema);
   free(ctx);
 }
 
@@ -120,9 +79,7 @@ static int set_last(mallard_ctx *ctx, int code, const char *fmt, va_list ap) {
   return code;
 }
 
-/* A non-fatal error: the connector may handle it. */
-static int soft_error(mallard_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int soft_error(mallard_ctx *ctx, int code, const char *fmt, ...) {
+int ml_sdk_soft_error(mallard_ctx *ctx, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   set_last(ctx, code, fmt, ap);
@@ -130,9 +87,7 @@ static int soft_error(mallard_ctx *ctx, int code, const char *fmt, ...) {
   return code;
 }
 
-/* A fatal error: the sync fails with this reason (the first one wins). */
-static int fatal(mallard_ctx *ctx, int code, ml_status st, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fatal(mallard_ctx *ctx, int code, ml_status st, const char *fmt, ...) {
+int ml_sdk_fatal(mallard_ctx *ctx, int code, ml_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   set_last(ctx, code, fmt, ap);
@@ -143,6 +98,11 @@ static int fatal(mallard_ctx *ctx, int code, ml_status st, const char *fmt, ...)
   }
   return code;
 }
+
+int ml_sdk_fatal_nomem(mallard_ctx *ctx) { return ml_sdk_fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory"); }
+
+/* The connector may recover from these (the state is left as it was). */
+static int soft_nomem(mallard_ctx *ctx) { return ml_sdk_soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory"); }
 
 static int from_status(ml_status st) {
   switch (st) {
@@ -159,15 +119,15 @@ static int op_guard(mallard_ctx *ctx, const char *what) {
   if (ctx->stop && *ctx->stop && !ctx->aborted) {
     ctx->aborted = true;
     int sig = (int)*ctx->stop;
-    return fatal(ctx, MALLARD_ERR_ABORTED, ML_ERR_CONNECTOR, "interrupted by %s",
+    return ml_sdk_fatal(ctx, MALLARD_ERR_ABORTED, ML_ERR_CONNECTOR, "interrupted by %s",
                  sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : "a signal");
   }
   if (ctx->failed) {
     snprintf(ctx->last_error, sizeof ctx->last_error, "the sync has already failed: %.900s", ctx->fail.msg);
     return ctx->aborted ? MALLARD_ERR_ABORTED : MALLARD_ERR_FAILED;
   }
-  if (ctx->phase != PHASE_UPDATE)
-    return soft_error(ctx, MALLARD_ERR_STATE, "%s is only allowed inside update()", what);
+  if (ctx->phase != ML_SDK_PHASE_UPDATE)
+    return ml_sdk_soft_error(ctx, MALLARD_ERR_STATE, "%s is only allowed inside update()", what);
   return MALLARD_OK;
 }
 
@@ -180,7 +140,7 @@ int mallard_fail(mallard_ctx *ctx, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt ? fmt : "(no reason given)", ap);
   va_end(ap);
-  return fatal(ctx, MALLARD_ERR_FAILED, ML_ERR_CONNECTOR, "%s", msg);
+  return ml_sdk_fatal(ctx, MALLARD_ERR_FAILED, ML_ERR_CONNECTOR, "%s", msg);
 }
 
 void mallard_log(mallard_ctx *ctx, mallard_level level, const char *fmt, ...) {
@@ -209,7 +169,7 @@ void mallard_log(mallard_ctx *ctx, mallard_level level, const char *fmt, ...) {
 
 /* ---- configuration ------------------------------------------------------------------ */
 
-static char *dup_n(const char *s, size_t n) {
+char *ml_sdk_dup_n(const char *s, size_t n) {
   char *p = malloc(n + 1);
   if (!p) return NULL;
   memcpy(p, s, n);
@@ -242,8 +202,8 @@ ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, con
         break;
       }
       kv *e = &ctx->config[ctx->n_config];
-      e->key = dup_n(k->u.str, k->len);
-      e->str = dup_n(v->u.str, v->len);
+      e->key = ml_sdk_dup_n(k->u.str, k->len);
+      e->str = ml_sdk_dup_n(v->u.str, v->len);
       if (!e->key || !e->str) {
         free(e->key);
         free(e->str);
@@ -280,7 +240,9 @@ int mallard_config_require(mallard_ctx *ctx, const char *key, const char **value
   if (value) *value = NULL;
   if (!ctx) return MALLARD_ERR_ARG;
   const char *v = mallard_config(ctx, key);
-  if (!v) return fatal(ctx, MALLARD_ERR_MISSING, ML_ERR_CONNECTOR, "configuration key '%s' is missing", key ? key : "(null)");
+  if (!v)
+    return ml_sdk_fatal(ctx, MALLARD_ERR_MISSING, ML_ERR_CONNECTOR, "configuration key '%s' is missing",
+                        key ? key : "(null)");
   if (value) *value = v;
   return MALLARD_OK;
 }
@@ -297,33 +259,21 @@ static kv *state_find(const mallard_ctx *ctx, const char *key) {
  * string.  Both are copied. */
 static int state_put(mallard_ctx *ctx, const char *key, const char *json, size_t json_len, const char *str,
                      size_t str_len) {
-  char *j = dup_n(json, json_len);
-  char *s = str ? dup_n(str, str_len) : NULL;
-  if (!j || (str && !s)) {
-    free(j);
-    free(s);
-    return soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
-  }
+  char *j = ml_sdk_dup_n(json, json_len);
+  char *s = str ? ml_sdk_dup_n(str, str_len) : NULL;
+  if (!j || (str && !s)) goto nomem;
   kv *e = state_find(ctx, key);
   if (!e) {
     if (ctx->n_state == ctx->cap_state) {
       size_t cap = ctx->cap_state ? ctx->cap_state * 2 : 8;
       kv *n = realloc(ctx->state, cap * sizeof *n);
-      if (!n) {
-        free(j);
-        free(s);
-        return soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
-      }
+      if (!n) goto nomem;
       ctx->state = n;
       ctx->cap_state = cap;
     }
     e = &ctx->state[ctx->n_state];
     memset(e, 0, sizeof *e);
-    if (!(e->key = strdup(key))) {
-      free(j);
-      free(s);
-      return soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
-    }
+    if (!(e->key = strdup(key))) goto nomem;
     ctx->n_state++;
   }
   free(e->json);
@@ -331,6 +281,10 @@ static int state_put(mallard_ctx *ctx, const char *key, const char *json, size_t
   e->json = j;
   e->str = s;
   return MALLARD_OK;
+nomem:
+  free(j);
+  free(s);
+  return soft_nomem(ctx);
 }
 
 static int state_put_val(mallard_ctx *ctx, const char *key, const ml_json_val *v) {
@@ -340,7 +294,7 @@ static int state_put_val(mallard_ctx *ctx, const char *key, const ml_json_val *v
   ml_jw_val(&w, v);
   int rc = ml_buf_ok(&b) ? state_put(ctx, key, b.data, b.len, v->type == ML_JSON_STRING ? v->u.str : NULL,
                                      v->type == ML_JSON_STRING ? v->len : 0)
-                         : soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
+                         : soft_nomem(ctx);
   ml_buf_free(&b);
   return rc;
 }
@@ -360,7 +314,7 @@ ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, cons
   } else {
     for (size_t i = 0; st == ML_OK && i < root->len; i++) {
       const ml_json_val *k = ml_json_key(root, i);
-      char *key = dup_n(k->u.str, k->len);
+      char *key = ml_sdk_dup_n(k->u.str, k->len);
       if (!key || state_put_val(ctx, key, ml_json_member(root, i)) != MALLARD_OK)
         st = ml_err_nomem(err);
       free(key);
@@ -413,19 +367,19 @@ const char *mallard_state_get(const mallard_ctx *ctx, const char *key) {
 
 int mallard_state_set(mallard_ctx *ctx, const char *key, const char *value) {
   if (!ctx) return MALLARD_ERR_ARG;
-  if (!key || !*key) return soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set: the key is NULL or empty");
+  if (!key || !*key) return ml_sdk_soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set: the key is NULL or empty");
   if (!value) return state_put(ctx, key, "null", 4, NULL, 0);
   ml_buf b = ML_BUF_INIT;
   ml_json_quote(&b, value, strlen(value));
   int rc = ml_buf_ok(&b) ? state_put(ctx, key, b.data, b.len, value, strlen(value))
-                         : soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
+                         : soft_nomem(ctx);
   ml_buf_free(&b);
   return rc;
 }
 
 int mallard_state_set_long(mallard_ctx *ctx, const char *key, int64_t value) {
   if (!ctx) return MALLARD_ERR_ARG;
-  if (!key || !*key) return soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_long: the key is NULL or empty");
+  if (!key || !*key) return ml_sdk_soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_long: the key is NULL or empty");
   char num[32];
   int n = snprintf(num, sizeof num, "%lld", (long long)value);
   return state_put(ctx, key, num, (size_t)n, NULL, 0);
@@ -434,9 +388,9 @@ int mallard_state_set_long(mallard_ctx *ctx, const char *key, int64_t value) {
 int mallard_state_set_json(mallard_ctx *ctx, const char *key, const char *json) {
   if (!ctx) return MALLARD_ERR_ARG;
   if (!key || !*key || !json)
-    return soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: the key or the JSON is NULL or empty");
+    return ml_sdk_soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: the key or the JSON is NULL or empty");
   ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return soft_error(ctx, MALLARD_ERR_NOMEM, "out of memory");
+  if (!doc) return soft_nomem(ctx);
   const ml_json_val *v;
   ml_err err;
   int rc;
@@ -444,265 +398,8 @@ int mallard_state_set_json(mallard_ctx *ctx, const char *key, const char *json) 
     rc = state_put_val(ctx, key, v);
   } else {
     ml_json_err_locate(&err);
-    rc = soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: state '%s': %s", key, err.msg);
+    rc = ml_sdk_soft_error(ctx, MALLARD_ERR_ARG, "mallard_state_set_json: state '%s': %s", key, err.msg);
   }
-  ml_json_doc_free(doc);
-  return rc;
-}
-
-/* ---- schema ----------------------------------------------------------------------------- */
-
-static int schema_guard(mallard_ctx *ctx, const char *what) {
-  if (ctx->phase != PHASE_SCHEMA)
-    return soft_error(ctx, MALLARD_ERR_STATE, "%s is only allowed inside schema()", what);
-  return ctx->failed ? MALLARD_ERR_FAILED : MALLARD_OK;
-}
-
-static decl_table *decl_find(mallard_ctx *ctx, const char *name) {
-  for (size_t i = 0; i < ctx->n_decl; i++)
-    if (!strcasecmp(ctx->decl[i].name, name)) return &ctx->decl[i];
-  return NULL;
-}
-
-static int schema_error(mallard_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int schema_error(mallard_ctx *ctx, const char *fmt, ...) {
-  char msg[900];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return fatal(ctx, MALLARD_ERR_SCHEMA, ML_ERR_CONNECTOR, "invalid schema: %s", msg);
-}
-
-static int add_pk(mallard_ctx *ctx, decl_table *t, const char *name, size_t n) {
-  while (n && (name[0] == ' ' || name[0] == '\t')) name++, n--;
-  while (n && (name[n - 1] == ' ' || name[n - 1] == '\t')) n--;
-  if (!n) return schema_error(ctx, "table '%s': empty column name in the primary key", t->name);
-  char **pk = realloc(t->pk, (t->n_pk + 1) * sizeof *pk);
-  if (!pk) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  t->pk = pk;
-  if (!(pk[t->n_pk] = dup_n(name, n))) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  for (size_t i = 0; i < t->n_pk; i++)
-    if (!strcasecmp(pk[i], pk[t->n_pk])) {
-      free(pk[t->n_pk]);
-      return schema_error(ctx, "table '%s': column '%s' appears twice in the primary key", t->name, pk[i]);
-    }
-  t->n_pk++;
-  return MALLARD_OK;
-}
-
-static int declare_table(mallard_ctx *ctx, const char *table, decl_table **out) {
-  *out = NULL;
-  int rc = schema_guard(ctx, "mallard_table");
-  if (rc) return rc;
-  if (!table || !*table) return schema_error(ctx, "a table name is NULL or empty");
-  if (decl_find(ctx, table)) return schema_error(ctx, "table '%s' is declared twice", table);
-  if (ctx->n_decl == ctx->cap_decl) {
-    size_t cap = ctx->cap_decl ? ctx->cap_decl * 2 : 8;
-    decl_table *d = realloc(ctx->decl, cap * sizeof *d);
-    if (!d) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-    ctx->decl = d;
-    ctx->cap_decl = cap;
-  }
-  decl_table *t = &ctx->decl[ctx->n_decl];
-  memset(t, 0, sizeof *t);
-  if (!(t->name = strdup(table))) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  ctx->n_decl++;
-  *out = t;
-  return MALLARD_OK;
-}
-
-int mallard_table(mallard_ctx *ctx, const char *table, const char *primary_key) {
-  if (!ctx) return MALLARD_ERR_ARG;
-  decl_table *t;
-  int rc = declare_table(ctx, table, &t);
-  if (rc || !primary_key) return rc;
-  const char *p = primary_key;
-  while (*p) {
-    const char *comma = strchr(p, ',');
-    size_t n = comma ? (size_t)(comma - p) : strlen(p);
-    if ((rc = add_pk(ctx, t, p, n)) != MALLARD_OK) return rc;
-    p += n + (comma ? 1 : 0);
-    if (comma && !*p) return schema_error(ctx, "table '%s': the primary key ends with a comma", t->name);
-  }
-  return MALLARD_OK;
-}
-
-static int add_column(mallard_ctx *ctx, const char *table, const char *column, ml_type type) {
-  int rc = schema_guard(ctx, "mallard_column");
-  if (rc) return rc;
-  decl_table *t = table ? decl_find(ctx, table) : NULL;
-  if (!t)
-    return schema_error(ctx, "column '%s' of table '%s': declare the table with mallard_table first",
-                        column ? column : "?", table ? table : "(null)");
-  if (!column || !*column) return schema_error(ctx, "table '%s': a column name is NULL or empty", table);
-  if (!strncmp(column, "_fivetran_", 10))
-    return schema_error(ctx, "table '%s': column '%s': names starting with _fivetran_ are mallard's", table, column);
-  for (size_t i = 0; i < t->n_cols; i++)
-    if (!strcasecmp(t->cols[i].name, column))
-      return schema_error(ctx, "table '%s': column '%s' is declared twice", table, column);
-  if (t->n_cols == t->cap_cols) {
-    size_t cap = t->cap_cols ? t->cap_cols * 2 : 8;
-    ml_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-    t->cols = c;
-    t->cap_cols = cap;
-  }
-  if (!(t->cols[t->n_cols].name = strdup(column))) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  t->cols[t->n_cols++].type = type;
-  return MALLARD_OK;
-}
-
-static const struct {
-  const char *name;
-  mallard_type sdk;
-  ml_type_id id;
-} type_names[] = {
-    {"BOOLEAN", MALLARD_BOOLEAN, ML_TYPE_BOOLEAN},
-    {"SHORT", MALLARD_SHORT, ML_TYPE_SMALLINT},
-    {"INT", MALLARD_INT, ML_TYPE_INTEGER},
-    {"LONG", MALLARD_LONG, ML_TYPE_BIGINT},
-    {"DECIMAL", MALLARD_DECIMAL, ML_TYPE_DECIMAL},
-    {"FLOAT", MALLARD_FLOAT, ML_TYPE_FLOAT},
-    {"DOUBLE", MALLARD_DOUBLE, ML_TYPE_DOUBLE},
-    {"NAIVE_DATE", MALLARD_NAIVE_DATE, ML_TYPE_DATE},
-    {"NAIVE_TIME", MALLARD_NAIVE_TIME, ML_TYPE_TIME},
-    {"NAIVE_DATETIME", MALLARD_NAIVE_DATETIME, ML_TYPE_TIMESTAMP},
-    {"UTC_DATETIME", MALLARD_UTC_DATETIME, ML_TYPE_TIMESTAMPTZ},
-    {"BINARY", MALLARD_BINARY, ML_TYPE_BLOB},
-    {"XML", MALLARD_XML, ML_TYPE_VARCHAR},
-    {"STRING", MALLARD_STRING, ML_TYPE_VARCHAR},
-    {"JSON", MALLARD_JSON, ML_TYPE_JSON},
-};
-#define N_TYPES (sizeof type_names / sizeof type_names[0])
-
-int mallard_column(mallard_ctx *ctx, const char *table, const char *column, mallard_type type) {
-  if (!ctx) return MALLARD_ERR_ARG;
-  if (type == MALLARD_DECIMAL)
-    return schema_error(ctx, "table '%s': column '%s': DECIMAL needs precision and scale (mallard_column_decimal)",
-                        table ? table : "?", column ? column : "?");
-  for (size_t i = 0; i < N_TYPES; i++)
-    if (type_names[i].sdk == type) return add_column(ctx, table, column, ml_type_of(type_names[i].id));
-  return schema_error(ctx, "table '%s': column '%s': unknown type %d", table ? table : "?", column ? column : "?",
-                      (int)type);
-}
-
-int mallard_column_decimal(mallard_ctx *ctx, const char *table, const char *column, int precision, int scale) {
-  if (!ctx) return MALLARD_ERR_ARG;
-  if (precision < 1 || precision > 38 || scale < 0 || scale > precision)
-    return schema_error(ctx, "table '%s': column '%s': DECIMAL(%d,%d) is invalid (precision 1..38, scale 0..precision)",
-                        table ? table : "?", column ? column : "?", precision, scale);
-  return add_column(ctx, table, column, ml_type_decimal((uint8_t)precision, (uint8_t)scale));
-}
-
-static const char *json_kind(const ml_json_val *v) {
-  switch (v->type) {
-  case ML_JSON_STRING: return "a string";
-  case ML_JSON_NUMBER: return "a number";
-  case ML_JSON_OBJECT: return "an object";
-  case ML_JSON_ARRAY: return "an array";
-  case ML_JSON_NULL: return "null";
-  default: return "a boolean";
-  }
-}
-
-/* One column of the JSON schema: "TYPE" or {"type": "DECIMAL", "precision": p, "scale": s}. */
-static int json_column(mallard_ctx *ctx, const char *table, const char *col, const ml_json_val *v) {
-  const char *type = NULL;
-  const ml_json_val *prec = NULL, *scale = NULL;
-  if (v->type == ML_JSON_STRING) {
-    type = v->u.str;
-  } else if (v->type == ML_JSON_OBJECT) {
-    for (size_t i = 0; i < v->len; i++) {
-      const char *k = ml_json_key(v, i)->u.str;
-      const ml_json_val *m = ml_json_member(v, i);
-      if (!strcmp(k, "type") && m->type == ML_JSON_STRING) type = m->u.str;
-      else if (!strcmp(k, "precision")) prec = m;
-      else if (!strcmp(k, "scale")) scale = m;
-      else if (strcmp(k, "type"))
-        return schema_error(ctx, "table '%s': column '%s': unknown key '%s' (known: type, precision, scale)", table,
-                            col, k);
-    }
-    if (!type) return schema_error(ctx, "table '%s': column '%s': \"type\" must be a string", table, col);
-  } else {
-    return schema_error(ctx, "table '%s': column '%s': the type must be a string or an object, not %s", table, col,
-                        json_kind(v));
-  }
-  for (size_t i = 0; i < N_TYPES; i++) {
-    if (strcmp(type_names[i].name, type)) continue;
-    if (type_names[i].sdk == MALLARD_DECIMAL) {
-      if (!prec || !scale || !(prec->flags & ML_JSON_NUM_INT) || !(scale->flags & ML_JSON_NUM_INT))
-        return schema_error(ctx, "table '%s': column '%s': DECIMAL needs integer \"precision\" and \"scale\"", table,
-                            col);
-      if (prec->i < 1 || prec->i > 38 || scale->i < 0 || scale->i > prec->i)
-        return schema_error(ctx, "table '%s': column '%s': DECIMAL(%lld,%lld) is invalid (precision 1..38, scale "
-                                 "0..precision)",
-                            table, col, (long long)prec->i, (long long)scale->i);
-      return mallard_column_decimal(ctx, table, col, (int)prec->i, (int)scale->i);
-    }
-    if (prec || scale)
-      return schema_error(ctx, "table '%s': column '%s': precision and scale apply to DECIMAL only", table, col);
-    return mallard_column(ctx, table, col, type_names[i].sdk);
-  }
-  return schema_error(ctx,
-                      "table '%s': column '%s': unknown type '%s' (known: BOOLEAN, SHORT, INT, LONG, DECIMAL, FLOAT, "
-                      "DOUBLE, NAIVE_DATE, NAIVE_TIME, NAIVE_DATETIME, UTC_DATETIME, BINARY, XML, STRING, JSON)",
-                      table, col, type);
-}
-
-static int json_table(mallard_ctx *ctx, size_t index, const ml_json_val *t) {
-  if (t->type != ML_JSON_OBJECT)
-    return schema_error(ctx, "entry %zu: a table must be an object, not %s", index + 1, json_kind(t));
-  const char *name = NULL;
-  const ml_json_val *pk = NULL, *cols = NULL;
-  for (size_t i = 0; i < t->len; i++) {
-    const char *k = ml_json_key(t, i)->u.str;
-    const ml_json_val *m = ml_json_member(t, i);
-    if (!strcmp(k, "table")) {
-      if (m->type != ML_JSON_STRING) return schema_error(ctx, "entry %zu: \"table\" must be a string", index + 1);
-      name = m->u.str;
-    } else if (!strcmp(k, "primary_key")) {
-      pk = m;
-    } else if (!strcmp(k, "columns")) {
-      cols = m;
-    } else {
-      return schema_error(ctx, "entry %zu: unknown key '%s' (known: table, primary_key, columns)", index + 1, k);
-    }
-  }
-  if (!name) return schema_error(ctx, "entry %zu: \"table\" is missing", index + 1);
-  decl_table *d;
-  int rc = declare_table(ctx, name, &d);
-  if (rc) return rc;
-  if (pk && pk->type != ML_JSON_ARRAY)
-    return schema_error(ctx, "table '%s': \"primary_key\" must be an array of column names", name);
-  for (size_t i = 0; pk && i < pk->len; i++) {
-    const ml_json_val *c = &pk->u.items[i];
-    if (c->type != ML_JSON_STRING)
-      return schema_error(ctx, "table '%s': \"primary_key\" must be an array of column names", name);
-    if ((rc = add_pk(ctx, d, c->u.str, c->len)) != MALLARD_OK) return rc;
-  }
-  if (cols && cols->type != ML_JSON_OBJECT)
-    return schema_error(ctx, "table '%s': \"columns\" must be an object of column: type", name);
-  for (size_t i = 0; cols && i < cols->len; i++)
-    if ((rc = json_column(ctx, name, ml_json_key(cols, i)->u.str, ml_json_member(cols, i))) != MALLARD_OK) return rc;
-  return MALLARD_OK;
-}
-
-int mallard_schema_json(mallard_ctx *ctx, const char *json) {
-  if (!ctx) return MALLARD_ERR_ARG;
-  int rc = schema_guard(ctx, "mallard_schema_json");
-  if (rc) return rc;
-  if (!json) return schema_error(ctx, "the schema JSON is NULL");
-  ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
-  const ml_json_val *root;
-  ml_err err;
-  if (ml_json_parse(doc, json, strlen(json), &root, &err) != ML_OK) {
-    ml_json_err_locate(&err);
-    rc = schema_error(ctx, "%s", err.msg);
-  }
-  else if (root->type != ML_JSON_ARRAY) rc = schema_error(ctx, "the schema must be a JSON array of tables");
-  for (size_t i = 0; rc == MALLARD_OK && i < root->len; i++) rc = json_table(ctx, i, &root->u.items[i]);
   ml_json_doc_free(doc);
   return rc;
 }
@@ -748,16 +445,11 @@ ml_status ml_sdk_run_schema_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_
     if (opened != ML_OK) return opened;
   }
   ml_apply_on_schema_change(apply, commit_held_hook, ctx);
-  ctx->phase = PHASE_SCHEMA;
+  ctx->phase = ML_SDK_PHASE_SCHEMA;
   int rc = fn(ctx, ud);
-  ctx->phase = PHASE_INIT;
+  ctx->phase = ML_SDK_PHASE_INIT;
   ml_status st = result(ctx, rc, "schema", err);
-  for (size_t i = 0; st == ML_OK && i < ctx->n_decl; i++) {
-    /* a key column without a declared type is inferred like any other */
-    decl_table *t = &ctx->decl[i];
-    st = ml_apply_declare(apply, t->name, (const char *const *)t->pk, t->n_pk, t->cols, t->n_cols, err);
-  }
-  return st;
+  return st == ML_OK ? ml_sdkschema_declare(&ctx->schema, apply, err) : st;
 }
 
 ml_status ml_sdk_run_update(mallard_ctx *ctx, mallard_update_fn fn, ml_err *err) {
@@ -778,9 +470,9 @@ void ml_sdk_append_reason(mallard_ctx *ctx, const char *text) {
 }
 
 ml_status ml_sdk_run_update_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_err *err) {
-  ctx->phase = PHASE_UPDATE;
+  ctx->phase = ML_SDK_PHASE_UPDATE;
   int rc = fn(ctx, ud);
-  ctx->phase = PHASE_DONE;
+  ctx->phase = ML_SDK_PHASE_DONE;
   return result(ctx, rc, "update", err);
 }
 
@@ -789,7 +481,7 @@ ml_status ml_sdk_run_update_with(mallard_ctx *ctx, ml_sdk_call fn, void *ud, ml_
 static int op_result(mallard_ctx *ctx, ml_status st, ml_err *err) {
   if (ctx->hooks.progress) ctx->hooks.progress(ctx->hooks.ud);
   if (st == ML_OK) return MALLARD_OK;
-  return fatal(ctx, from_status(st), st, "%s", err->msg);
+  return ml_sdk_fatal(ctx, from_status(st), st, "%s", err->msg);
 }
 
 static int do_op(mallard_ctx *ctx, ml_apply_kind kind, const char *what, const char *table, const mallard_record *r) {
@@ -944,12 +636,12 @@ int mallard_checkpoint(mallard_ctx *ctx) {
   ml_err err;
   ml_err_clear(&err);
   const char *state = mallard_state_json(ctx);
-  if (!state) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
+  if (!state) return ml_sdk_fatal_nomem(ctx);
   ml_status st = save_committed(ctx, &err);
   if (st == ML_OK && mono_ms() - ctx->last_commit_ms < ctx->commit_interval_ms) {
     ml_buf_reset(&ctx->held_state);
     ml_buf_append(&ctx->held_state, ctx->state_text.data, ctx->state_text.len);
-    if (!ml_buf_ok(&ctx->held_state)) return fatal(ctx, MALLARD_ERR_NOMEM, ML_ERR_NOMEM, "out of memory");
+    if (!ml_buf_ok(&ctx->held_state)) return ml_sdk_fatal_nomem(ctx);
     ml_apply_mark(ctx->apply);
   } else if (st == ML_OK) {
     st = commit_now_or_behind(ctx, &err);

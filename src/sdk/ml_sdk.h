@@ -1,6 +1,8 @@
 /* ml_sdk: the mallard_ctx behind the public API of mallard.h -- the
- * configuration, the state, the schema declarations, logs, and the
- * operations, which it hands to an ml_apply.
+ * configuration, the state, logs, and the operations, which it hands to an
+ * ml_apply.  The schema declarations (mallard_table, mallard_column*,
+ * mallard_schema_json) are ml_sdkschema's, on the same ctx
+ * (ml_sdk_internal.h).
  *
  * Lifecycle (what ml_runner does):
  *   ml_sdk_new -> ml_sdk_load_config / ml_sdk_load_state ->
