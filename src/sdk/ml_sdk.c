@@ -177,18 +177,29 @@ char *ml_sdk_dup_n(const char *s, size_t n) {
   return p;
 }
 
-ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err) {
-  ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return ml_err_nomem(err);
-  const ml_json_val *root;
-  ml_status st = ml_json_parse(doc, json, len, &root, err);
-  if (st != ML_OK) {
+/* The configuration and the state are JSON objects the user wrote or kept:
+ * both are parsed into *doc (the caller's to free, even on failure), and
+ * anything else is ML_ERR_CONFIG naming the file as "<label><source>" and
+ * saying what the file must be. */
+static ml_status parse_object(const char *json, size_t len, const char *label, const char *source, const char *must_be,
+                              ml_json_doc **doc, const ml_json_val **root, ml_err *err) {
+  if (!(*doc = ml_json_doc_new())) return ml_err_nomem(err);
+  if (ml_json_parse(*doc, json, len, root, err) != ML_OK) {
     ml_json_err_locate(err);
-    ml_err_prefix(err, "%s", source);
-    st = err ? (err->code = ML_ERR_CONFIG) : ML_ERR_CONFIG;
-  } else if (root->type != ML_JSON_OBJECT) {
-    st = ml_err_set(err, ML_ERR_CONFIG, "%s: the configuration must be a JSON object of strings", source);
-  } else {
+    ml_err_prefix(err, "%s%s", label, source);
+    if (err) err->code = ML_ERR_CONFIG;
+    return ML_ERR_CONFIG;
+  }
+  if ((*root)->type != ML_JSON_OBJECT) return ml_err_set(err, ML_ERR_CONFIG, "%s%s: %s", label, source, must_be);
+  return ML_OK;
+}
+
+ml_status ml_sdk_load_config(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err) {
+  ml_json_doc *doc;
+  const ml_json_val *root;
+  ml_status st = parse_object(json, len, "", source, "the configuration must be a JSON object of strings", &doc, &root,
+                              err);
+  if (st == ML_OK) {
     kv_free(ctx->config, ctx->n_config);
     ctx->n_config = 0;
     ctx->config = calloc(root->len ? root->len : 1, sizeof *ctx->config);
@@ -300,18 +311,10 @@ static int state_put_val(mallard_ctx *ctx, const char *key, const ml_json_val *v
 }
 
 ml_status ml_sdk_load_state(mallard_ctx *ctx, const char *json, size_t len, const char *source, ml_err *err) {
-  ml_json_doc *doc = ml_json_doc_new();
-  if (!doc) return ml_err_nomem(err);
+  ml_json_doc *doc;
   const ml_json_val *root;
-  ml_status st = ml_json_parse(doc, json, len, &root, err);
-  if (st != ML_OK) {
-    ml_json_err_locate(err);
-    ml_err_prefix(err, "state %s", source);
-    if (err) err->code = ML_ERR_CONFIG;
-    st = ML_ERR_CONFIG;
-  } else if (root->type != ML_JSON_OBJECT) {
-    st = ml_err_set(err, ML_ERR_CONFIG, "state %s: the state must be a JSON object", source);
-  } else {
+  ml_status st = parse_object(json, len, "state ", source, "the state must be a JSON object", &doc, &root, err);
+  if (st == ML_OK) {
     for (size_t i = 0; st == ML_OK && i < root->len; i++) {
       const ml_json_val *k = ml_json_key(root, i);
       char *key = ml_sdk_dup_n(k->u.str, k->len);
