@@ -21,9 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/ml_ids.h"
+
+#include "bench_db.h"
+#include "bench_util.h"
+
+#define PROG "baseline_chunks"
 
 enum { COLS = 13 };
 
@@ -31,31 +35,6 @@ static const char CREATE_SQL[] =
     "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta JSON, "
     "_airbyte_generation_id BIGINT, id BIGINT, name VARCHAR, email VARCHAR, age BIGINT, score DOUBLE, "
     "active BOOLEAN, updated_at TIMESTAMPTZ, tags JSON, address JSON)";
-
-static uint64_t next_rand(uint64_t *s) {
-  /* splitmix64, as in bench/gen.c */
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int sql(duckdb_connection con, const char *q) {
-  duckdb_result res;
-  if (duckdb_query(con, q, &res) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_chunks: %s: %s\n", q, duckdb_result_error(&res));
-    duckdb_destroy_result(&res);
-    return 1;
-  }
-  duckdb_destroy_result(&res);
-  return 0;
-}
 
 static int usage(void) {
   fprintf(stderr, "usage: baseline_chunks --db FILE [--records N] [--seed X] [--commit-every K]\n");
@@ -77,29 +56,29 @@ int main(int argc, char **argv) {
   }
   if (!db_path) return usage();
 
-  double t0 = now_s();
+  double t0 = bench_now_s();
   duckdb_database db;
   duckdb_connection con;
   char *open_err = NULL;
   duckdb_config cfg;
   if (duckdb_create_config(&cfg) != DuckDBSuccess) return 1;
   if (duckdb_open_ext(db_path, &db, cfg, &open_err) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_chunks: cannot open %s: %s\n", db_path, open_err ? open_err : "?");
+    fprintf(stderr, PROG ": cannot open %s: %s\n", db_path, open_err ? open_err : "?");
     duckdb_free(open_err);
     duckdb_destroy_config(&cfg);
     return 1;
   }
   duckdb_destroy_config(&cfg);
   if (duckdb_connect(db, &con) != DuckDBSuccess) return 1;
-  if (sql(con, CREATE_SQL) || sql(con, "BEGIN")) return 1;
+  if (bench_sql(PROG, con, CREATE_SQL) || bench_sql(PROG, con, "BEGIN")) return 1;
 
   duckdb_appender app;
   if (duckdb_appender_create(con, NULL, "users", &app) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_chunks: appender: %s\n", duckdb_appender_error(app));
+    fprintf(stderr, PROG ": appender: %s\n", duckdb_appender_error(app));
     return 1;
   }
   if (duckdb_appender_column_count(app) != COLS) {
-    fprintf(stderr, "baseline_chunks: unexpected column count\n");
+    fprintf(stderr, PROG ": unexpected column count\n");
     return 1;
   }
   /* The chunk takes the table's own column types (JSON is VARCHAR with an
@@ -120,9 +99,6 @@ int main(int argc, char **argv) {
   bool *active = duckdb_vector_get_data(vec[9]);
   int64_t *updated = duckdb_vector_get_data(vec[10]);
 
-  static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
-  static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};
-  static const char *const tag[] = {"new", "vip", "churn-risk", "beta", "trial", "partner"};
   static const char meta[] = "{\"sync_id\":1,\"changes\":[]}";
   const int64_t base_ms = 1700000000000LL;
   ml_ids ids;
@@ -131,9 +107,9 @@ int main(int argc, char **argv) {
   idx_t row = 0;
   char buf[128];
   for (uint64_t n = 0; n < records; n++) {
-    uint64_t r = next_rand(&rng);
+    uint64_t r = bench_next_rand(&rng);
     uint64_t id = n + 1;
-    const char *nm = first[r % 8];
+    const char *nm = bench_first_names[r % 8];
     uint64_t lo;
     int64_t hi;
     ml_ids_next(&ids, &lo, &hi);
@@ -152,9 +128,9 @@ int main(int argc, char **argv) {
     score[row] = (double)((r >> 16) % 1000 * 100 + (r >> 24) % 100) / 100.0;
     active[row] = (r >> 32) & 1;
     updated[row] = (base_ms / 1000 + (int64_t)n) * 1000000;
-    len = snprintf(buf, sizeof buf, "[\"%s\",\"%s\"]", tag[(r >> 40) % 6], tag[(r >> 44) % 6]);
+    len = snprintf(buf, sizeof buf, "[\"%s\",\"%s\"]", bench_tags[(r >> 40) % 6], bench_tags[(r >> 44) % 6]);
     duckdb_vector_assign_string_element_len(vec[11], row, buf, (idx_t)len);
-    len = snprintf(buf, sizeof buf, "{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}", city[(r >> 48) % 8],
+    len = snprintf(buf, sizeof buf, "{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}", bench_cities[(r >> 48) % 8],
                    (r >> 52) % 100000);
     duckdb_vector_assign_string_element_len(vec[12], row, buf, (idx_t)len);
     bool last = n + 1 == records;
@@ -162,7 +138,7 @@ int main(int argc, char **argv) {
     if (++row == cap || last || commit) {
       duckdb_data_chunk_set_size(chunk, row);
       if (duckdb_append_data_chunk(app, chunk) != DuckDBSuccess) {
-        fprintf(stderr, "baseline_chunks: append: %s\n", duckdb_appender_error(app));
+        fprintf(stderr, PROG ": append: %s\n", duckdb_appender_error(app));
         return 1;
       }
       duckdb_data_chunk_reset(chunk);
@@ -180,20 +156,21 @@ int main(int argc, char **argv) {
     }
     if (commit) {
       since_commit = 0;
-      if (duckdb_appender_flush(app) != DuckDBSuccess || sql(con, "COMMIT") || sql(con, "BEGIN")) return 1;
+      if (duckdb_appender_flush(app) != DuckDBSuccess || bench_sql(PROG, con, "COMMIT") ||
+          bench_sql(PROG, con, "BEGIN"))
+        return 1;
     }
   }
   if (duckdb_appender_flush(app) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_chunks: flush: %s\n", duckdb_appender_error(app));
+    fprintf(stderr, PROG ": flush: %s\n", duckdb_appender_error(app));
     return 1;
   }
   duckdb_appender_destroy(&app);
   duckdb_destroy_data_chunk(&chunk);
-  if (sql(con, "COMMIT")) return 1;
+  if (bench_sql(PROG, con, "COMMIT")) return 1;
   duckdb_disconnect(&con);
   duckdb_close(&db);
-  double secs = now_s() - t0;
-  fprintf(stderr, "baseline_chunks: %" PRIu64 " records in %.3f s, %.0f records/s\n", records, secs,
-          secs > 0 ? (double)records / secs : 0.0);
+  double secs = bench_now_s() - t0;
+  bench_report(PROG, records, secs);
   return 0;
 }

@@ -16,32 +16,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "warehouse/ml_batch.h"
 #include "engine/ml_ids.h"
 #include "warehouse/ml_wh.h"
 
+#include "bench_db.h"
+#include "bench_util.h"
+
+#define PROG "baseline_feed"
+
 enum { COLS = 13 };
-
-static uint64_t next_rand(uint64_t *s) {
-  /* splitmix64, as in bench/gen.c */
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int fail(const char *what, const ml_err *err) {
-  fprintf(stderr, "baseline_feed: %s: %s\n", what, err->msg);
-  return 1;
-}
 
 int main(int argc, char **argv) {
   const char *db_path = NULL;
@@ -55,30 +40,18 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: baseline_feed --db FILE [--records N] [--seed X]\n");
     return 2;
   }
-  double t0 = now_s();
+  double t0 = bench_now_s();
+  ml_wh *wh = bench_open_wh(PROG, db_path,
+                            "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, "
+                            "_airbyte_meta JSON, _airbyte_generation_id BIGINT, id BIGINT, name VARCHAR, email "
+                            "VARCHAR, age BIGINT, score DOUBLE, active BOOLEAN, updated_at TIMESTAMPTZ, tags JSON, "
+                            "address JSON)");
+  if (!wh) return 1;
   ml_err err;
   ml_err_clear(&err);
-  ml_wh_options opts = {.background_append = true,
-                        .memory_limit = "64MB",
-                        .memory_limit_liftable = true,
-                        .threads = "1",
-                        .threads_liftable = true,
-                        .vacuum_after_deletes = true};
-  ml_wh *wh = NULL;
-  if (ml_wh_open(db_path, &opts, &wh, &err) != ML_OK) return fail("open", &err);
-  if (ml_wh_exec(wh,
-                 "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta JSON, "
-                 "_airbyte_generation_id BIGINT, id BIGINT, name VARCHAR, email VARCHAR, age BIGINT, score DOUBLE, "
-                 "active BOOLEAN, updated_at TIMESTAMPTZ, tags JSON, address JSON)",
-                 &err) != ML_OK ||
-      ml_wh_begin(wh, &err) != ML_OK)
-    return fail("create", &err);
   ml_batch *b = NULL;
-  if (ml_batch_open(wh, NULL, "main", "users", COLS, &b, &err) != ML_OK) return fail("batch", &err);
+  if (ml_batch_open(wh, NULL, "main", "users", COLS, &b, &err) != ML_OK) return bench_fail(PROG, "batch", err.msg);
 
-  static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
-  static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};
-  static const char *const tag[] = {"new", "vip", "churn-risk", "beta", "trial", "partner"};
   static const char meta[] = "{\"sync_id\":1,\"changes\":[]}";
   const int64_t base_ms = 1700000000000LL;
   ml_ids ids;
@@ -86,8 +59,8 @@ int main(int argc, char **argv) {
   uint64_t rng = seed;
   char buf[128];
   for (uint64_t n = 0; n < records; n++) {
-    uint64_t r = next_rand(&rng), id = n + 1;
-    const char *nm = first[r % 8];
+    uint64_t r = bench_next_rand(&rng), id = n + 1;
+    const char *nm = bench_first_names[r % 8];
     uint64_t lo;
     int64_t hi;
     ml_ids_next(&ids, &lo, &hi);
@@ -104,18 +77,17 @@ int main(int argc, char **argv) {
     ml_batch_put_f64(b, 8, (double)((r >> 16) % 1000 * 100 + (r >> 24) % 100) / 100.0);
     ml_batch_put_bool(b, 9, (r >> 32) & 1);
     ml_batch_put_i64(b, 10, (base_ms / 1000 + (int64_t)n) * 1000000);
-    len = snprintf(buf, sizeof buf, "[\"%s\",\"%s\"]", tag[(r >> 40) % 6], tag[(r >> 44) % 6]);
+    len = snprintf(buf, sizeof buf, "[\"%s\",\"%s\"]", bench_tags[(r >> 40) % 6], bench_tags[(r >> 44) % 6]);
     ml_batch_put_str(b, 11, buf, (size_t)len);
-    len = snprintf(buf, sizeof buf, "{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}", city[(r >> 48) % 8],
+    len = snprintf(buf, sizeof buf, "{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}", bench_cities[(r >> 48) % 8],
                    (r >> 52) % 100000);
     ml_batch_put_str(b, 12, buf, (size_t)len);
-    if (ml_batch_end_row(b, &err) != ML_OK) return fail("append", &err);
+    if (ml_batch_end_row(b, &err) != ML_OK) return bench_fail(PROG, "append", err.msg);
   }
-  if (ml_batch_flush(b, &err) != ML_OK || ml_wh_commit(wh, &err) != ML_OK) return fail("commit", &err);
+  if (ml_batch_flush(b, &err) != ML_OK || ml_wh_commit(wh, &err) != ML_OK) return bench_fail(PROG, "commit", err.msg);
   ml_batch_close(b);
   ml_wh_close(wh);
-  double secs = now_s() - t0;
-  fprintf(stderr, "baseline_feed: %" PRIu64 " records in %.3f s, %.0f records/s\n", records, secs,
-          secs > 0 ? (double)records / secs : 0.0);
+  double secs = bench_now_s() - t0;
+  bench_report(PROG, records, secs);
   return 0;
 }

@@ -23,34 +23,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "convert/ml_conv.h"
 #include "engine/ml_ids.h"
 #include "json/ml_json.h"
+
+#include "bench_db.h"
+#include "bench_util.h"
+
+#define PROG "baseline_insert"
 
 static const char CREATE_SQL[] =
     "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta JSON, "
     "_airbyte_generation_id BIGINT, id BIGINT, name VARCHAR, email VARCHAR, age BIGINT, score DOUBLE, "
     "active BOOLEAN, updated_at TIMESTAMPTZ, tags JSON, address JSON)";
 static const char INSERT_SQL[] = "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int sql(duckdb_connection con, const char *q) {
-  duckdb_result res;
-  if (duckdb_query(con, q, &res) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_insert: %s: %s\n", q, duckdb_result_error(&res));
-    duckdb_destroy_result(&res);
-    return 1;
-  }
-  duckdb_destroy_result(&res);
-  return 0;
-}
 
 /* Binds member `key` of data to parameter p, as its column type wants; a
  * missing or JSON null member binds NULL. */
@@ -84,7 +71,7 @@ static int bind(duckdb_prepared_statement st, idx_t p, const ml_json_val *data, 
       s = duckdb_bind_varchar_length(st, p, v->src, v->src_len);
       break;
   }
-  if (s != DuckDBSuccess) fprintf(stderr, "baseline_insert: cannot bind '%s'\n", key);
+  if (s != DuckDBSuccess) fprintf(stderr, PROG ": cannot bind '%s'\n", key);
   return s == DuckDBSuccess ? 0 : 1;
 }
 
@@ -112,21 +99,21 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  double t0 = now_s();
+  double t0 = bench_now_s();
   duckdb_database db;
   duckdb_connection con;
   if (duckdb_open(db_path, &db) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_insert: cannot open %s\n", db_path);
+    fprintf(stderr, PROG ": cannot open %s\n", db_path);
     return 1;
   }
   if (duckdb_connect(db, &con) != DuckDBSuccess) return 1;
-  if (sql(con, CREATE_SQL)) return 1;
+  if (bench_sql(PROG, con, CREATE_SQL)) return 1;
   duckdb_prepared_statement st;
   if (duckdb_prepare(con, INSERT_SQL, &st) != DuckDBSuccess) {
-    fprintf(stderr, "baseline_insert: prepare: %s\n", duckdb_prepare_error(st));
+    fprintf(stderr, PROG ": prepare: %s\n", duckdb_prepare_error(st));
     return 1;
   }
-  if (sql(con, "BEGIN")) return 1;
+  if (bench_sql(PROG, con, "BEGIN")) return 1;
 
   ml_json_doc *doc = ml_json_doc_new();
   if (!doc) return 1;
@@ -142,13 +129,13 @@ int main(int argc, char **argv) {
     const ml_json_val *msg;
     ml_err err;
     if (ml_json_parse(doc, line, (size_t)len, &msg, &err) != ML_OK) {
-      fprintf(stderr, "baseline_insert: %s line %" PRIu64 ": %s\n", input, line_no, err.msg);
+      fprintf(stderr, PROG ": %s line %" PRIu64 ": %s\n", input, line_no, err.msg);
       rc = 1;
       break;
     }
     const char *type = ml_json_get_str(msg, "type");
     if (type && !strcmp(type, "STATE")) {
-      if (sql(con, "COMMIT") || sql(con, "BEGIN")) {
+      if (bench_sql(PROG, con, "COMMIT") || bench_sql(PROG, con, "BEGIN")) {
         rc = 1;
         break;
       }
@@ -159,7 +146,7 @@ int main(int argc, char **argv) {
     const ml_json_val *data = ml_json_get(rec, "data");
     const ml_json_val *emitted = ml_json_get(rec, "emitted_at");
     if (!data || data->type != ML_JSON_OBJECT || !emitted || !(emitted->flags & ML_JSON_NUM_INT)) {
-      fprintf(stderr, "baseline_insert: %s line %" PRIu64 ": not a record of the expected shape\n", input, line_no);
+      fprintf(stderr, PROG ": %s line %" PRIu64 ": not a record of the expected shape\n", input, line_no);
       rc = 1;
       break;
     }
@@ -183,7 +170,7 @@ int main(int argc, char **argv) {
     bad |= bind(st, 13, data, "address", K_JSON);
     duckdb_result res;
     if (bad || duckdb_execute_prepared(st, &res) != DuckDBSuccess) {
-      fprintf(stderr, "baseline_insert: %s line %" PRIu64 ": insert failed: %s\n", input, line_no,
+      fprintf(stderr, PROG ": %s line %" PRIu64 ": insert failed: %s\n", input, line_no,
               bad ? "bind" : duckdb_result_error(&res));
       if (!bad) duckdb_destroy_result(&res);
       rc = 1;
@@ -196,12 +183,11 @@ int main(int argc, char **argv) {
   fclose(in);
   ml_json_doc_free(doc);
   duckdb_destroy_prepare(&st);
-  if (sql(con, rc ? "ROLLBACK" : "COMMIT")) rc = 1;
+  if (bench_sql(PROG, con, rc ? "ROLLBACK" : "COMMIT")) rc = 1;
   duckdb_disconnect(&con);
   duckdb_close(&db);
-  double secs = now_s() - t0;
+  double secs = bench_now_s() - t0;
   if (rc == 0)
-    fprintf(stderr, "baseline_insert: %" PRIu64 " records in %.3f s, %.0f records/s\n", records, secs,
-            secs > 0 ? (double)records / secs : 0.0);
+    bench_report(PROG, records, secs);
   return rc;
 }

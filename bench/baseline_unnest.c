@@ -15,30 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/ml_ids.h"
 #include "warehouse/ml_batch.h"
 #include "warehouse/ml_wh.h"
 
-static uint64_t next_rand(uint64_t *s) {
-  /* splitmix64, as in bench/gen.c */
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+#include "bench_db.h"
+#include "bench_util.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int fail(const char *what, const ml_err *err) {
-  fprintf(stderr, "baseline_unnest: %s: %s\n", what, err->msg);
-  return 1;
-}
+#define PROG "baseline_unnest"
 
 int main(int argc, char **argv) {
   const char *db_path = NULL;
@@ -53,37 +38,27 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: baseline_unnest --db FILE [--records N] [--depth 0|2]\n");
     return 2;
   }
-  double t0 = now_s();
+  size_t root_cols = depth ? 11 : 8;
+  double t0 = bench_now_s();
+  ml_wh *wh = bench_open_wh(
+      PROG, db_path,
+      depth ? "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta "
+              "JSON, _airbyte_generation_id BIGINT, id BIGINT, updated_at TIMESTAMPTZ, lines JSON, "
+              "customer JSON, customer__name VARCHAR, customer__city VARCHAR, customer__zip VARCHAR); "
+              "CREATE TABLE users__lines (_airbyte_raw_id UUID, _mallard_parent_id UUID, _mallard_id UUID, "
+              "_mallard_list_idx BIGINT, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_generation_id BIGINT, "
+              "sku VARCHAR, qty BIGINT, price DOUBLE)"
+            : "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta "
+              "JSON, _airbyte_generation_id BIGINT, id BIGINT, updated_at TIMESTAMPTZ, lines JSON, "
+              "customer JSON)");
+  if (!wh) return 1;
   ml_err err;
   ml_err_clear(&err);
-  ml_wh_options opts = {.background_append = true,
-                        .memory_limit = ML_WH_APPEND_MEMORY_LIMIT,
-                        .memory_limit_liftable = true,
-                        .threads = "1",
-                        .threads_liftable = true,
-                        .vacuum_after_deletes = true};
-  ml_wh *wh = NULL;
-  if (ml_wh_open(db_path, &opts, &wh, &err) != ML_OK) return fail("open", &err);
-  size_t root_cols = depth ? 11 : 8;
-  if (ml_wh_exec(wh,
-                 depth ? "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta "
-                         "JSON, _airbyte_generation_id BIGINT, id BIGINT, updated_at TIMESTAMPTZ, lines JSON, "
-                         "customer JSON, customer__name VARCHAR, customer__city VARCHAR, customer__zip VARCHAR); "
-                         "CREATE TABLE users__lines (_airbyte_raw_id UUID, _mallard_parent_id UUID, _mallard_id UUID, "
-                         "_mallard_list_idx BIGINT, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_generation_id BIGINT, "
-                         "sku VARCHAR, qty BIGINT, price DOUBLE)"
-                       : "CREATE TABLE users (_airbyte_raw_id UUID, _airbyte_extracted_at TIMESTAMPTZ, _airbyte_meta "
-                         "JSON, _airbyte_generation_id BIGINT, id BIGINT, updated_at TIMESTAMPTZ, lines JSON, "
-                         "customer JSON)",
-                 &err) != ML_OK ||
-      ml_wh_begin(wh, &err) != ML_OK)
-    return fail("create", &err);
   ml_batch *b = NULL, *c = NULL;
-  if (ml_batch_open(wh, NULL, "main", "users", root_cols, &b, &err) != ML_OK) return fail("batch", &err);
-  if (depth && ml_batch_open(wh, NULL, "main", "users__lines", 9, &c, &err) != ML_OK) return fail("batch", &err);
+  if (ml_batch_open(wh, NULL, "main", "users", root_cols, &b, &err) != ML_OK) return bench_fail(PROG, "batch", err.msg);
+  if (depth && ml_batch_open(wh, NULL, "main", "users__lines", 9, &c, &err) != ML_OK)
+    return bench_fail(PROG, "batch", err.msg);
 
-  static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
-  static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};
   static const char meta[] = "{\"sync_id\":0,\"changes\":[]}";
   const int64_t base_ms = 1700000000000LL;
   const uint64_t path_hash = 0x1234; /* one array path */
@@ -92,7 +67,7 @@ int main(int argc, char **argv) {
   uint64_t rng = 42, child_rows = 0;
   char lines[512], cust[128], name[64], sku[5][16];
   for (uint64_t n = 0; n < records; n++) {
-    uint64_t r = next_rand(&rng), id = n + 1;
+    uint64_t r = bench_next_rand(&rng), id = n + 1;
     uint64_t lo;
     int64_t hi;
     ml_ids_next(&ids, &lo, &hi);
@@ -108,10 +83,10 @@ int main(int argc, char **argv) {
                              l ? "," : "", sku[l], qty[l], price[l]);
     }
     ll += (size_t)snprintf(lines + ll, sizeof lines - ll, "]");
-    int nl = snprintf(name, sizeof name, "%s %" PRIu64, first[r % 8], id);
+    int nl = snprintf(name, sizeof name, "%s %" PRIu64, bench_first_names[r % 8], id);
     char zip[8];
     snprintf(zip, sizeof zip, "%05" PRIu64, (r >> 52) % 100000);
-    const char *ct = city[(r >> 48) % 8];
+    const char *ct = bench_cities[(r >> 48) % 8];
     int cl = snprintf(cust, sizeof cust, "{\"name\":\"%s\",\"city\":\"%s\",\"zip\":\"%s\"}", name, ct, zip);
     for (int l = 0; depth && l < 5; l++) {
       uint64_t clo;
@@ -126,7 +101,7 @@ int main(int argc, char **argv) {
       ml_batch_put_str(c, 6, sku[l], strlen(sku[l]));
       ml_batch_put_i64(c, 7, (int64_t)qty[l]);
       ml_batch_put_f64(c, 8, price[l]);
-      if (ml_batch_end_row(c, &err) != ML_OK) return fail("append", &err);
+      if (ml_batch_end_row(c, &err) != ML_OK) return bench_fail(PROG, "append", err.msg);
       child_rows++;
     }
     ml_batch_put_i128(b, 0, lo, hi);
@@ -142,15 +117,15 @@ int main(int argc, char **argv) {
       ml_batch_put_str(b, 9, ct, strlen(ct));
       ml_batch_put_str(b, 10, zip, 5);
     }
-    if (ml_batch_end_row(b, &err) != ML_OK) return fail("append", &err);
+    if (ml_batch_end_row(b, &err) != ML_OK) return bench_fail(PROG, "append", err.msg);
   }
   if (ml_batch_flush(b, &err) != ML_OK || (c && ml_batch_flush(c, &err) != ML_OK) || ml_wh_commit(wh, &err) != ML_OK)
-    return fail("commit", &err);
+    return bench_fail(PROG, "commit", err.msg);
   ml_batch_close(b);
   ml_batch_close(c);
   ml_wh_close(wh);
-  double secs = now_s() - t0;
-  fprintf(stderr, "baseline_unnest: depth %d: %" PRIu64 " records and %" PRIu64 " child rows in %.3f s\n", depth,
+  double secs = bench_now_s() - t0;
+  fprintf(stderr, PROG ": depth %d: %" PRIu64 " records and %" PRIu64 " child rows in %.3f s\n", depth,
           records, child_rows, secs);
   return 0;
 }

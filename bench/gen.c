@@ -32,20 +32,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 typedef struct gen_opts {
   uint64_t records, streams, state_every, seed, key_space, start, sync_id;
   const char *mode, *catalog, *ns;
   bool stream_status, per_stream, nested;
   uint64_t starts[64]; /* per-stream resume positions (--starts) */
 } gen_opts;
-
-static uint64_t next_rand(uint64_t *s) {
-  /* splitmix64: tiny, fast and good enough for test data */
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 static const char *stream_name(uint64_t i, char *buf, size_t n) {
   static const char *const names[] = {"users", "orders", "events"};
@@ -148,22 +142,19 @@ int main(int argc, char **argv) {
   if (o.catalog && write_catalog(&o) != 0) return 1;
   static char out[1 << 16];
   setvbuf(stdout, out, _IOFBF, sizeof out);
-  static const char *const first[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger"};
-  static const char *const city[] = {"Lisbon", "Zürich", "Kraków", "São Paulo", "Oslo", "Nairobi", "Kyoto", "Austin"};
-  static const char *const tag[] = {"new", "vip", "churn-risk", "beta", "trial", "partner"};
   uint64_t rng = o.seed;
   const int64_t base_ms = 1700000000000LL;
   char buf[32];
-  for (uint64_t n = 0; n < o.start && n < o.records; n++) next_rand(&rng);
+  for (uint64_t n = 0; n < o.start && n < o.records; n++) bench_next_rand(&rng);
   for (uint64_t n = o.start; n < o.records; n++) {
     uint64_t s = n % o.streams;
     uint64_t own = n / o.streams; /* this record's index within its stream */
     if (o.per_stream && own < o.starts[s]) {
-      next_rand(&rng); /* keep every record's content the same as in the full stream */
+      bench_next_rand(&rng); /* keep every record's content the same as in the full stream */
       continue;
     }
     uint64_t id = o.key_space ? (n / o.streams) % o.key_space + 1 : n / o.streams + 1;
-    uint64_t r = next_rand(&rng);
+    uint64_t r = bench_next_rand(&rng);
     int64_t ts = base_ms / 1000 + (int64_t)n;
     int64_t days = ts / 86400, secs = ts % 86400;
     /* civil date from days since epoch (2023-11-14 + n seconds) */
@@ -171,7 +162,7 @@ int main(int argc, char **argv) {
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
-    const char *nm = first[r % 8];
+    const char *nm = bench_first_names[r % 8];
     if (o.nested) {
       printf("{\"type\":\"RECORD\",\"record\":{\"stream\":\"%s\",%s%s%s\"emitted_at\":%" PRId64 ",\"data\":{"
              "\"id\":%" PRIu64 ",\"updated_at\":\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
@@ -182,7 +173,7 @@ int main(int argc, char **argv) {
         printf("%s{\"sku\":\"SKU-%05" PRIu64 "\",\"qty\":%" PRIu64 ",\"price\":%" PRIu64 ".%02" PRIu64 "}", l ? "," : "",
                (r >> (8 * l)) % 100000, 1 + (r >> (4 * l)) % 9, (r >> (6 * l)) % 500, (r >> (3 * l)) % 100);
       printf("],\"customer\":{\"name\":\"%s %" PRIu64 "\",\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}}}}\n", nm,
-             id, city[(r >> 48) % 8], (r >> 52) % 100000);
+             id, bench_cities[(r >> 48) % 8], (r >> 52) % 100000);
     } else
     printf("{\"type\":\"RECORD\",\"record\":{\"stream\":\"%s\",%s%s%s\"emitted_at\":%" PRId64 ",\"data\":{"
            "\"id\":%" PRIu64 ",\"name\":\"%s %" PRIu64 "\",\"email\":\"%s.%" PRIu64 "@example.com\",\"age\":%" PRIu64
@@ -191,8 +182,8 @@ int main(int argc, char **argv) {
            "\"tags\":[\"%s\",\"%s\"],\"address\":{\"city\":\"%s\",\"zip\":\"%05" PRIu64 "\"}}}}\n",
            stream_name(s, buf, sizeof buf), o.ns ? "\"namespace\":\"" : "", o.ns ? o.ns : "", o.ns ? "\"," : "",
            base_ms + (int64_t)n, id, nm, id, nm, id, 18 + (r >> 8) % 70, (r >> 16) % 1000, (r >> 24) % 100,
-           (r >> 32) & 1 ? "true" : "false", y, m, d, secs / 3600, secs / 60 % 60, secs % 60, tag[(r >> 40) % 6],
-           tag[(r >> 44) % 6], city[(r >> 48) % 8], (r >> 52) % 100000);
+           (r >> 32) & 1 ? "true" : "false", y, m, d, secs / 3600, secs / 60 % 60, secs % 60, bench_tags[(r >> 40) % 6],
+           bench_tags[(r >> 44) % 6], bench_cities[(r >> 48) % 8], (r >> 52) % 100000);
     if (o.per_stream) {
       if (o.state_every && (own + 1) % o.state_every == 0)
         printf("{\"type\":\"STATE\",\"state\":{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{\"name\":\"%s\"%s%s%s},"
