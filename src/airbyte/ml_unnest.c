@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "../json/ml_json.h"
+#include "../util/ml_array.h"
 #include "../util/ml_hash.h"
 
 const char *const ml_unnest_meta_names[ML_UNNEST_META_COLUMNS] = {
@@ -43,13 +44,7 @@ static void entries_free(entries *e) {
 /* Appends an entry for path prefix + key (key NULL: prefix alone). */
 static ml_status entries_push(entries *e, const char **prefix, size_t n_prefix, const char *key, const char *source,
                               const ml_shape *shape, ml_err *err) {
-  if (e->n == e->cap) {
-    size_t cap = e->cap ? e->cap * 2 : 8;
-    entry *v = realloc(e->v, cap * sizeof *v);
-    if (!v) return ml_err_nomem(err);
-    e->v = v;
-    e->cap = cap;
-  }
+  if (!ml_array_reserve(&e->v, e->n + 1, &e->cap, sizeof *e->v, 8)) return ml_err_nomem(err);
   size_t n = n_prefix + (key != NULL);
   entry *x = &e->v[e->n];
   memset(x, 0, sizeof *x);
@@ -361,13 +356,7 @@ static ml_status gather(const names *nm, ml_unnest_child *kids, size_t n, const 
       if (!(c->table = strdup(known))) return ml_err_nomem(err);
       continue;
     }
-    if (todo->n == todo->cap) {
-      size_t cap = todo->cap ? todo->cap * 2 : 8;
-      wanted *v = realloc(todo->v, cap * sizeof *v);
-      if (!v) return ml_err_nomem(err);
-      todo->v = v;
-      todo->cap = cap;
-    }
+    if (!ml_array_reserve(&todo->v, todo->n + 1, &todo->cap, sizeof *todo->v, 8)) return ml_err_nomem(err);
     ml_buf b = ML_BUF_INIT;
     ml_buf_puts(&b, parent);
     ml_buf_puts(&b, "__");

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../util/ml_array.h"
+
 ml_status ml_table_init(ml_table *t, ml_wh *wh, const char *schema, const char *name, ml_err *err) {
   memset(t, 0, sizeof *t);
   t->wh = wh;
@@ -42,13 +44,7 @@ void ml_table_free(ml_table *t) {
 void ml_table_sql_name(const ml_table *t, ml_buf *b) { ml_sql_qualified_in(b, t->catalog, t->schema, t->name); }
 
 static ml_status push_col(ml_table *t, const char *name, ml_type type, ml_err *err) {
-  if (t->n_cols == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 16;
-    ml_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return ml_err_nomem(err);
-    t->cols = c;
-    t->cap = cap;
-  }
+  if (!ml_array_reserve(&t->cols, t->n_cols + 1, &t->cap, sizeof *t->cols, 16)) return ml_err_nomem(err);
   char *copy = strdup(name);
   if (!copy) return ml_err_nomem(err);
   t->cols[t->n_cols].name = copy;

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../util/ml_array.h"
 #include "../util/ml_hash.h"
 #include "../util/ml_keyset.h"
 #include "../warehouse/ml_merge.h"
@@ -101,13 +102,7 @@ static ml_status run_now(ml_wh *wh, run_kind kind, const char *sql, ml_err *err)
 static ml_status run(ml_apply *a, ap_plan *plan, run_kind kind, const ml_buf *sql, ml_err *err) {
   if (!ml_buf_ok(sql)) return ml_err_nomem(err);
   if (!plan) return run_now(a->wh, kind, sql->data, err);
-  if (plan->n == plan->cap) {
-    size_t cap = plan->cap ? plan->cap * 2 : 8;
-    ap_stmt *grown = realloc(plan->stmts, cap * sizeof *grown);
-    if (!grown) return ml_err_nomem(err);
-    plan->stmts = grown;
-    plan->cap = cap;
-  }
+  if (!ml_array_reserve(&plan->stmts, plan->n + 1, &plan->cap, sizeof *plan->stmts, 8)) return ml_err_nomem(err);
   char *copy = strdup(sql->data);
   if (!copy) return ml_err_nomem(err);
   plan->stmts[plan->n++] = (ap_stmt){kind, copy};
@@ -172,13 +167,7 @@ static ap_table *find_table(ml_apply *a, const char *name) {
 }
 
 static ap_table *add_table(ml_apply *a, const char *name) {
-  if (a->n_tables == a->cap_tables) {
-    size_t cap = a->cap_tables ? a->cap_tables * 2 : 8;
-    ap_table *t = realloc(a->tables, cap * sizeof *t);
-    if (!t) return NULL;
-    a->tables = t;
-    a->cap_tables = cap;
-  }
+  if (!ml_array_reserve(&a->tables, a->n_tables + 1, &a->cap_tables, sizeof *a->tables, 8)) return NULL;
   ap_table *t = &a->tables[a->n_tables];
   memset(t, 0, sizeof *t);
   if (!(t->name = strdup(name))) return NULL;
@@ -234,13 +223,7 @@ static bool is_declared(const ap_table *t, const char *name) {
 }
 
 static ml_status push_col(ap_table *t, const char *name, ml_type type, bool declared, ml_err *err) {
-  if (t->n_cols == t->cap_cols) {
-    size_t cap = t->cap_cols ? t->cap_cols * 2 : 16;
-    ap_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return ml_err_nomem(err);
-    t->cols = c;
-    t->cap_cols = cap;
-  }
+  if (!ml_array_reserve(&t->cols, t->n_cols + 1, &t->cap_cols, sizeof *t->cols, 16)) return ml_err_nomem(err);
   char *copy = strdup(name);
   if (!copy) return ml_err_nomem(err);
   t->cols[t->n_cols++] = (ap_col){copy, type, declared};

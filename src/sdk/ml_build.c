@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../util/ml_array.h"
 #include "../util/ml_buf.h"
 #include "../util/ml_file.h"
 
@@ -26,15 +27,9 @@ typedef struct argv_vec {
 
 static void av_push(argv_vec *a, const char *s, size_t n) {
   if (a->oom) return;
-  if (a->n + 2 > a->cap) {
-    size_t cap = a->cap ? a->cap * 2 : 32;
-    char **v = realloc(a->v, cap * sizeof *v);
-    if (!v) {
-      a->oom = true;
-      return;
-    }
-    a->v = v;
-    a->cap = cap;
+  if (!ml_array_reserve(&a->v, a->n + 2, &a->cap, sizeof *a->v, 32)) {
+    a->oom = true;
+    return;
   }
   char *copy = malloc(n + 1);
   if (!copy) {

@@ -1,6 +1,7 @@
 #include "ml_marshal.h"
 
 #include "../json/ml_json.h"
+#include "../util/ml_array.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -68,13 +69,7 @@ static uint32_t rd_u32(const unsigned char *p) {
 }
 
 static ml_status remember(ml_marshal_reader *r, size_t at, ml_err *err) {
-  if (r->n_refs == r->cap_refs) {
-    size_t cap = r->cap_refs ? r->cap_refs * 2 : 64;
-    size_t *p = realloc(r->refs, cap * sizeof *p);
-    if (!p) return ml_err_nomem(err);
-    r->refs = p;
-    r->cap_refs = cap;
-  }
+  if (!ml_array_reserve(&r->refs, r->n_refs + 1, &r->cap_refs, sizeof *r->refs, 64)) return ml_err_nomem(err);
   r->refs[r->n_refs++] = at;
   return ML_OK;
 }

@@ -11,6 +11,7 @@
 #include "../convert/ml_conv.h"
 #include "../engine/ml_value.h"
 #include "../json/ml_json.h"
+#include "../util/ml_array.h"
 #include "../util/ml_hash.h"
 
 /* ---- record lifecycle ------------------------------------------------------ */
@@ -102,17 +103,12 @@ static ml_rec_field *field_for(mallard_record *r, const char *column) {
   uint64_t h = name_hash(column, &len);
   ml_rec_field *found = find(r, column, h);
   if (found) return found;
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 8;
-    ml_rec_field *f = realloc(r->f, cap * sizeof *f);
-    if (!f) {
-      rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
-      return NULL;
-    }
-    memset(f + r->cap, 0, (cap - r->cap) * sizeof *f);
-    r->f = f;
-    r->cap = cap;
+  size_t old_cap = r->cap;
+  if (!ml_array_reserve(&r->f, r->n + 1, &r->cap, sizeof *r->f, 8)) {
+    rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
+    return NULL;
   }
+  memset(r->f + old_cap, 0, (r->cap - old_cap) * sizeof *r->f);
   ml_rec_field *f = &r->f[r->n];
   size_t nl = len + 1;
   if (!grow(&f->name, &f->name_cap, nl)) {

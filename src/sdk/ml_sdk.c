@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../json/ml_json.h"
+#include "../util/ml_array.h"
 #include "../util/ml_buf.h"
 #include "../warehouse/ml_commit.h"
 #include "ml_sdk_internal.h"
@@ -275,13 +276,7 @@ static int state_put(mallard_ctx *ctx, const char *key, const char *json, size_t
   if (!j || (str && !s)) goto nomem;
   kv *e = state_find(ctx, key);
   if (!e) {
-    if (ctx->n_state == ctx->cap_state) {
-      size_t cap = ctx->cap_state ? ctx->cap_state * 2 : 8;
-      kv *n = realloc(ctx->state, cap * sizeof *n);
-      if (!n) goto nomem;
-      ctx->state = n;
-      ctx->cap_state = cap;
-    }
+    if (!ml_array_reserve(&ctx->state, ctx->n_state + 1, &ctx->cap_state, sizeof *ctx->state, 8)) goto nomem;
     e = &ctx->state[ctx->n_state];
     memset(e, 0, sizeof *e);
     if (!(e->key = strdup(key))) goto nomem;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "../json/ml_json.h"
+#include "../util/ml_array.h"
 #include "ml_sdk_internal.h"
 
 struct ml_sdkschema_table {
@@ -86,13 +87,8 @@ static int declare_table(mallard_ctx *ctx, const char *table, decl_table **out) 
   if (rc) return rc;
   if (!table || !*table) return schema_error(ctx, "a table name is NULL or empty");
   if (decl_find(ctx, table)) return schema_error(ctx, "table '%s' is declared twice", table);
-  if (ctx->schema.n == ctx->schema.cap) {
-    size_t cap = ctx->schema.cap ? ctx->schema.cap * 2 : 8;
-    decl_table *d = realloc(ctx->schema.tables, cap * sizeof *d);
-    if (!d) return ml_sdk_fatal_nomem(ctx);
-    ctx->schema.tables = d;
-    ctx->schema.cap = cap;
-  }
+  ml_sdkschema *s = &ctx->schema;
+  if (!ml_array_reserve(&s->tables, s->n + 1, &s->cap, sizeof *s->tables, 8)) return ml_sdk_fatal_nomem(ctx);
   decl_table *t = &ctx->schema.tables[ctx->schema.n];
   memset(t, 0, sizeof *t);
   if (!(t->name = strdup(table))) return ml_sdk_fatal_nomem(ctx);
@@ -130,13 +126,7 @@ static int add_column(mallard_ctx *ctx, const char *table, const char *column, m
   for (size_t i = 0; i < t->n_cols; i++)
     if (!strcasecmp(t->cols[i].name, column))
       return schema_error(ctx, "table '%s': column '%s' is declared twice", table, column);
-  if (t->n_cols == t->cap_cols) {
-    size_t cap = t->cap_cols ? t->cap_cols * 2 : 8;
-    ml_col *c = realloc(t->cols, cap * sizeof *c);
-    if (!c) return ml_sdk_fatal_nomem(ctx);
-    t->cols = c;
-    t->cap_cols = cap;
-  }
+  if (!ml_array_reserve(&t->cols, t->n_cols + 1, &t->cap_cols, sizeof *t->cols, 8)) return ml_sdk_fatal_nomem(ctx);
   if (!(t->cols[t->n_cols].name = strdup(column))) return ml_sdk_fatal_nomem(ctx);
   t->cols[t->n_cols++].type = type;
   return MALLARD_OK;
