@@ -521,45 +521,13 @@ static void test_interleaved_tables(void **state) {
 
 /* ---- chunks in flight -------------------------------------------------------------- */
 
-/* A loader job that waits until the gate opens: rows pile up in flight
- * meanwhile, as they do while DuckDB compresses a row group. */
-typedef struct gate {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  bool open;
-} gate;
-
-static ml_status gate_job(void *a, void *b, ml_err *e) {
-  (void)b;
-  (void)e;
-  gate *g = a;
-  pthread_mutex_lock(&g->mu);
-  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
-  pthread_mutex_unlock(&g->mu);
-  return ML_OK;
-}
-
-static void gate_open(gate *g) {
-  pthread_mutex_lock(&g->mu);
-  g->open = true;
-  pthread_cond_broadcast(&g->cv);
-  pthread_mutex_unlock(&g->mu);
-}
-
 /* Opens the gate a second later, from another thread: the producer that
  * must wait for the loader goes on then (and a batch that wrongly stopped
  * growing fails its count instead of waiting forever). */
 static void *gate_open_later(void *a) {
   nanosleep(&(struct timespec){1, 0}, NULL);
-  gate_open(a);
+  th_gate_open(a);
   return NULL;
-}
-
-static void close_gate_on_loader(gate *g, ml_wh *wh) {
-  pthread_mutex_init(&g->mu, NULL);
-  pthread_cond_init(&g->cv, NULL);
-  g->open = false;
-  ml_loader_submit(ml_wh_loader(wh), gate_job, NULL, g, NULL);
 }
 
 static void fill_chunks(ml_batch *b, int64_t *next_key, int chunks, size_t str_len) {
@@ -590,8 +558,8 @@ static void test_chunks_grow_within_grant(void **state) {
   OK(ml_batch_open(wh, NULL, "main", "w", 2, &bw, &err));
   assert_int_equal(ml_batch_chunks(ba), 1);
 
-  gate g1, g2;
-  close_gate_on_loader(&g1, wh);
+  th_gate g1, g2;
+  th_gate_close_on_loader(&g1, wh);
   pthread_t opener;
   assert_int_equal(pthread_create(&opener, NULL, gate_open_later, &g1), 0);
   int64_t ka = 0, kb = 0, kw = 0;
@@ -612,7 +580,7 @@ static void test_chunks_grow_within_grant(void **state) {
   ml_loader_return_extra(loader, ML_LOADER_EXTRA_CHUNKS);
   ml_loader_unlock(loader);
 
-  close_gate_on_loader(&g2, wh);
+  th_gate_close_on_loader(&g2, wh);
   assert_int_equal(pthread_create(&opener, NULL, gate_open_later, &g2), 0);
   fill_chunks(bw, &kw, 20, 1200); /* 2.4 MB of strings per chunk */
   pthread_join(opener, NULL);

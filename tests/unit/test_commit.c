@@ -1,13 +1,11 @@
 /* ml_commit: plans are acknowledged in the order they were given, only
  * after their COMMIT returned; a plan that failed, and every plan after it,
  * is never acknowledged; plans not acknowledged are freed at teardown. */
-#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "test_helpers.h"
 #include "warehouse/ml_commit.h"
-#include "warehouse/ml_loader.h"
 
 /* A plan of the tests: its number, the statement it runs before COMMIT
  * (NULL: none), and a counter of frees shared by all plans of a test. */
@@ -46,31 +44,6 @@ static void ack_tplan(void *ud, void *p) {
   a->ids[a->n++] = ((const tplan *)p)->id;
 }
 
-/* A loader job that holds the loader until the test opens it: plans queued
- * behind it cannot have committed. */
-typedef struct gate {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  bool open;
-} gate;
-
-static ml_status wait_gate(void *a, void *unused, ml_err *err) {
-  (void)unused;
-  (void)err;
-  gate *g = a;
-  pthread_mutex_lock(&g->mu);
-  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
-  pthread_mutex_unlock(&g->mu);
-  return ML_OK;
-}
-
-static void open_gate(gate *g) {
-  pthread_mutex_lock(&g->mu);
-  g->open = true;
-  pthread_cond_signal(&g->cv);
-  pthread_mutex_unlock(&g->mu);
-}
-
 static ml_wh *open_loaded(const char *path) {
   ml_wh_options opts = {.background_append = true};
   ml_wh *wh = th_open(path, &opts);
@@ -78,146 +51,159 @@ static ml_wh *open_loaded(const char *path) {
   return wh;
 }
 
-static void submit(ml_commit *c, int id, const char *sql, int *freed, uint64_t expect_seq) {
+/* What the tests start from (setup, teardown): main.t (id INTEGER) in
+ * memory, written by a background loader, a pipeline on it and a
+ * transaction open; the plans' frees and acknowledgements are counted here.
+ * The teardown frees what is left, also after a failed assertion. */
+typedef struct fixture {
+  ml_wh *wh;
+  ml_commit *c;
+  int freed;
+  acks got;
   ml_err err;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->wh = open_loaded(":memory:");
+  assert_int_equal(ml_commit_open(f->wh, 0, &f->c, &f->err), ML_OK);
+  assert_int_equal(ml_wh_begin(f->wh, &f->err), ML_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  ml_commit_free(f->c);
+  ml_wh_close(f->wh);
+  free(f);
+  return 0;
+}
+
+static tplan *plan(fixture *f, int id, const char *sql) { return new_tplan(id, sql, &f->freed); }
+
+static void submit(fixture *f, int id, const char *sql, uint64_t expect_seq) {
   uint64_t seq = 0;
-  ml_status st = ml_commit_submit(c, new_tplan(id, sql, freed), run_tplan, free_tplan, &seq, &err);
-  if (st != ML_OK) fail_msg("submit %d: %s", id, err.msg);
+  ml_status st = ml_commit_submit(f->c, plan(f, id, sql), run_tplan, free_tplan, &seq, &f->err);
+  if (st != ML_OK) fail_msg("submit %d: %s", id, f->err.msg);
   assert_int_equal(seq, expect_seq);
+}
+
+static ml_status commit_here(fixture *f, int id, const char *sql, uint64_t *seq) {
+  return ml_commit_here(f->c, plan(f, id, sql), run_tplan, free_tplan, seq, &f->err);
+}
+
+/* Drains the acknowledgements: `fresh` new ones, and every plan
+ * acknowledged so far is plan 1, 2, ... in that order. */
+static void expect_drained(fixture *f, size_t fresh) {
+  size_t before = f->got.n;
+  assert_int_equal(ml_commit_drain(f->c, ack_tplan, &f->got), fresh);
+  assert_int_equal(f->got.n, before + fresh);
+  for (size_t i = 0; i < f->got.n; i++) assert_int_equal(f->got.ids[i], (int)i + 1);
+}
+
+/* Every plan is accounted for: `fresh` more acknowledged (drained), `freed`
+ * freed in all, and none waiting. */
+static void expect_settled(fixture *f, size_t fresh, int freed) {
+  expect_drained(f, fresh);
+  assert_int_equal(f->freed, freed);
+  assert_int_equal(ml_commit_waiting(f->c), 0);
+}
+
+/* Rolls back the transaction left open, so that t holds exactly what was
+ * committed: the ids `committed` (in order, comma-separated; NULL: none). */
+static void expect_committed(fixture *f, const char *committed) {
+  ml_wh_rollback(f->wh);
+  th_expect(f->wh, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM t", committed);
 }
 
 /* Commits behind and on this thread interleave; nothing is acknowledged
  * while its job waits on the loader, and then everything in the order it
  * was given, each plan freed once. */
-static void test_acknowledged_in_order_after_commit(void **s) {
-  (void)s;
-  ml_wh *wh = open_loaded(":memory:");
-  ml_commit *c = NULL;
-  ml_err err;
-  assert_int_equal(ml_commit_open(wh, 0, &c, &err), ML_OK);
-  assert_true(ml_commit_can_submit(c));
-  int freed = 0;
-  acks got = {{0}, 0};
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-  ml_loader_submit(ml_wh_loader(wh), wait_gate, NULL, &g, NULL);
-  submit(c, 1, "INSERT INTO t VALUES (1)", &freed, 1);
-  submit(c, 2, "INSERT INTO t VALUES (2)", &freed, 2);
+static void test_acknowledged_in_order_after_commit(void **state) {
+  fixture *f = *state;
+  assert_true(ml_commit_can_submit(f->c));
+  th_gate g;
+  th_gate_close_on_loader(&g, f->wh);
+  submit(f, 1, "INSERT INTO t VALUES (1)", 1);
+  submit(f, 2, "INSERT INTO t VALUES (2)", 2);
   /* queued behind the gate: not committed, so not acknowledged */
-  assert_int_equal(ml_commit_done(c), 0);
-  assert_int_equal(ml_commit_drain(c, ack_tplan, &got), 0);
-  assert_int_equal(ml_commit_waiting(c), 2);
-  open_gate(&g);
+  assert_int_equal(ml_commit_done(f->c), 0);
+  expect_drained(f, 0);
+  assert_int_equal(ml_commit_waiting(f->c), 2);
+  th_gate_open(&g);
   /* on this thread: waits for 1 and 2, then commits 3 */
-  assert_int_equal(ml_commit_here(c, new_tplan(3, "INSERT INTO t VALUES (3)", &freed), run_tplan, free_tplan, NULL, &err),
-                   ML_OK);
-  assert_int_equal(ml_commit_done(c), 3);
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  submit(c, 4, NULL, &freed, 4);
-  assert_int_equal(ml_commit_wait(c, &err), ML_OK);
-  assert_int_equal(ml_commit_drain(c, ack_tplan, &got), 4);
-  assert_int_equal(got.n, 4);
-  for (int i = 0; i < 4; i++) assert_int_equal(got.ids[i], i + 1);
-  assert_int_equal(freed, 4);
-  assert_int_equal(ml_commit_waiting(c), 0);
+  assert_int_equal(commit_here(f, 3, "INSERT INTO t VALUES (3)", NULL), ML_OK);
+  assert_int_equal(ml_commit_done(f->c), 3);
+  assert_int_equal(ml_wh_begin(f->wh, &f->err), ML_OK);
+  submit(f, 4, NULL, 4);
+  assert_int_equal(ml_commit_wait(f->c, &f->err), ML_OK);
+  expect_settled(f, 4, 4);
   /* each commit returned: its rows are there */
-  ml_wh_rollback(wh);
-  th_expect(wh, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM t", "1,2,3");
-  ml_commit_free(c);
-  ml_wh_close(wh);
+  expect_committed(f, "1,2,3");
 }
 
 /* Plan 2's statement fails on the loader: plan 1 is acknowledged, plan 2
  * and plan 3 (queued after it, never run) are freed without an
  * acknowledgement, the failure is reported by the next wait, and nothing of
  * plans 2 and 3 is committed. */
-static void test_failed_job_stops_acknowledgement(void **s) {
-  (void)s;
-  ml_wh *wh = open_loaded(":memory:");
-  ml_commit *c = NULL;
-  ml_err err;
-  assert_int_equal(ml_commit_open(wh, 0, &c, &err), ML_OK);
-  int freed = 0;
-  acks got = {{0}, 0};
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-  ml_loader_submit(ml_wh_loader(wh), wait_gate, NULL, &g, NULL);
-  submit(c, 1, "INSERT INTO t VALUES (1)", &freed, 1);
-  submit(c, 2, "INSERT INTO t VALUES (2); SELECT * FROM no_such_table", &freed, 2);
-  submit(c, 3, "INSERT INTO t VALUES (3)", &freed, 3);
-  open_gate(&g);
-  ml_err_clear(&err);
-  assert_int_not_equal(ml_commit_wait(c, &err), ML_OK);
-  if (!strstr(err.msg, "no_such_table")) fail_msg("unexpected message: %s", err.msg);
-  assert_int_equal(ml_commit_done(c), 1);
-  assert_int_equal(ml_commit_drain(c, ack_tplan, &got), 1);
-  assert_int_equal(got.n, 1);
-  assert_int_equal(got.ids[0], 1);
-  assert_int_equal(freed, 3);
-  assert_int_equal(ml_commit_waiting(c), 0);
-  ml_wh_rollback(wh);
-  th_expect(wh, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM t", "1");
-  ml_commit_free(c);
-  ml_wh_close(wh);
+static void test_failed_job_stops_acknowledgement(void **state) {
+  fixture *f = *state;
+  th_gate g;
+  th_gate_close_on_loader(&g, f->wh);
+  submit(f, 1, "INSERT INTO t VALUES (1)", 1);
+  submit(f, 2, "INSERT INTO t VALUES (2); SELECT * FROM no_such_table", 2);
+  submit(f, 3, "INSERT INTO t VALUES (3)", 3);
+  th_gate_open(&g);
+  ml_err_clear(&f->err);
+  assert_int_not_equal(ml_commit_wait(f->c, &f->err), ML_OK);
+  if (!strstr(f->err.msg, "no_such_table")) fail_msg("unexpected message: %s", f->err.msg);
+  assert_int_equal(ml_commit_done(f->c), 1);
+  expect_settled(f, 1, 3);
+  expect_committed(f, "1");
 }
 
 /* On this thread: a plan whose statement fails is freed at once, never
  * acknowledged, and its rows are not committed; a failure of an earlier
  * job behind is what ml_commit_here reports, before running its own plan. */
-static void test_failed_here(void **s) {
-  (void)s;
-  ml_wh *wh = open_loaded(":memory:");
-  ml_commit *c = NULL;
-  ml_err err;
-  assert_int_equal(ml_commit_open(wh, 0, &c, &err), ML_OK);
-  int freed = 0;
-  acks got = {{0}, 0};
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
+static void test_failed_here(void **state) {
+  fixture *f = *state;
   uint64_t seq = 99;
-  assert_int_not_equal(ml_commit_here(c, new_tplan(1, "INSERT INTO t VALUES (1); SELECT * FROM no_such_table", &freed),
-                                      run_tplan, free_tplan, &seq, &err),
-                       ML_OK);
+  assert_int_not_equal(commit_here(f, 1, "INSERT INTO t VALUES (1); SELECT * FROM no_such_table", &seq), ML_OK);
   assert_int_equal(seq, 0);
-  assert_int_equal(freed, 1);
-  assert_int_equal(ml_commit_waiting(c), 0);
-  ml_wh_rollback(wh);
+  assert_int_equal(f->freed, 1);
+  assert_int_equal(ml_commit_waiting(f->c), 0);
+  ml_wh_rollback(f->wh);
   /* behind: the job fails; the commit on this thread reports it */
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  submit(c, 2, "SELECT * FROM no_such_table", &freed, 1);
-  ml_err_clear(&err);
-  assert_int_not_equal(ml_commit_here(c, new_tplan(3, "INSERT INTO t VALUES (3)", &freed), run_tplan, free_tplan, NULL, &err),
-                       ML_OK);
-  if (!strstr(err.msg, "no_such_table")) fail_msg("unexpected message: %s", err.msg);
-  assert_int_equal(ml_commit_drain(c, ack_tplan, &got), 0);
-  assert_int_equal(freed, 3);
-  ml_wh_rollback(wh);
-  th_expect(wh, "SELECT count(*)::VARCHAR FROM t", "0");
-  ml_commit_free(c);
-  ml_wh_close(wh);
+  assert_int_equal(ml_wh_begin(f->wh, &f->err), ML_OK);
+  submit(f, 2, "SELECT * FROM no_such_table", 1);
+  ml_err_clear(&f->err);
+  assert_int_not_equal(commit_here(f, 3, "INSERT INTO t VALUES (3)", NULL), ML_OK);
+  if (!strstr(f->err.msg, "no_such_table")) fail_msg("unexpected message: %s", f->err.msg);
+  expect_drained(f, 0);
+  assert_int_equal(f->freed, 3);
+  expect_committed(f, NULL); /* no row */
 }
 
 /* Plans committed but not drained, and plans still queued when the
  * warehouse closes, are freed by ml_commit_free without an acknowledgement
  * (ASan and valgrind check that nothing leaks). */
-static void test_free_unacknowledged(void **s) {
-  (void)s;
-  ml_wh *wh = open_loaded(":memory:");
-  ml_commit *c = NULL;
-  ml_err err;
-  assert_int_equal(ml_commit_open(wh, 0, &c, &err), ML_OK);
-  int freed = 0;
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  submit(c, 1, "INSERT INTO t VALUES (1)", &freed, 1);
-  submit(c, 2, "INSERT INTO t VALUES (2)", &freed, 2);
-  assert_int_equal(ml_commit_here(c, new_tplan(3, NULL, &freed), run_tplan, free_tplan, NULL, &err), ML_OK);
-  assert_int_equal(ml_wh_begin(wh, &err), ML_OK);
-  submit(c, 4, "INSERT INTO t VALUES (4)", &freed, 4);
-  assert_int_equal(freed, 0);
+static void test_free_unacknowledged(void **state) {
+  fixture *f = *state;
+  submit(f, 1, "INSERT INTO t VALUES (1)", 1);
+  submit(f, 2, "INSERT INTO t VALUES (2)", 2);
+  assert_int_equal(commit_here(f, 3, NULL, NULL), ML_OK);
+  assert_int_equal(ml_wh_begin(f->wh, &f->err), ML_OK);
+  submit(f, 4, "INSERT INTO t VALUES (4)", 4);
+  assert_int_equal(f->freed, 0);
   /* closing the warehouse runs the queued job; the pipeline outlives it */
-  ml_wh_close(wh);
-  assert_int_equal(ml_commit_waiting(c), 4);
-  ml_commit_free(c);
-  assert_int_equal(freed, 4);
+  ml_wh_close(f->wh);
+  f->wh = NULL;
+  assert_int_equal(ml_commit_waiting(f->c), 4);
+  ml_commit_free(f->c);
+  f->c = NULL;
+  assert_int_equal(f->freed, 4);
   ml_commit_free(NULL);
 }
 
@@ -225,12 +211,11 @@ static void test_free_unacknowledged(void **s) {
  * returned, before anything acknowledged it; the database holds both. */
 static void test_kill_after_commit(void **s) {
   (void)s;
-  char *dir = th_tmpdir();
-  char *path = th_join(dir, "k.db");
+  th_db db = th_db_new();
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    ml_wh *wh = open_loaded(path);
+    ml_wh *wh = open_loaded(db.path);
     ml_commit *c = NULL;
     int freed = 0;
     acks got = {{0}, 0};
@@ -248,20 +233,18 @@ static void test_kill_after_commit(void **s) {
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFSIGNALED(status));
   assert_int_equal(WTERMSIG(status), SIGKILL);
-  ml_wh *wh = th_open(path, NULL);
+  ml_wh *wh = th_open(db.path, NULL);
   th_expect(wh, "SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM t", "1,2");
   ml_wh_close(wh);
-  th_rmtree(dir);
-  free(path);
-  free(dir);
+  th_db_free(&db);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_acknowledged_in_order_after_commit),
-      cmocka_unit_test(test_failed_job_stops_acknowledgement),
-      cmocka_unit_test(test_failed_here),
-      cmocka_unit_test(test_free_unacknowledged),
+      cmocka_unit_test_setup_teardown(test_acknowledged_in_order_after_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_job_stops_acknowledgement, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_here, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_free_unacknowledged, setup, teardown),
       cmocka_unit_test(test_kill_after_commit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

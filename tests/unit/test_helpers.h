@@ -1,6 +1,6 @@
 /* Shared helpers for the unit tests that need DuckDB: opening a warehouse
  * (in memory or in a temporary directory), reading one cell back as text,
- * and temporary directories.
+ * holding the background loader, and temporary directories.
  *
  * Everything is static inline so that a test file that does not use a helper
  * gets no unused-function warning.  Helpers that check something take the
@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "warehouse/ml_batch.h"
 #include "util/ml_buf.h"
 #include "util/ml_err.h"
+#include "warehouse/ml_loader.h"
 #include "warehouse/ml_wh.h"
 
 #define TH_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -176,6 +178,44 @@ static inline void th_fill_x_(ml_batch *b, int n, const char *file, int line) {
   }
 }
 #define th_fill_x(b, n) th_fill_x_((b), (n), __FILE__, __LINE__)
+
+/* ---- holding the loader ------------------------------------------------------- */
+
+/* A loader job that holds a warehouse's loader until th_gate_open: whatever
+ * is queued behind it waits meanwhile (rows pile up in flight, as they do
+ * while DuckDB compresses a row group; plans submitted cannot commit).  The
+ * gate must stay alive until it is opened. */
+typedef struct th_gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool open;
+} th_gate;
+
+static inline ml_status th_gate_job_(void *a, void *unused, ml_err *err) {
+  (void)unused;
+  (void)err;
+  th_gate *g = a;
+  pthread_mutex_lock(&g->mu);
+  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+  return ML_OK;
+}
+
+/* Queues a closed gate on wh's loader (wh opened with background_append). */
+static inline void th_gate_close_on_loader(th_gate *g, ml_wh *wh) {
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->open = false;
+  ml_loader_submit(ml_wh_loader(wh), th_gate_job_, NULL, g, NULL);
+}
+
+/* Lets the loader go on (from any thread). */
+static inline void th_gate_open(th_gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
 
 /* ---- known bugs --------------------------------------------------------------- */
 

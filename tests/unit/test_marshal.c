@@ -57,41 +57,50 @@ static void expect_int(ml_marshal_reader *r, int64_t i) {
   assert_true(v.i == i);
 }
 
+/* Reads the next value, which must be of that kind. */
+static ml_marshal_val expect_kind(ml_marshal_reader *r, ml_marshal_kind kind) {
+  ml_marshal_val v;
+  next(r, &v);
+  assert_int_equal(v.kind, kind);
+  return v;
+}
+
+/* How both operations of BATCH begin, the second one through references to
+ * the first one's values: (1, "t", {"id": 1, "name": "ab" */
+static void expect_op_start(ml_marshal_reader *r) {
+  assert_int_equal(expect_kind(r, ML_MARSHAL_TUPLE).len, 5);
+  expect_int(r, 1);
+  expect_str(r, "t");
+  expect_kind(r, ML_MARSHAL_DICT);
+  expect_str(r, "id");
+  expect_int(r, 1);
+  expect_str(r, "name");
+  expect_str(r, "ab");
+}
+
+/* How an operation ends: the dict closes, then "c.py" and the line. */
+static void expect_op_end(ml_marshal_reader *r, int64_t line) {
+  expect_kind(r, ML_MARSHAL_END);
+  expect_str(r, "c.py");
+  expect_int(r, line);
+}
+
 static void test_batch_values(void **state) {
   (void)state;
   unsigned char buf[sizeof BATCH / 2];
   size_t n = unhex(BATCH, buf);
   ml_marshal_reader r = {0};
   ml_marshal_reset(&r, buf, n);
-  ml_marshal_val v;
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_LIST);
-  assert_int_equal(v.len, 2);
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_TUPLE);
-  assert_int_equal(v.len, 5);
-  expect_int(&r, 1);
-  expect_str(&r, "t");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_DICT);
-  expect_str(&r, "id");
-  expect_int(&r, 1);
-  expect_str(&r, "name");
-  expect_str(&r, "ab");
+  assert_int_equal(expect_kind(&r, ML_MARSHAL_LIST).len, 2);
+  expect_op_start(&r);
   expect_str(&r, "f");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_FLOAT);
-  assert_true(v.d == 1.5);
+  assert_true(expect_kind(&r, ML_MARSHAL_FLOAT).d == 1.5);
   expect_str(&r, "b");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_BOOL);
-  assert_int_equal(v.i, 1);
+  assert_int_equal(expect_kind(&r, ML_MARSHAL_BOOL).i, 1);
   expect_str(&r, "n");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_NONE);
+  expect_kind(&r, ML_MARSHAL_NONE);
   expect_str(&r, "big");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_BIGINT);
+  ml_marshal_val v = expect_kind(&r, ML_MARSHAL_BIGINT);
   ml_buf text = ML_BUF_INIT;
   ml_marshal_bigint_text(&v, &text);
   assert_string_equal(text.data, "1180591620717411303424");
@@ -100,34 +109,17 @@ static void test_batch_values(void **state) {
   expect_str(&r, "mid");
   expect_int(&r, (int64_t)1 << 40);
   expect_str(&r, "raw");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_BYTES);
+  v = expect_kind(&r, ML_MARSHAL_BYTES);
   assert_int_equal(v.len, 2);
   assert_memory_equal(v.s, "\x00\x01", 2);
   expect_str(&r, "tag");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_TUPLE);
+  expect_kind(&r, ML_MARSHAL_TUPLE);
   expect_int(&r, 1);
   expect_str(&r, "{\"a\":1}");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_END);
-  expect_str(&r, "c.py");
-  expect_int(&r, 7);
+  expect_op_end(&r, 7);
   /* the second operation: references to the first one's values */
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_TUPLE);
-  expect_int(&r, 1);
-  expect_str(&r, "t");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_DICT);
-  expect_str(&r, "id");
-  expect_int(&r, 1);
-  expect_str(&r, "name");
-  expect_str(&r, "ab");
-  next(&r, &v);
-  assert_int_equal(v.kind, ML_MARSHAL_END);
-  expect_str(&r, "c.py");
-  expect_int(&r, 8);
+  expect_op_start(&r);
+  expect_op_end(&r, 8);
   assert_true(ml_marshal_done(&r));
   ml_buf_free(&text);
   ml_marshal_free(&r);
