@@ -1,30 +1,10 @@
-# Helpers shared by the SDK end-to-end tests (sourced, not run by ctest).
-# Needs MALLARD (the binary) and SRC (the source tree).
-set -euo pipefail
-: "${MALLARD:?set MALLARD to the mallard binary}"
+# Helpers shared by the SDK end-to-end tests (sourced, not run by ctest),
+# on top of cmd_lib.sh.  Needs MALLARD (the binary) and SRC (the source tree).
+source "$(dirname "${BASH_SOURCE[0]}")/cmd_lib.sh"
 : "${SRC:?set SRC to the source tree}"
 SRC=$(cd "$SRC" && pwd)
 case "$MALLARD" in /*) ;; *) MALLARD="$PWD/$MALLARD" ;; esac
-export TZ=UTC LC_ALL=C
 unset MALLARD_INCLUDE_DIR
-
-work=$(mktemp -d)
-bg_pid=""
-cleanup() {
-  if [ -n "$bg_pid" ]; then
-    kill "$bg_pid" 2>/dev/null || true
-    wait "$bg_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -f "$work/out" ]; then echo "--- stdout:" >&2; cat "$work/out" >&2; fi
-  if [ -f "$work/err" ]; then echo "--- stderr:" >&2; tail -50 "$work/err" >&2; fi
-  exit 1
-}
 
 # new_ops NAME: a project with the script-driven test connector: the C one,
 # or its Python twin (same script, same operations) when OPS_KIND=py.
@@ -49,16 +29,11 @@ config() {
 }
 
 # debug NAME [ARGS...]: mallard debug; stdout in $work/out, stderr in $work/err, exit code in $rc.
-rc=0
 debug() {
   local dir=$1
   shift
-  set +e
-  "$MALLARD" debug "$work/$dir" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  set -e
+  run debug "$work/$dir" "$@"
 }
-expect_rc() { [ "$rc" -eq "$1" ] || fail "$2: exit code $rc, expected $1"; }
 expect_grep() { grep -qF -- "$1" "$work/out" || fail "$2: output lacks '$1'"; }
 
 # q NAME SQL: the query's rows as JSON lines, from NAME/files/warehouse.db.

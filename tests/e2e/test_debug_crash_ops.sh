@@ -14,6 +14,7 @@
 # machine.  Knobs: CRASH_OPS_SEED (RANDOM seed), CRASH_OPS_STEPS, CRASH_OPS_KILLS,
 # CRASH_OPS_KIND=py (the same connector in Python: test_debug_crash_ops_py.sh).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/fault_lib.sh"
 case "$MALLARD" in /*) ;; *) MALLARD="$PWD/$MALLARD" ;; esac
 export TZ=UTC LC_ALL=C
 unset MALLARD_INCLUDE_DIR
@@ -23,14 +24,6 @@ STEPS=${CRASH_OPS_STEPS:-200000}
 K=1000
 KILLS=${CRASH_OPS_KILLS:-8}
 IDS=5000
-
-BG=""
-cleanup() {
-  if [ -n "$BG" ]; then kill -9 "$BG" 2>/dev/null || true; wait "$BG" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-known_bug() { echo "KNOWN BUG: $*"; }
 
 # The connector.  Step i (from the state's pos to `steps`-1), in this order:
 #   i > 0 and i % 10000 == 9321: truncate t

@@ -7,35 +7,11 @@
 # Mounting needs root (CAP_SYS_ADMIN); where it is not allowed those parts
 # print "SKIP: ..." and count neither as passed nor as failed.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/fault_lib.sh"
 case "$MALLARD" in /*) ;; *) MALLARD="$PWD/$MALLARD" ;; esac
 export TZ=UTC LC_ALL=C
 unset MALLARD_INCLUDE_DIR
 RANDOM=${FAULT_SEED:-11}
-
-MOUNTS=()
-BG=""
-cleanup() {
-  if [ -n "$BG" ]; then kill -9 "$BG" 2>/dev/null || true; wait "$BG" 2>/dev/null || true; fi
-  local i
-  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-    umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# try_mount DIR ARGS...: mount, remember it for the cleanup; fails quietly
-try_mount() {
-  local dir=$1; shift
-  mount "$@" "$dir" 2>/dev/null || return 1
-  MOUNTS+=("$dir")
-}
-# ro_bind DIR: DIR becomes a read-only view of itself
-ro_bind() {
-  try_mount "$1" --bind "$1" || return 1
-  mount -o remount,bind,ro "$1" 2>/dev/null
-}
-skip() { echo "SKIP: $*"; }
-known_bug() { echo "KNOWN BUG: $*"; }
 
 # The connector: `rows` upserts into tester.seq (id, v = 3*id, s = a text of
 # `pad` characters that depends on id), a checkpoint with state {"pos": next

@@ -8,27 +8,7 @@
 # where it is not allowed those parts print "SKIP: ..." and count neither as
 # passed nor as failed.
 source "$(dirname "$0")/lib.sh"
-
-MOUNTS=()
-BG=""
-cleanup() {
-  if [ -n "$BG" ]; then kill -9 "$BG" 2>/dev/null || true; wait "$BG" 2>/dev/null || true; fi
-  exec 7>&- 2>/dev/null || true
-  local i
-  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-    umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# try_mount DIR ARGS...: mount, remember it for the cleanup; fails quietly
-try_mount() {
-  local dir=$1; shift
-  mount "$@" "$dir" 2>/dev/null || return 1
-  MOUNTS+=("$dir")
-}
-skip() { echo "SKIP: $*"; }
-known_bug() { echo "KNOWN BUG: $*"; }
+source "$(dirname "$0")/fault_lib.sh"
 
 # last_ack FILE: the position of the last STATE echoed in FILE (empty if none)
 last_ack() { { grep '"STATE"' "$1" || true; } | tail -n 1 | sed -E 's/.*"position":([0-9]+).*/\1/'; }

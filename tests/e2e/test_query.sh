@@ -3,38 +3,8 @@
 # value conversion for many DuckDB types, errors and exit codes, read-only
 # opening, and the "database locked" case.  Run by ctest with MALLARD set to
 # the binary; can also be run by hand: MALLARD=build/mallard bash tests/e2e/test_query.sh
-set -euo pipefail
+source "$(dirname "$0")/cmd_lib.sh"
 
-: "${MALLARD:?set MALLARD to the mallard binary}"
-export TZ=UTC LC_ALL=C
-
-work=$(mktemp -d)
-bg_pid=""
-cleanup() {
-  if [ -n "$bg_pid" ]; then
-    kill "$bg_pid" 2>/dev/null || true
-    wait "$bg_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -f "$work/out" ]; then echo "--- stdout:" >&2; cat "$work/out" >&2; fi
-  if [ -f "$work/err" ]; then echo "--- stderr:" >&2; cat "$work/err" >&2; fi
-  exit 1
-}
-
-# run ARGS...: runs mallard, stdout in $work/out, stderr in $work/err, exit code in $rc.
-rc=0
-run() {
-  set +e
-  "$MALLARD" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  set -e
-}
-expect_rc() { [ "$rc" -eq "$1" ] || fail "$2: exit code $rc, expected $1"; }
 # expect_out NAME < expected: stdout must be exactly the expected text.
 expect_out() {
   if ! diff -u - "$work/out" >"$work/diff"; then
