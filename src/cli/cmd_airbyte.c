@@ -57,6 +57,16 @@ static bool args_ok(int argc, char **argv, const char *const *flags, ml_proto *p
   return true;
 }
 
+/* The start of spec, check and write: their output is protocol messages,
+ * so a usage error too is reported as a TRACE on p (initialised here, freed
+ * again when the arguments are wrong). */
+static bool start_proto(int argc, char **argv, const char *const *flags, ml_proto *p) {
+  ml_proto_init(p, stdout);
+  if (args_ok(argc, argv, flags, p)) return true;
+  ml_proto_free(p);
+  return false;
+}
+
 static bool wants_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
@@ -84,13 +94,9 @@ int ml_cmd_spec(int argc, char **argv) {
     printf("usage: mallard spec\nPrints the destination's SPEC message (the config's JSON schema).\n");
     return ML_EXIT_OK;
   }
-  ml_proto p;
-  ml_proto_init(&p, stdout);
   static const char *const no_flags[] = {NULL};
-  if (!args_ok(argc, argv, no_flags, &p)) {
-    ml_proto_free(&p);
-    return ML_EXIT_USAGE;
-  }
+  ml_proto p;
+  if (!start_proto(argc, argv, no_flags, &p)) return ML_EXIT_USAGE;
   ml_proto_spec(&p);
   int rc = ml_proto_flush(&p, NULL) == ML_OK ? ML_EXIT_OK : ML_EXIT_FAILED;
   ml_proto_free(&p);
@@ -193,13 +199,9 @@ int ml_cmd_check(int argc, char **argv) {
     config_help(stdout);
     return ML_EXIT_OK;
   }
-  ml_proto p;
-  ml_proto_init(&p, stdout);
   static const char *const flags[] = {"--config", NULL};
-  if (!args_ok(argc, argv, flags, &p)) {
-    ml_proto_free(&p);
-    return ML_EXIT_USAGE;
-  }
+  ml_proto p;
+  if (!start_proto(argc, argv, flags, &p)) return ML_EXIT_USAGE;
   const char *config_path = flag_value(argc, argv, "--config");
   ml_err err;
   ml_err_clear(&err);
@@ -346,13 +348,9 @@ int ml_cmd_write(int argc, char **argv) {
            "3 the database file is locked by another process, 130/143 stopped by SIGINT/SIGTERM.\n");
     return ML_EXIT_OK;
   }
-  ml_proto p;
-  ml_proto_init(&p, stdout);
   static const char *const flags[] = {"--config", "--catalog", NULL};
-  if (!args_ok(argc, argv, flags, &p)) {
-    ml_proto_free(&p);
-    return ML_EXIT_USAGE;
-  }
+  ml_proto p;
+  if (!start_proto(argc, argv, flags, &p)) return ML_EXIT_USAGE;
   const char *config_path = flag_value(argc, argv, "--config");
   const char *catalog_path = flag_value(argc, argv, "--catalog");
   ml_err err;

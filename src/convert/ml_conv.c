@@ -359,11 +359,16 @@ static size_t num_first_nonzero(const num_text *t) {
   return i;
 }
 
-bool ml_conv_int64(const char *s, size_t n, int64_t *out) {
+/* scan_number on s[0..n) without its surrounding white space. */
+static bool scan_text(const char *s, size_t n, num_text *t) {
   const char *p = s, *end = s + n;
   trim(&p, &end);
+  return scan_number(p, end, t);
+}
+
+bool ml_conv_int64(const char *s, size_t n, int64_t *out) {
   num_text t;
-  if (!scan_number(p, end, &t)) return false;
+  if (!scan_text(s, n, &t)) return false;
   size_t nd = t.ni + t.nf;
   size_t f = num_first_nonzero(&t);
   if (f == nd) {
@@ -489,10 +494,8 @@ static u128 pow10_u128(int k) {
 
 static bool conv_decimal(const char *s, size_t n, int width, int scale, bool exact, uint64_t *lo, int64_t *hi) {
   if (width < 1 || width > 38 || scale < 0 || scale > width) return false;
-  const char *p = s, *end = s + n;
-  trim(&p, &end);
   num_text t;
-  if (!scan_number(p, end, &t)) return false;
+  if (!scan_text(s, n, &t)) return false;
   size_t nd = t.ni + t.nf;
   size_t f = num_first_nonzero(&t);
   /* The unscaled result is D * 10^k, rounded to an integer. */
@@ -532,10 +535,8 @@ static bool conv_decimal(const char *s, size_t n, int width, int scale, bool exa
 }
 
 bool ml_conv_is_decimal(const char *s, size_t n) {
-  const char *p = s, *end = s + n;
-  trim(&p, &end);
   num_text t;
-  return scan_number(p, end, &t);
+  return scan_text(s, n, &t);
 }
 
 bool ml_conv_decimal(const char *s, size_t n, int width, int scale, uint64_t *lo, int64_t *hi) {

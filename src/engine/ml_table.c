@@ -136,37 +136,34 @@ ml_status ml_table_sync(ml_table *t, const ml_col *wanted, size_t n, bool replac
   return st;
 }
 
-ml_status ml_table_add_column(ml_table *t, const char *name, ml_type type, ml_err *err) {
+/* ALTER TABLE <t><action><column><between><type>, after flushing and
+ * closing the table's batch, whose columns are the table's old ones. */
+static ml_status alter_column(ml_table *t, const char *action, const char *column, const char *between, ml_type type,
+                              ml_err *err) {
   ml_status st = ml_table_close_batch(t, err);
   if (st != ML_OK) return st;
   char tbuf[32];
   ml_buf sql = ML_BUF_INIT;
   ml_buf_puts(&sql, "ALTER TABLE ");
   ml_table_sql_name(t, &sql);
-  ml_buf_puts(&sql, " ADD COLUMN ");
-  ml_sql_ident(&sql, name);
-  ml_buf_putc(&sql, ' ');
+  ml_buf_puts(&sql, action);
+  ml_sql_ident(&sql, column);
+  ml_buf_puts(&sql, between);
   ml_buf_puts(&sql, ml_type_sql(type, tbuf));
   st = exec_buf(t, &sql, err);
   ml_buf_free(&sql);
+  return st;
+}
+
+ml_status ml_table_add_column(ml_table *t, const char *name, ml_type type, ml_err *err) {
+  ml_status st = alter_column(t, " ADD COLUMN ", name, " ", type, err);
   if (st == ML_OK) st = push_col(t, name, type, err);
   if (st == ML_OK) t->schema_changes++;
   return st;
 }
 
 ml_status ml_table_widen(ml_table *t, size_t col, ml_type type, ml_err *err) {
-  ml_status st = ml_table_close_batch(t, err);
-  if (st != ML_OK) return st;
-  char tbuf[32];
-  ml_buf sql = ML_BUF_INIT;
-  ml_buf_puts(&sql, "ALTER TABLE ");
-  ml_table_sql_name(t, &sql);
-  ml_buf_puts(&sql, " ALTER COLUMN ");
-  ml_sql_ident(&sql, t->cols[col].name);
-  ml_buf_puts(&sql, " TYPE ");
-  ml_buf_puts(&sql, ml_type_sql(type, tbuf));
-  st = exec_buf(t, &sql, err);
-  ml_buf_free(&sql);
+  ml_status st = alter_column(t, " ALTER COLUMN ", t->cols[col].name, " TYPE ", type, err);
   if (st == ML_OK) {
     t->cols[col].type = type;
     t->schema_changes++;

@@ -75,15 +75,10 @@ bool ml_sdk_aborted(const mallard_ctx *ctx) { return ctx->aborted; }
 
 /* ---- errors ---------------------------------------------------------------------- */
 
-static int set_last(mallard_ctx *ctx, int code, const char *fmt, va_list ap) {
-  vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
-  return code;
-}
-
 int ml_sdk_soft_error(mallard_ctx *ctx, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  set_last(ctx, code, fmt, ap);
+  vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
   va_end(ap);
   return code;
 }
@@ -91,7 +86,7 @@ int ml_sdk_soft_error(mallard_ctx *ctx, int code, const char *fmt, ...) {
 int ml_sdk_fatal(mallard_ctx *ctx, int code, ml_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  set_last(ctx, code, fmt, ap);
+  vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
   va_end(ap);
   if (!ctx->failed) {
     ctx->failed = true;
