@@ -97,6 +97,13 @@ static void put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *s
   }
 }
 
+/* v as a timestamp, when it is a string that holds one (naive: no zone, as
+ * TIMESTAMP wants), in microseconds since the epoch. */
+static bool str_timestamp(const ml_json_val *v, bool naive, int64_t *us) {
+  bool off;
+  return v->type == ML_JSON_STRING && ml_conv_timestamp(v->u.str, v->len, naive, us, &off);
+}
+
 bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
                   ml_buf *scratch) {
   if (v->type == ML_JSON_NULL) {
@@ -178,8 +185,7 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
     if (!is_str || !ml_conv_date(v->u.str, v->len, &days)) {
       /* a full timestamp in a DATE column keeps its date part */
       int64_t us;
-      bool off;
-      if (!is_str || !ml_conv_timestamp(v->u.str, v->len, true, &us, &off)) return false;
+      if (!str_timestamp(v, true, &us)) return false;
       days = (int32_t)(us >= 0 ? us / 86400000000LL : -((-us + 86400000000LL - 1) / 86400000000LL));
     }
     ml_batch_put_i32(b, col, days);
@@ -188,8 +194,7 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
   case ML_TYPE_TIMESTAMP:
   case ML_TYPE_TIMESTAMPTZ: {
     int64_t us;
-    bool off;
-    if (!is_str || !ml_conv_timestamp(v->u.str, v->len, type.id == ML_TYPE_TIMESTAMP, &us, &off)) return false;
+    if (!str_timestamp(v, type.id == ML_TYPE_TIMESTAMP, &us)) return false;
     ml_batch_put_i64(b, col, us);
     return true;
   }
