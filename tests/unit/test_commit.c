@@ -64,12 +64,10 @@ typedef struct fixture {
 } fixture;
 
 static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  assert_non_null(f);
+  fixture *f = th_fixture(state, sizeof *f);
   f->wh = open_loaded(":memory:");
   assert_int_equal(ml_commit_open(f->wh, 0, &f->c, &f->err), ML_OK);
   assert_int_equal(ml_wh_begin(f->wh, &f->err), ML_OK);
-  *state = f;
   return 0;
 }
 

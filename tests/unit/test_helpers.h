@@ -179,6 +179,21 @@ static inline void th_fill_x_(ml_batch *b, int n, const char *file, int line) {
 }
 #define th_fill_x(b, n) th_fill_x_((b), (n), __FILE__, __LINE__)
 
+/* ---- fixtures ------------------------------------------------------------------- */
+
+/* For a cmocka setup function: a zeroed fixture of size bytes, stored in
+ * *state for the test and its teardown (which frees it). */
+static inline void *th_fixture_(void **state, size_t size, const char *file, int line) {
+  void *f = calloc(1, size);
+  if (!f) {
+    print_error("out of memory for a fixture\n");
+    _fail(file, line);
+  }
+  *state = f;
+  return f;
+}
+#define th_fixture(state, size) th_fixture_((state), (size), __FILE__, __LINE__)
+
 /* ---- holding the loader ------------------------------------------------------- */
 
 /* A loader job that holds a warehouse's loader until th_gate_open: whatever

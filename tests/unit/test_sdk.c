@@ -245,64 +245,122 @@ static ml_status finish(ml_apply *a, ml_err *err) {
   return st == ML_OK ? ml_wh_commit(ml_apply_wh(a), err) : st;
 }
 
-/* The end of a test that used a record, an apply and a database of th_db_new. */
-static void close_all(mallard_record *r, ml_apply *a, ml_wh *wh, th_db *db) {
-  mallard_record_free(r);
-  ml_apply_free(a);
-  ml_wh_close(wh);
-  th_db_free(db);
+/* One seed's run of random operations on the model table, applied set-wise
+ * and to the model m one by one. */
+typedef struct model_run {
+  unsigned seed;
+  uint64_t rng;
+  ml_wh *wh;
+  ml_apply *a;
+  mallard_record *r;
+  model_row m[KEYS];
+  ml_err err;
+} model_run;
+
+static void model_start(model_run *mr, const char *path, unsigned seed, uint64_t mult) {
+  memset(mr, 0, sizeof *mr);
+  mr->seed = seed;
+  mr->rng = seed * mult;
+  open_model_table(path, &mr->wh, &mr->a);
+  mr->r = mallard_record_new();
+}
+
+/* The end of a run: what is still staged is applied at the end of the sync,
+ * and the table equals the model. */
+static void model_end(model_run *mr) {
+  assert_int_equal(finish(mr->a, &mr->err), ML_OK);
+  check_model(mr->wh, mr->m, mr->seed);
+  mallard_record_free(mr->r);
+  ml_apply_free(mr->a);
+  ml_wh_close(mr->wh);
+}
+
+/* Stages an upsert or update of key k giving a (NULL when null_a) and b as
+ * asked; an upsert's absent columns become NULL. */
+static void model_op(model_run *mr, ml_apply_kind kind, int k, bool give_a, int64_t va, bool null_a, bool give_b,
+                     int64_t vb) {
+  mallard_record_clear(mr->r);
+  mallard_set_long(mr->r, "id", k);
+  if (give_a) null_a ? mallard_set_null(mr->r, "a") : mallard_set_long(mr->r, "a", va);
+  if (give_b) mallard_set_long(mr->r, "b", vb);
+  assert_int_equal(ml_apply_op(mr->a, kind, "t", mr->r, &mr->err), ML_OK);
+}
+
+/* Runs ops on seeds 1..n, each on a fresh model table, and checks the
+ * table against the model at the end. */
+static void for_each_seed(unsigned n, uint64_t mult, void (*ops)(model_run *mr)) {
+  th_db db = th_db_new();
+  for (unsigned seed = 1; seed <= n; seed++) {
+    model_run mr;
+    model_start(&mr, db.path, seed, mult);
+    ops(&mr);
+    model_end(&mr);
+  }
+  th_db_free(&db);
+}
+
+/* 60 random operations of every kind, with commits in between. */
+static void every_kind_of_op(model_run *mr) {
+  model_row *m = mr->m;
+  for (int i = 0; i < 60; i++) {
+    int k = (int)(rng(&mr->rng) % KEYS), what = (int)(rng(&mr->rng) % 20);
+    int64_t va = (int64_t)(rng(&mr->rng) % 100), vb = (int64_t)(rng(&mr->rng) % 100);
+    int give_a = (int)(rng(&mr->rng) % 2), give_b = (int)(rng(&mr->rng) % 2), null_a = rng(&mr->rng) % 4 == 0;
+    if (what < 7) { /* upsert: absent columns become NULL */
+      model_op(mr, ML_APPLY_UPSERT, k, give_a, va, null_a, give_b, vb);
+      m[k] = (model_row){1, 0, va, vb, !give_a || null_a, !give_b};
+    } else if (what < 13) { /* update: only given columns; missing row ignored */
+      model_op(mr, ML_APPLY_UPDATE, k, give_a, va, null_a, give_b, vb);
+      if (m[k].exists && give_a) m[k].a = va, m[k].a_null = null_a;
+      if (m[k].exists && give_b) m[k].b = vb, m[k].b_null = 0;
+    } else if (what < 17) { /* delete: soft; missing row ignored */
+      mallard_record_clear(mr->r);
+      mallard_set_long(mr->r, "id", k);
+      mallard_set_long(mr->r, "a", 12345); /* non-key values are ignored */
+      assert_int_equal(ml_apply_op(mr->a, ML_APPLY_DELETE, "t", mr->r, &mr->err), ML_OK);
+      if (m[k].exists) m[k].deleted = 1;
+    } else if (what < 18) {
+      assert_int_equal(ml_apply_truncate(mr->a, "t", &mr->err), ML_OK);
+      for (int j = 0; j < KEYS; j++)
+        if (m[j].exists) m[j].deleted = 1;
+    } else {
+      assert_int_equal(commit_all(mr->a, &mr->err), ML_OK);
+      check_model(mr->wh, m, mr->seed);
+    }
+  }
 }
 
 static void test_apply_matches_one_by_one(void **s) {
   (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
-  for (unsigned seed = 1; seed <= 40; seed++) {
-    ml_wh *wh = NULL;
-    ml_apply *a = NULL;
-    ml_err err;
-    open_model_table(path, &wh, &a);
-    model_row m[KEYS];
-    memset(m, 0, sizeof m);
-    uint64_t st = seed * 0x9E3779B97F4A7C15ULL;
-    mallard_record *r = mallard_record_new();
-    for (int i = 0; i < 60; i++) {
-      int k = (int)(rng(&st) % KEYS), what = (int)(rng(&st) % 20);
-      int64_t va = (int64_t)(rng(&st) % 100), vb = (int64_t)(rng(&st) % 100);
-      int give_a = (int)(rng(&st) % 2), give_b = (int)(rng(&st) % 2), null_a = rng(&st) % 4 == 0;
-      mallard_record_clear(r);
-      mallard_set_long(r, "id", k);
-      if (what < 7) { /* upsert: absent columns become NULL */
-        if (give_a) null_a ? mallard_set_null(r, "a") : mallard_set_long(r, "a", va);
-        if (give_b) mallard_set_long(r, "b", vb);
-        assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-        m[k] = (model_row){1, 0, va, vb, !give_a || null_a, !give_b};
-      } else if (what < 13) { /* update: only given columns; missing row ignored */
-        if (give_a) null_a ? mallard_set_null(r, "a") : mallard_set_long(r, "a", va);
-        if (give_b) mallard_set_long(r, "b", vb);
-        assert_int_equal(ml_apply_op(a, ML_APPLY_UPDATE, "t", r, &err), ML_OK);
-        if (m[k].exists && give_a) m[k].a = va, m[k].a_null = null_a;
-        if (m[k].exists && give_b) m[k].b = vb, m[k].b_null = 0;
-      } else if (what < 17) { /* delete: soft; missing row ignored */
-        mallard_set_long(r, "a", 12345); /* non-key values are ignored */
-        assert_int_equal(ml_apply_op(a, ML_APPLY_DELETE, "t", r, &err), ML_OK);
-        if (m[k].exists) m[k].deleted = 1;
-      } else if (what < 18) {
-        assert_int_equal(ml_apply_truncate(a, "t", &err), ML_OK);
-        for (int j = 0; j < KEYS; j++)
-          if (m[j].exists) m[j].deleted = 1;
-      } else {
-        assert_int_equal(commit_all(a, &err), ML_OK);
-        check_model(wh, m, seed);
-      }
+  for_each_seed(40, 0x9E3779B97F4A7C15ULL, every_kind_of_op);
+}
+
+/* 80 random upserts with checkpoints held back (marks) and committed. */
+static void upserts_and_marks(model_run *mr) {
+  model_row *m = mr->m, at_mark[KEYS];
+  memcpy(at_mark, m, sizeof at_mark);
+  for (int i = 0; i < 80; i++) {
+    int k = (int)(rng(&mr->rng) % KEYS), what = (int)(rng(&mr->rng) % 20);
+    int64_t va = (int64_t)(rng(&mr->rng) % 100), vb = (int64_t)(rng(&mr->rng) % 100);
+    int give_a = (int)(rng(&mr->rng) % 2), give_b = (int)(rng(&mr->rng) % 2);
+    if (what < 15) {
+      model_op(mr, ML_APPLY_UPSERT, k, give_a, va, false, give_b, vb);
+      m[k] = (model_row){1, 0, va, vb, !give_a, !give_b};
+    } else if (what < 17) {
+      ml_apply_mark(mr->a);
+      assert_true(ml_apply_marked(mr->a));
+      memcpy(at_mark, m, sizeof at_mark);
+    } else if (what < 19) {
+      if (!ml_apply_marked(mr->a)) continue;
+      assert_int_equal(commit_mark(mr->a, &mr->err), ML_OK);
+      assert_false(ml_apply_marked(mr->a));
+      check_model(mr->wh, at_mark, mr->seed);
+    } else {
+      assert_int_equal(commit_all(mr->a, &mr->err), ML_OK);
+      assert_false(ml_apply_marked(mr->a));
+      check_model(mr->wh, m, mr->seed);
     }
-    assert_int_equal(finish(a, &err), ML_OK);
-    check_model(wh, m, seed);
-    mallard_record_free(r);
-    ml_apply_free(a);
-    ml_wh_close(wh);
   }
-  th_db_free(&db);
 }
 
 /* Upserts only (the DELETE + INSERT path of apply_table, keys repeated within
@@ -311,182 +369,157 @@ static void test_apply_matches_one_by_one(void **s) {
  * by the next commit; both checked against the one-by-one model. */
 static void test_apply_upserts_and_marks(void **s) {
   (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
-  for (unsigned seed = 1; seed <= 30; seed++) {
-    ml_wh *wh = NULL;
-    ml_apply *a = NULL;
-    ml_err err;
-    open_model_table(path, &wh, &a);
-    model_row m[KEYS], at_mark[KEYS];
-    memset(m, 0, sizeof m);
-    memcpy(at_mark, m, sizeof m);
-    uint64_t st = seed * 0x2545F4914F6CDD1DULL;
-    mallard_record *r = mallard_record_new();
-    for (int i = 0; i < 80; i++) {
-      int k = (int)(rng(&st) % KEYS), what = (int)(rng(&st) % 20);
-      int64_t va = (int64_t)(rng(&st) % 100), vb = (int64_t)(rng(&st) % 100);
-      int give_a = (int)(rng(&st) % 2), give_b = (int)(rng(&st) % 2);
-      if (what < 15) {
-        mallard_record_clear(r);
-        mallard_set_long(r, "id", k);
-        if (give_a) mallard_set_long(r, "a", va);
-        if (give_b) mallard_set_long(r, "b", vb);
-        assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-        m[k] = (model_row){1, 0, va, vb, !give_a, !give_b};
-      } else if (what < 17) {
-        ml_apply_mark(a);
-        assert_true(ml_apply_marked(a));
-        memcpy(at_mark, m, sizeof m);
-      } else if (what < 19) {
-        if (!ml_apply_marked(a)) continue;
-        assert_int_equal(commit_mark(a, &err), ML_OK);
-        assert_false(ml_apply_marked(a));
-        check_model(wh, at_mark, seed);
-      } else {
-        assert_int_equal(commit_all(a, &err), ML_OK);
-        assert_false(ml_apply_marked(a));
-        check_model(wh, m, seed);
-      }
-    }
-    assert_int_equal(finish(a, &err), ML_OK);
-    check_model(wh, m, seed);
-    mallard_record_free(r);
-    ml_apply_free(a);
-    ml_wh_close(wh);
-  }
-  th_db_free(&db);
+  for_each_seed(30, 0x2545F4914F6CDD1DULL, upserts_and_marks);
+}
+
+/* What each of the tests below works with (setup, teardown): a database of
+ * th_db_new, the warehouse and the apply that open_apply opens on it, a
+ * record, and the apply's log.  The teardown frees what is there, also after
+ * a failed assertion. */
+typedef struct apply_fx {
+  th_db db;
+  ml_wh *wh;
+  ml_apply *a;
+  mallard_record *r;
+  ml_err err;
+  logbuf log;
+} apply_fx;
+
+static int setup(void **state) {
+  apply_fx *f = th_fixture(state, sizeof *f);
+  f->db = th_db_new();
+  f->r = mallard_record_new();
+  assert_non_null(f->r);
+  return 0;
+}
+
+static int teardown(void **state) {
+  apply_fx *f = *state;
+  mallard_record_free(f->r);
+  ml_apply_free(f->a);
+  ml_wh_close(f->wh);
+  th_db_free(&f->db);
+  free(f);
+  return 0;
+}
+
+/* Opens the fixture's database (opts may be NULL), runs setup_sql (may be
+ * NULL) and opens an apply on it for schema tester, logging to f->log. */
+static void open_apply(apply_fx *f, const ml_wh_options *opts, const char *setup_sql) {
+  assert_int_equal(ml_wh_open(f->db.path, opts, &f->wh, &f->err), ML_OK);
+  if (setup_sql) th_exec(f->wh, setup_sql);
+  assert_int_equal(ml_apply_open(f->wh, "tester", log_cb, &f->log, &f->a, &f->err), ML_OK);
+}
+
+/* Declares table (key id BIGINT, a BIGINT; key k VARCHAR with key_text). */
+static void declare_id_a(apply_fx *f, const char *table, bool key_text) {
+  char *key = key_text ? "k" : "id";
+  const char *pk[] = {key};
+  ml_col cols[] = {{key, ml_type_of(key_text ? ML_TYPE_VARCHAR : ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
+  assert_int_equal(ml_apply_declare(f->a, table, pk, 1, cols, 2, &f->err), ML_OK);
+}
+
+/* Stages an upsert of {id, a} into table t. */
+static void upsert_id_a(apply_fx *f, int64_t id, int64_t a) {
+  mallard_record_clear(f->r);
+  mallard_set_long(f->r, "id", id);
+  mallard_set_long(f->r, "a", a);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "t", f->r, &f->err), ML_OK);
 }
 
 /* Staged operations live in the connection's temporary catalog: never in the
  * database file, not even those after a held checkpoint, which stay staged
  * across its commit.  Staging tables an earlier version left in the file
  * are dropped at start. */
-static void test_apply_stages_in_memory(void **s) {
-  (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
-  ml_wh *wh = NULL;
-  ml_err err;
-  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
-  assert_int_equal(ml_wh_exec(wh, "CREATE SCHEMA _mallard_staging; CREATE TABLE _mallard_staging.t (x INTEGER)", &err),
-                   ML_OK);
-  ml_wh_close(wh);
+static void test_apply_stages_in_memory(void **state) {
+  apply_fx *f = *state;
+  ml_wh *old = th_open(f->db.path, NULL);
+  th_exec(old, "CREATE SCHEMA _mallard_staging; CREATE TABLE _mallard_staging.t (x INTEGER)");
+  ml_wh_close(old);
   const char *in_file = "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND schema_name <> 'tester'";
   const char *in_memory = "SELECT count(*) FROM duckdb_tables() WHERE temporary";
-  ml_apply *a = NULL;
-  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
-  assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
-  const char *pk[] = {"id"};
-  ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
-  assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 2, &err), ML_OK);
-  assert_int_equal(ml_apply_start(a, &err), ML_OK);
-  assert_int_equal(th_query_i64(wh, in_file), 0);
-  mallard_record *r = mallard_record_new();
-  mallard_set_long(r, "id", 1);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  ml_apply_mark(a);
-  mallard_set_long(r, "id", 2);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  assert_int_equal(commit_mark(a, &err), ML_OK);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 1);
-  assert_int_equal(th_query_i64(wh, in_file), 0);
-  assert_int_equal(th_query_i64(wh, in_memory), 1);
-  assert_int_equal(finish(a, &err), ML_OK);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 2);
-  assert_int_equal(th_query_i64(wh, in_memory), 0);
-  close_all(r, a, wh, &db);
+  open_apply(f, NULL, NULL);
+  declare_id_a(f, "t", false);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, in_file), 0);
+  mallard_set_long(f->r, "id", 1);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "t", f->r, &f->err), ML_OK);
+  ml_apply_mark(f->a);
+  mallard_set_long(f->r, "id", 2);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "t", f->r, &f->err), ML_OK);
+  assert_int_equal(commit_mark(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 1);
+  assert_int_equal(th_query_i64(f->wh, in_file), 0);
+  assert_int_equal(th_query_i64(f->wh, in_memory), 1);
+  assert_int_equal(finish(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 2);
+  assert_int_equal(th_query_i64(f->wh, in_memory), 0);
 }
 
 /* Upserts of one key in different forms ("1" and 1 into a BIGINT key) are
  * one key, so the last wins even though their record values differ; a batch
  * whose keys are all distinct (applied without picking each key's last row)
  * replaces and adds rows as well. */
-static void test_apply_repeated_keys_in_other_forms(void **s) {
-  (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
-  ml_wh *wh = NULL;
-  ml_apply *a = NULL;
-  ml_err err;
-  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
-  assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
-  const char *pk[] = {"id"};
-  ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
-  assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 2, &err), ML_OK);
-  const char *spk[] = {"k"};
-  ml_col scols[] = {{"k", ml_type_of(ML_TYPE_VARCHAR)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
-  assert_int_equal(ml_apply_declare(a, "s", spk, 1, scols, 2, &err), ML_OK);
-  assert_int_equal(ml_apply_start(a, &err), ML_OK);
-  mallard_record *r = mallard_record_new();
-  struct {
-    const char *id; /* as a string, or NULL: the long */
-    int64_t lid, a;
-  } batch1[] = {{NULL, 1, 1}, {"1", 0, 2}, {NULL, 2, 3}}, batch2[] = {{NULL, 3, 4}, {NULL, 2, 5}};
-  for (size_t i = 0; i < 3; i++) {
-    mallard_record_clear(r);
-    if (batch1[i].id) mallard_set_string(r, "id", batch1[i].id);
-    else mallard_set_long(r, "id", batch1[i].lid);
-    mallard_set_long(r, "a", batch1[i].a);
-    assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  }
-  mallard_record_clear(r);
-  mallard_set_string(r, "k", "x");
-  mallard_set_long(r, "a", 1);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "s", r, &err), ML_OK);
-  mallard_set_long(r, "a", 2);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "s", r, &err), ML_OK);
-  assert_int_equal(commit_all(a, &err), ML_OK);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t WHERE id = 1"), 1);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 1"), 2);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t WHERE id = 2"), 1);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.s"), 1);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.s"), 2);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 2"), 3);
-  for (size_t i = 0; i < 2; i++) {
-    mallard_record_clear(r);
-    mallard_set_long(r, "id", batch2[i].lid);
-    mallard_set_long(r, "a", batch2[i].a);
-    assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  }
-  assert_int_equal(finish(a, &err), ML_OK);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 3);
-  assert_int_equal(th_query_i64(wh, "SELECT count(DISTINCT id) FROM tester.t"), 3);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 2"), 5);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 3"), 4);
-  close_all(r, a, wh, &db);
+static void test_apply_repeated_keys_in_other_forms(void **state) {
+  apply_fx *f = *state;
+  open_apply(f, NULL, NULL);
+  declare_id_a(f, "t", false);
+  declare_id_a(f, "s", true);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
+  upsert_id_a(f, 1, 1);
+  mallard_record_clear(f->r);
+  mallard_set_string(f->r, "id", "1");
+  mallard_set_long(f->r, "a", 2);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "t", f->r, &f->err), ML_OK);
+  upsert_id_a(f, 2, 3);
+  mallard_record_clear(f->r);
+  mallard_set_string(f->r, "k", "x");
+  mallard_set_long(f->r, "a", 1);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "s", f->r, &f->err), ML_OK);
+  mallard_set_long(f->r, "a", 2);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "s", f->r, &f->err), ML_OK);
+  assert_int_equal(commit_all(f->a, &f->err), ML_OK);
+  static const struct {
+    const char *sql;
+    int64_t want;
+  } after_first[] = {
+      {"SELECT count(*) FROM tester.t WHERE id = 1", 1}, {"SELECT a FROM tester.t WHERE id = 1", 2},
+      {"SELECT count(*) FROM tester.t WHERE id = 2", 1}, {"SELECT count(*) FROM tester.s", 1},
+      {"SELECT a FROM tester.s", 2},                     {"SELECT a FROM tester.t WHERE id = 2", 3},
+  }, after_second[] = {
+      {"SELECT count(*) FROM tester.t", 3},              {"SELECT count(DISTINCT id) FROM tester.t", 3},
+      {"SELECT a FROM tester.t WHERE id = 2", 5},        {"SELECT a FROM tester.t WHERE id = 3", 4},
+  };
+  for (size_t i = 0; i < TH_LEN(after_first); i++)
+    assert_int_equal(th_query_i64(f->wh, after_first[i].sql), after_first[i].want);
+  upsert_id_a(f, 3, 4);
+  upsert_id_a(f, 2, 5);
+  assert_int_equal(finish(f->a, &f->err), ML_OK);
+  for (size_t i = 0; i < TH_LEN(after_second); i++)
+    assert_int_equal(th_query_i64(f->wh, after_second[i].sql), after_second[i].want);
 }
 
 /* A table without a primary key: a record that gives its _fivetran_id
  * explicitly is the same key as a record whose id mallard computes, even in
  * one batch (the last one wins, one row). */
-static void test_apply_own_id_repeats(void **s) {
-  (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
-  ml_wh *wh = NULL;
-  ml_apply *a = NULL;
-  ml_err err;
-  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
-  assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
-  assert_int_equal(ml_apply_start(a, &err), ML_OK);
-  mallard_record *r = mallard_record_new();
-  mallard_set_long(r, "a", 1);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
-  assert_int_equal(commit_all(a, &err), ML_OK);
-  char *id = NULL;
-  assert_int_equal(ml_wh_query_text(wh, "SELECT _fivetran_id FROM tester.h", &id, &err), ML_OK);
+static void test_apply_own_id_repeats(void **state) {
+  apply_fx *f = *state;
+  open_apply(f, NULL, NULL);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
+  mallard_set_long(f->r, "a", 1);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "h", f->r, &f->err), ML_OK);
+  assert_int_equal(commit_all(f->a, &f->err), ML_OK);
+  char *id = th_query(f->wh, "SELECT _fivetran_id FROM tester.h");
   assert_non_null(id);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
-  mallard_record_clear(r);
-  mallard_set_string(r, "_fivetran_id", id);
-  mallard_set_long(r, "a", 2);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "h", r, &err), ML_OK);
-  assert_int_equal(finish(a, &err), ML_OK);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.h"), 1);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.h"), 2);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "h", f->r, &f->err), ML_OK);
+  mallard_record_clear(f->r);
+  mallard_set_string(f->r, "_fivetran_id", id);
+  mallard_set_long(f->r, "a", 2);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "h", f->r, &f->err), ML_OK);
+  assert_int_equal(finish(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.h"), 1);
+  assert_int_equal(th_query_i64(f->wh, "SELECT a FROM tester.h"), 2);
   free(id);
-  close_all(r, a, wh, &db);
 }
 
 static ml_status run_stmts(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(p, wh, err); }
@@ -504,139 +537,100 @@ static ml_status checkpoint(ml_commit *c, ml_apply *a, uint64_t *seq, bool *behi
   return st == ML_OK ? ml_commit_here(c, NULL, NULL, NULL, seq, err) : st;
 }
 
+/* checkpoint, which must commit behind or in line as `behind` says, as
+ * commit number seq. */
+static void expect_checkpoint(apply_fx *f, ml_commit *c, bool behind, uint64_t seq) {
+  uint64_t got_seq = 99;
+  bool got_behind = !behind;
+  assert_int_equal(checkpoint(c, f->a, &got_seq, &got_behind, &f->err), ML_OK);
+  assert_int_equal(got_behind, behind);
+  assert_int_equal(got_seq, seq);
+}
+
 /* Commits behind (a warehouse with a loader thread, only upserts staged):
  * the call returns before the COMMIT, operations staged meanwhile wait for
  * the next commit, ml_commit_done tells which commits are done, and the
  * result is what committing in line gives.  A table with an update staged
  * commits in line.  A job that fails is reported when the caller waits for
  * the loader, with the statement's error, and nothing of it is committed. */
-static void test_apply_commit_behind(void **s) {
-  (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
+static void test_apply_commit_behind(void **state) {
+  apply_fx *f = *state;
   ml_wh_options opts = {.background_append = true};
-  ml_wh *wh = NULL;
-  ml_apply *a = NULL;
-  ml_err err;
-  assert_int_equal(ml_wh_open(path, &opts, &wh, &err), ML_OK);
-  assert_int_equal(ml_wh_exec(wh, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))", &err),
-                   ML_OK);
-  assert_int_equal(ml_apply_open(wh, "tester", NULL, NULL, &a, &err), ML_OK);
-  const char *pk[] = {"id"};
-  ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"a", ml_type_of(ML_TYPE_BIGINT)}};
-  assert_int_equal(ml_apply_declare(a, "t", pk, 1, cols, 2, &err), ML_OK);
-  assert_int_equal(ml_apply_start(a, &err), ML_OK);
+  open_apply(f, &opts, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))");
+  declare_id_a(f, "t", false);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
   ml_commit *c = NULL;
-  assert_int_equal(ml_commit_open(wh, 0, &c, &err), ML_OK);
-  mallard_record *r = mallard_record_new();
-  uint64_t seq = 99;
-  bool behind = false;
+  assert_int_equal(ml_commit_open(f->wh, 0, &c, &f->err), ML_OK);
   int64_t rows[][2] = {{1, 10}, {2, 20}, {3, 30}, {2, 21}, {4, 40}, {1, 11}};
   for (size_t i = 0; i < 6; i++) {
-    mallard_record_clear(r);
-    mallard_set_long(r, "id", rows[i][0]);
-    mallard_set_long(r, "a", rows[i][1]);
-    assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-    if (i == 2) {
-      assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
-      assert_true(behind);
-      assert_int_equal(seq, 1);
-    }
+    upsert_id_a(f, rows[i][0], rows[i][1]);
+    if (i == 2) expect_checkpoint(f, c, true, 1);
   }
-  assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
-  assert_true(behind);
-  assert_int_equal(seq, 2);
-  assert_int_equal(ml_commit_wait(c, &err), ML_OK);
+  expect_checkpoint(f, c, true, 2);
+  assert_int_equal(ml_commit_wait(c, &f->err), ML_OK);
   assert_int_equal(ml_commit_done(c), 2);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 4);
-  assert_int_equal(th_query_i64(wh, "SELECT sum(a) FROM tester.t"), 11 + 21 + 30 + 40);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 4);
+  assert_int_equal(th_query_i64(f->wh, "SELECT sum(a) FROM tester.t"), 11 + 21 + 30 + 40);
   /* an update staged: in line */
-  mallard_record_clear(r);
-  mallard_set_long(r, "id", 3);
-  mallard_set_long(r, "a", 31);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPDATE, "t", r, &err), ML_OK);
-  assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
-  assert_false(behind);
-  assert_int_equal(seq, 3);
+  mallard_record_clear(f->r);
+  mallard_set_long(f->r, "id", 3);
+  mallard_set_long(f->r, "a", 31);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPDATE, "t", f->r, &f->err), ML_OK);
+  expect_checkpoint(f, c, false, 3);
   assert_int_equal(ml_commit_done(c), 3);
-  assert_int_equal(th_query_i64(wh, "SELECT a FROM tester.t WHERE id = 3"), 31);
+  assert_int_equal(th_query_i64(f->wh, "SELECT a FROM tester.t WHERE id = 3"), 31);
   /* a row the table refuses: the job fails, the next commit says so */
-  mallard_record_clear(r);
-  mallard_set_long(r, "id", 5);
-  mallard_set_long(r, "a", -1);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  assert_int_equal(checkpoint(c, a, &seq, &behind, &err), ML_OK);
-  assert_true(behind);
-  assert_int_equal(seq, 4);
-  mallard_record_clear(r);
-  mallard_set_long(r, "id", 6);
-  mallard_set_long(r, "a", 60);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "t", r, &err), ML_OK);
-  ml_err_clear(&err);
-  assert_int_not_equal(ml_commit_wait(c, &err), ML_OK);
-  if (!strstr(err.msg, "CHECK constraint")) fail_msg("unexpected message: %s", err.msg);
+  upsert_id_a(f, 5, -1);
+  expect_checkpoint(f, c, true, 4);
+  upsert_id_a(f, 6, 60);
+  ml_err_clear(&f->err);
+  assert_int_not_equal(ml_commit_wait(c, &f->err), ML_OK);
+  if (!strstr(f->err.msg, "CHECK constraint")) fail_msg("unexpected message: %s", f->err.msg);
   assert_int_equal(ml_commit_done(c), 3);
   /* the three commits are acknowledged, the failed one is not */
   assert_int_equal(ml_commit_drain(c, NULL, NULL), 3);
   assert_int_equal(ml_commit_waiting(c), 0);
   ml_commit_free(c);
-  ml_apply_abort(a);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t"), 4);
-  assert_int_equal(th_query_i64(wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
-  close_all(r, a, wh, &db);
+  ml_apply_abort(f->a);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 4);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
 }
 
 /* A failure rolls back to the last commit. */
-static void test_apply_abort(void **s) {
-  (void)s;
-  th_db db = th_db_new();
-  const char *path = db.path;
-  ml_wh *wh = NULL;
-  ml_err err;
-  assert_int_equal(ml_wh_open(path, NULL, &wh, &err), ML_OK);
-  ml_apply *a = NULL;
-  logbuf l = {{0}};
-  assert_int_equal(ml_apply_open(wh, "tester", log_cb, &l, &a, &err), ML_OK);
-  assert_int_equal(ml_apply_start(a, &err), ML_OK);
-  mallard_record *r = mallard_record_new();
-  mallard_set_string(r, "k", "one");
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "nopk", r, &err), ML_OK);
-  assert_int_equal(commit_all(a, &err), ML_OK);
-  mallard_set_string(r, "k", "two");
-  mallard_set_long(r, "extra", 5);
-  assert_int_equal(ml_apply_op(a, ML_APPLY_UPSERT, "nopk", r, &err), ML_OK);
-  ml_apply_abort(a);
-  int64_t n = 0;
-  bool found;
-  assert_int_equal(ml_wh_query_i64(wh, "SELECT count(*) FROM tester.nopk", &n, &found, &err), ML_OK);
-  assert_int_equal(n, 1);
-  assert_int_equal(ml_wh_query_i64(wh,
-                                   "SELECT count(*) FROM information_schema.columns WHERE table_name = 'nopk' AND "
-                                   "column_name = 'extra'",
-                                   &n, &found, &err),
-                   ML_OK);
-  assert_int_equal(n, 0);
+static void test_apply_abort(void **state) {
+  apply_fx *f = *state;
+  open_apply(f, NULL, NULL);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
+  mallard_set_string(f->r, "k", "one");
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "nopk", f->r, &f->err), ML_OK);
+  assert_int_equal(commit_all(f->a, &f->err), ML_OK);
+  mallard_set_string(f->r, "k", "two");
+  mallard_set_long(f->r, "extra", 5);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPSERT, "nopk", f->r, &f->err), ML_OK);
+  ml_apply_abort(f->a);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.nopk"), 1);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'nopk' "
+                                       "AND column_name = 'extra'"),
+                   0);
   /* the staging table (committed with the first checkpoint) is gone */
-  assert_int_equal(ml_wh_query_i64(wh, "SELECT count(*) FROM duckdb_tables() WHERE temporary OR schema_name <> 'tester'",
-                                   &n, &found, &err),
-                   ML_OK);
-  assert_int_equal(n, 0);
-  assert_non_null(strstr(l.text, "created table tester.nopk"));
-  mallard_record_free(r);
-  ml_apply_free(a);
-  ml_wh_close(wh);
-  th_db_free(&db);
+  assert_int_equal(
+      th_query_i64(f->wh, "SELECT count(*) FROM duckdb_tables() WHERE temporary OR schema_name <> 'tester'"), 0);
+  assert_non_null(strstr(f->log.text, "created table tester.nopk"));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_record_setters),  cmocka_unit_test(test_record_hash),
-      cmocka_unit_test(test_schema_errors),   cmocka_unit_test(test_config_state),
-      cmocka_unit_test(test_apply_matches_one_by_one), cmocka_unit_test(test_apply_upserts_and_marks),
-      cmocka_unit_test(test_apply_abort),     cmocka_unit_test(test_apply_stages_in_memory),
-      cmocka_unit_test(test_apply_repeated_keys_in_other_forms),
-      cmocka_unit_test(test_apply_commit_behind),
-      cmocka_unit_test(test_apply_own_id_repeats),
+      cmocka_unit_test(test_record_setters),
+      cmocka_unit_test(test_record_hash),
+      cmocka_unit_test(test_schema_errors),
+      cmocka_unit_test(test_config_state),
+      cmocka_unit_test(test_apply_matches_one_by_one),
+      cmocka_unit_test(test_apply_upserts_and_marks),
+      cmocka_unit_test_setup_teardown(test_apply_abort, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_apply_stages_in_memory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_apply_repeated_keys_in_other_forms, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_apply_commit_behind, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_apply_own_id_repeats, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
