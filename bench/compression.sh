@@ -15,9 +15,7 @@
 # defaults: 1,000,000 records, 3 runs, the sets listed below (--sets: others,
 # separated by ';'; DuckDB's default is always measured first).  MALLARD_BUILD_DIR picks the build.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${MALLARD_BUILD_DIR:-$ROOT/build}
-MALLARD=$BUILD/mallard GEN=$BUILD/mallard-gen
+source "$(dirname "$0")/bench_lib.sh"
 N=1000000 RUNS=3 COLUMNS=0 SETS_ARG=
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -28,10 +26,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "bench/compression.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ -x $MALLARD && -x $GEN ]] || { echo "bench/compression.sh: no $MALLARD or $GEN: build first (bash scripts/build.sh)" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "bench/compression.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mallard-compression.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+bench_ready bench/compression.sh mallard-compression
 printf '{"destination_path":"%s/src.duckdb"}\n' "$WORK" >"$WORK/cfg.json"
 "$GEN" --records "$N" --state-every 100000 --catalog "$WORK/cat.json" | "$MALLARD" write --config "$WORK/cfg.json" --catalog "$WORK/cat.json" >/dev/null
 

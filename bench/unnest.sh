@@ -10,9 +10,7 @@
 # defaults: 1,000,000 records, 3 runs.  MALLARD_BUILD_DIR picks the build.
 # The input is generated to a file first, so the generator is not measured.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${MALLARD_BUILD_DIR:-$ROOT/build}
-MALLARD=$BUILD/mallard GEN=$BUILD/mallard-gen
+source "$(dirname "$0")/bench_lib.sh"
 N=1000000 RUNS=3
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -21,10 +19,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "bench/unnest.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ -x $MALLARD && -x $GEN ]] || { echo "bench/unnest.sh: no $MALLARD or $GEN: build first (bash scripts/build.sh)" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "bench/unnest.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mallard-unnest-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+bench_ready bench/unnest.sh mallard-unnest-bench
 "$GEN" --records "$N" --state-every 100000 --nested --catalog "$WORK/cat.json" >"$WORK/in.jsonl"
 echo "input: $N records, $(($(stat -c %s "$WORK/in.jsonl") / 1048576)) MiB"
 
