@@ -246,8 +246,8 @@ static int64_t rows_stored_after_delete(const char *path, const ml_wh_options *o
  * were deleted; after a delete the space is reclaimed as DuckDB always does. */
 static void test_vacuum_after_deletes(void **state) {
   (void)state;
-  char *dir = th_tmpdir();
-  char *path = th_join(dir, "v.duckdb");
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh_options deferred = {.vacuum_after_deletes = true}, plain = {0};
   /* DuckDB merges up to 3 row groups at a time: not exactly the 250,000 left */
   int64_t reclaimed = rows_stored_after_delete(path, &plain, false);
@@ -255,17 +255,15 @@ static void test_vacuum_after_deletes(void **state) {
   assert_int_equal(rows_stored_after_delete(path, &deferred, false), reclaimed);
   /* the test can tell: a delete mallard is not told about is not reclaimed */
   assert_int_equal(rows_stored_after_delete(path, &deferred, true), 500000);
-  free(path);
-  th_rmtree(dir);
-  free(dir);
+  th_db_free(&db);
 }
 
 /* reclaim_at_end: deletes are only noted; ml_wh_reclaim_deleted turns merging
  * on, and the next commit reclaims the rows deleted by earlier ones. */
 static void test_reclaim_at_end(void **state) {
   (void)state;
-  char *dir = th_tmpdir();
-  char *path = th_join(dir, "v.duckdb");
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh_options plain = {0}, at_end = {.vacuum_after_deletes = true, .reclaim_at_end = true};
   int64_t reclaimed = rows_stored_after_delete(path, &plain, false);
   unlink(path);
@@ -289,16 +287,29 @@ static void test_reclaim_at_end(void **state) {
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM tab", "250001");
   assert_int_equal(stored_rows(wh), reclaimed + 1);
   ml_wh_close(wh);
-  free(path);
-  th_rmtree(dir);
-  free(dir);
+  th_db_free(&db);
 }
+
+/* ---- a warehouse in memory, for the tests that need nothing else ---------------- */
+
+static int open_mem(void **state) {
+  *state = th_open_mem();
+  return 0;
+}
+
+/* Also after a failed assertion: the test's warehouse never leaks. */
+static int close_mem(void **state) {
+  ml_wh_close(*state);
+  return 0;
+}
+
+/* A test that gets its warehouse as *state. */
+#define MEM_TEST(test) cmocka_unit_test_setup_teardown(test, open_mem, close_mem)
 
 /* ---- exec / query ---------------------------------------------------------------- */
 
 static void test_exec_errors(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   ml_err err;
   ml_err_clear(&err);
   assert_int_equal(ml_wh_exec(wh, "SELEC 1", &err), ML_ERR_DB);
@@ -317,12 +328,10 @@ static void test_exec_errors(void **state) {
   ml_err_clear(&err);
   assert_int_equal(ml_wh_execf(wh, &err, "INSERT INTO %s VALUES (%d)", "missing_table", 1), ML_ERR_DB);
   if (!strstr(err.msg, "missing_table")) fail_msg("unexpected message: %s", err.msg);
-  ml_wh_close(wh);
 }
 
 static void test_execf(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   ml_err err;
   ml_err_clear(&err);
   assert_int_equal(ml_wh_execf(wh, &err, "CREATE TABLE %s (n BIGINT, s VARCHAR)", "t"), ML_OK);
@@ -347,12 +356,10 @@ static void test_execf(void **state) {
   assert_string_equal(got, big);
   free(got);
   free(big);
-  ml_wh_close(wh);
 }
 
 static void test_query_i64(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   ml_err err;
   ml_err_clear(&err);
   int64_t v = 7;
@@ -384,50 +391,46 @@ static void test_query_i64(void **state) {
   assert_false(found);
   assert_int_equal(v, 7);
   if (!strstr(err.msg, "nope")) fail_msg("unexpected message: %s", err.msg);
-  ml_wh_close(wh);
 }
 
 static void test_query_text(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   ml_err err;
-  ml_err_clear(&err);
+  static const struct {
+    const char *sql, *text; /* text NULL: none */
+  } cases[] = {
+      {"SELECT 'hello'", "hello"},
+      {"SELECT 'żółw ''q'' \"d\" 🦆'", "żółw 'q' \"d\" 🦆"},
+      {"SELECT ''", ""},
+      {"SELECT 12345678901234", "12345678901234"}, /* non-text first column: its text form */
+      {"SELECT 'x' WHERE false", NULL},             /* no row */
+      {"SELECT CAST(NULL AS VARCHAR)", NULL},
+  };
+  for (size_t i = 0; i < TH_LEN(cases); i++) {
+    char *s = (char *)1;
+    ml_err_clear(&err);
+    assert_int_equal(ml_wh_query_text(wh, cases[i].sql, &s, &err), ML_OK);
+    if (cases[i].text) {
+      assert_non_null(s);
+      assert_string_equal(s, cases[i].text);
+    } else {
+      assert_null(s);
+    }
+    free(s);
+  }
   char *s = (char *)1;
-  assert_int_equal(ml_wh_query_text(wh, "SELECT 'hello'", &s, &err), ML_OK);
-  assert_non_null(s);
-  assert_string_equal(s, "hello");
-  free(s);
-  assert_int_equal(ml_wh_query_text(wh, "SELECT 'żółw ''q'' \"d\" 🦆'", &s, &err), ML_OK);
-  assert_string_equal(s, "żółw 'q' \"d\" 🦆");
-  free(s);
-  assert_int_equal(ml_wh_query_text(wh, "SELECT ''", &s, &err), ML_OK);
-  assert_non_null(s);
-  assert_string_equal(s, "");
-  free(s);
-  /* non-text first column: its text form */
-  assert_int_equal(ml_wh_query_text(wh, "SELECT 12345678901234", &s, &err), ML_OK);
-  assert_string_equal(s, "12345678901234");
-  free(s);
-  s = (char *)1;
-  assert_int_equal(ml_wh_query_text(wh, "SELECT 'x' WHERE false", &s, &err), ML_OK);
-  assert_null(s);
-  s = (char *)1;
-  assert_int_equal(ml_wh_query_text(wh, "SELECT CAST(NULL AS VARCHAR)", &s, &err), ML_OK);
-  assert_null(s);
-  s = (char *)1;
   ml_err_clear(&err);
   assert_int_equal(ml_wh_query_text(wh, "SELECT x FROM nope", &s, &err), ML_ERR_DB);
   assert_null(s);
   assert_int_equal(err.code, ML_ERR_DB);
-  ml_wh_close(wh);
 }
 
 /* ---- transactions ------------------------------------------------------------------ */
 
 static void test_transactions(void **state) {
   (void)state;
-  char *dir = th_tmpdir();
-  char *path = th_join(dir, "tx.duckdb");
+  th_db db = th_db_new();
+  const char *path = db.path;
   ml_wh *wh = th_open(path, NULL);
   ml_err err;
   ml_err_clear(&err);
@@ -476,15 +479,14 @@ static void test_transactions(void **state) {
   wh = th_open(path, NULL);
   th_expect(wh, "SELECT string_agg(CAST(x AS VARCHAR), ',' ORDER BY x) FROM t", "1,4");
   ml_wh_close(wh);
-  free(path);
-  th_rmtree(dir);
-  free(dir);
+  th_db_free(&db);
 }
 
 /* Begins a transaction on wh (whose table t has the primary key x) and
  * makes a statement of it fail (a second row with x = 1); err holds that
  * statement's error. */
 static void fail_statement_in_transaction(ml_wh *wh, ml_err *err) {
+  ml_err_clear(err);
   assert_int_equal(ml_wh_begin(wh, err), ML_OK);
   th_exec(wh, "INSERT INTO t VALUES (1)");
   assert_int_equal(ml_wh_exec(wh, "INSERT INTO t VALUES (1)", err), ML_ERR_DB);
@@ -494,11 +496,9 @@ static void fail_statement_in_transaction(ml_wh *wh, ml_err *err) {
  * the transaction is committed, ml_wh leaves the transaction state, and the
  * connection is usable again afterwards. */
 static void test_failed_statement_in_transaction(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
-  ml_err err;
-  ml_err_clear(&err);
+  ml_wh *wh = *state;
   th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
+  ml_err err;
   fail_statement_in_transaction(wh, &err);
   if (!strstr(err.msg, "duplicate key")) fail_msg("unexpected message: %s", err.msg);
   ml_err_clear(&err);
@@ -509,36 +509,29 @@ static void test_failed_statement_in_transaction(void **state) {
   th_exec(wh, "INSERT INTO t VALUES (2)");
   assert_int_equal(ml_wh_commit(wh, &err), ML_OK);
   th_expect(wh, "SELECT CAST(sum(x) AS VARCHAR) FROM t", "2");
-  ml_wh_close(wh);
 }
 
 /* A COMMIT after a statement of the transaction failed is reported as a
  * failure: DuckDB answers it with success although it discards the whole
  * transaction, and a caller told ML_OK would believe its rows committed. */
 static void test_commit_after_failed_statement(void **state) {
-  (void)state;
-
-  ml_wh *wh = th_open_mem();
-  ml_err err;
-  ml_err_clear(&err);
+  ml_wh *wh = *state;
   th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
+  ml_err err;
   fail_statement_in_transaction(wh, &err);
   ml_err_clear(&err);
   ml_status st = ml_wh_commit(wh, &err);
   th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0"); /* nothing was committed ... */
   assert_int_not_equal(st, ML_OK);                             /* ... so commit must not say ML_OK */
-  ml_wh_close(wh);
 }
 
 /* ml_wh_commit_and_begin whose COMMIT fails (as a commit behind does on a full
  * disk): the caller still sees a transaction, and what it runs before it
  * learns of the failure must not commit on its own; committing it fails. */
 static void test_commit_and_begin_failed(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
-  ml_err err;
-  ml_err_clear(&err);
+  ml_wh *wh = *state;
   th_exec(wh, "CREATE TABLE t (x INTEGER PRIMARY KEY)");
+  ml_err err;
   for (int finish_with_commit = 0; finish_with_commit < 2; finish_with_commit++) {
     fail_statement_in_transaction(wh, &err);
     bool committed = true;
@@ -550,14 +543,12 @@ static void test_commit_and_begin_failed(void **state) {
     else ml_wh_rollback(wh);
     th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM t", "0");
   }
-  ml_wh_close(wh);
 }
 
 /* ---- table_columns ------------------------------------------------------------------ */
 
 static void test_table_columns_missing(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   ml_err err;
   ml_err_clear(&err);
   ml_wh_column *cols = (ml_wh_column *)1;
@@ -584,14 +575,12 @@ static void test_table_columns_missing(void **state) {
   assert_string_equal(cols[0].type, "INTEGER");
   ml_wh_columns_free(cols, n);
   ml_wh_columns_free(NULL, 0);
-  ml_wh_close(wh);
 }
 
 /* A DELETE run from a buffer says how many rows it removed; a buffer that
  * ran out of memory is refused, not run cut short. */
 static void test_delete_counted(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   th_exec(wh, "CREATE TABLE t AS SELECT range AS i FROM range(10)");
   ml_err err;
   ml_err_clear(&err);
@@ -608,12 +597,10 @@ static void test_delete_counted(void **state) {
   assert_int_equal(ml_wh_exec_buf(wh, &q, &err), ML_ERR_NOMEM);
   assert_string_equal(err.msg, "out of memory");
   ml_buf_free(&q);
-  ml_wh_close(wh);
 }
 
 static void test_table_columns_types(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   th_exec(wh, "CREATE SCHEMA s");
   th_exec(wh,
           "CREATE TABLE s.every (b BOOLEAN, sm SMALLINT, i INTEGER, g BIGINT, f FLOAT, d DOUBLE, "
@@ -650,7 +637,6 @@ static void test_table_columns_types(void **state) {
   exists = true;
   assert_int_equal(ml_wh_table_columns(wh, NULL, "s", "EVERY_x", &cols, &n, &exists, &err), ML_OK);
   assert_false(exists);
-  ml_wh_close(wh);
 }
 
 /* ---- SQL quoting -------------------------------------------------------------------- */
@@ -687,8 +673,7 @@ static void test_sql_quoting_text(void **state) {
 /* Names and values with quotes, backslashes and non-ASCII text survive a
  * real round trip through DuckDB. */
 static void test_sql_quoting_roundtrip(void **state) {
-  (void)state;
-  ml_wh *wh = th_open_mem();
+  ml_wh *wh = *state;
   const char *schema = "sch \"ö\"";
   const char *table = "we\"ird 'name";
   const char *col = "ö \"x\"";
@@ -735,7 +720,6 @@ static void test_sql_quoting_roundtrip(void **state) {
   assert_string_equal(cols[0].name, col);
   assert_string_equal(cols[0].type, "VARCHAR");
   ml_wh_columns_free(cols, n);
-  ml_wh_close(wh);
 }
 
 /* ---- locks held by another process ---------------------------------------------- */
@@ -815,8 +799,8 @@ static child_report finish_opener(pid_t pid, int go, int report) {
 
 static void test_locked_by_other_process(void **state) {
   (void)state;
-  char *dir = th_tmpdir();
-  char *path = th_join(dir, "locked.duckdb");
+  th_db db = th_db_new();
+  const char *path = db.path;
   /* the file exists before the children start */
   ml_wh *wh = th_open(path, NULL);
   th_exec(wh, "CREATE TABLE t AS SELECT 1 AS x");
@@ -847,9 +831,7 @@ static void test_locked_by_other_process(void **state) {
   pid = spawn_opener(path, false, &go, &rep);
   r = finish_opener(pid, go, rep);
   if (r.status != ML_OK) fail_msg("child could not open the released file: %d %s", r.status, r.msg);
-  free(path);
-  th_rmtree(dir);
-  free(dir);
+  th_db_free(&db);
 }
 
 int main(int argc, char **argv) {
@@ -867,18 +849,19 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_liftable_memory_limit),
       cmocka_unit_test(test_vacuum_after_deletes),
       cmocka_unit_test(test_reclaim_at_end),
-      cmocka_unit_test(test_exec_errors),
-      cmocka_unit_test(test_execf),
-      cmocka_unit_test(test_query_i64),
-      cmocka_unit_test(test_query_text),
+      MEM_TEST(test_exec_errors),
+      MEM_TEST(test_execf),
+      MEM_TEST(test_query_i64),
+      MEM_TEST(test_query_text),
       cmocka_unit_test(test_transactions),
-      cmocka_unit_test(test_failed_statement_in_transaction),
-      cmocka_unit_test(test_commit_after_failed_statement),
-      cmocka_unit_test(test_commit_and_begin_failed),
-      cmocka_unit_test(test_table_columns_missing),
-      cmocka_unit_test(test_table_columns_types), cmocka_unit_test(test_delete_counted),
+      MEM_TEST(test_failed_statement_in_transaction),
+      MEM_TEST(test_commit_after_failed_statement),
+      MEM_TEST(test_commit_and_begin_failed),
+      MEM_TEST(test_table_columns_missing),
+      MEM_TEST(test_table_columns_types),
+      MEM_TEST(test_delete_counted),
       cmocka_unit_test(test_sql_quoting_text),
-      cmocka_unit_test(test_sql_quoting_roundtrip),
+      MEM_TEST(test_sql_quoting_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
