@@ -32,6 +32,12 @@ for dir in "$src"/*/; do
       if grep -qE '^#include <duckdb\.h>' "$f"; then
         echo "layers: $rel includes duckdb.h: only src/warehouse talks to DuckDB"; bad=1
       fi
+      # nor through a warehouse header that includes it (ml_wh_conn.h, ml_feed.h)
+      while IFS= read -r wh; do
+        if grep -qE '^#include <duckdb\.h>' "$src/warehouse/$wh"; then
+          echo "layers: $rel includes warehouse/$wh, which includes duckdb.h: only src/warehouse talks to DuckDB"; bad=1
+        fi
+      done < <(grep -oE '^#include "\.\./warehouse/[a-z_]+\.h"' "$f" | sed -E 's|.*/||; s|"$||' || true)
       # string literals are left out: SQL may call duckdb_tables() and such
       if sed -E 's/"([^"\\]|\\.)*"//g' "$f" | grep -qE '\bduckdb_[a-z_]+\('; then
         echo "layers: $rel calls DuckDB's C API: only src/warehouse talks to DuckDB"; bad=1

@@ -46,6 +46,11 @@ struct ml_astream {
   ml_buf scratch, meta, changes;
   uint64_t records, nulled;
   uint64_t staged; /* append_dedup: rows in the staging table not merged yet */
+  /* append_dedup without child tables: rows go straight into the final
+   * table (load is the final table, no staging); the rows of the open
+   * transaction are those with a rowid above new_after (see merge_direct) */
+  bool direct;
+  int64_t new_after;
   /* uncovered rows (see ml_astream_park): the first id loaded since the last
    * STATE of this stream, and the pending table holding parked rows */
   bool tail;
@@ -136,6 +141,25 @@ static ml_status holds_only_this_sync(ml_astream *s, const char *table, bool *ke
   return st;
 }
 
+/* append_dedup loads straight into the final table unless the stream has
+ * child tables (their merge needs the staged rows apart) or an earlier run
+ * left rows in the staging table (kept from older versions of mallard, and
+ * merged the staged way). */
+static ml_status choose_direct(ml_astream *s, const char *stage_name, ml_err *err) {
+  bool exists = false, found = false;
+  int64_t left = 0;
+  ml_status st = ml_wh_table_exists(s->wh, NULL, s->def->schema, stage_name, &exists, err);
+  if (st == ML_OK && exists) {
+    ml_buf q = ML_BUF_INIT;
+    ml_buf_puts(&q, "SELECT count(*) FROM ");
+    ml_sql_qualified(&q, s->def->schema, stage_name);
+    st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &left, &found, err) : ml_err_nomem(err);
+    ml_buf_free(&q);
+  }
+  s->direct = st == ML_OK && left == 0;
+  return st;
+}
+
 static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   const ml_stream_def *d = s->def;
   size_t n_flat = s->plan ? s->plan->n_flat : 0;
@@ -156,6 +180,11 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   }
   char *load_name = concat(ml_sync_mode_load_prefix(d->mode), d->table);
   ml_status st = load_name ? ML_OK : ml_err_nomem(err);
+  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP && !s->plan) st = choose_direct(s, load_name, err);
+  if (st == ML_OK && s->direct) {
+    free(load_name);
+    if (!(load_name = concat("", d->table))) st = ml_err_nomem(err);
+  }
   bool keep = true;
   ml_children_start child_start = ML_CHILDREN_KEEP;
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = holds_only_this_sync(s, load_name, &keep, err);
@@ -184,7 +213,7 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   if (st == ML_OK) st = ml_table_init(&s->load, s->wh, d->schema, load_name, err);
   bool kept_type = false;
   if (st == ML_OK) st = ml_table_sync(&s->load, wanted, n, !keep, &kept_type, err);
-  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP) {
+  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP && !s->direct) {
     s->has_final = true;
     st = ml_table_init(&s->final, s->wh, d->schema, d->table, err);
     if (st == ML_OK) st = ml_table_sync(&s->final, wanted, n, false, NULL, err);
@@ -382,6 +411,22 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
   return ML_OK;
 }
 
+/* Before the first row of a transaction reaches the final table: the
+ * greatest rowid it holds, so that the merge can tell this transaction's
+ * rows from the rest.  DuckDB gives the rows a transaction appends rowids
+ * above every row the table had (transaction-local ones from 2^55 in 1.4,
+ * placed after the last row at commit) and keeps rowids stable until the
+ * transaction ends; a rowid filter is pushed into the scan. */
+static ml_status mark_new_rows(ml_astream *s, ml_err *err) {
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "SELECT coalesce(max(rowid), -1) FROM ");
+  ml_table_sql_name(&s->load, &q);
+  bool found = false;
+  ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &s->new_after, &found, err) : ml_err_nomem(err);
+  ml_buf_free(&q);
+  return st;
+}
+
 /* One value of the record's row; what does not fit is noted in its meta. */
 static void put_field(ml_astream *s, ml_batch *b, size_t col, const ml_value_opts *opts, const ml_json_val *v,
                       const char *field, size_t len) {
@@ -416,6 +461,7 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
       (st = ml_children_write(s->children, data, lo, hi, ms * 1000, s->def->generation_id, &s->changes, &s->nulled,
                               err)) != ML_OK)
     return st;
+  if (s->direct && s->staged == 0 && (st = mark_new_rows(s, err)) != ML_OK) return st;
   ml_batch *b;
   if ((st = ml_table_batch(&s->load, &b, err)) != ML_OK) return st;
   ml_batch_put_i128(b, (size_t)s->meta_col[META_RAW_ID], lo, hi);
@@ -489,76 +535,204 @@ static const char *path_column(const ml_astream *s, const ml_path *p, const char
  * replaces, and of the staged rows it inserts (temporary tables) */
 #define REPLACED_IDS "temp.main._mallard_replaced_ids"
 #define WINNER_IDS "temp.main._mallard_winner_ids"
+/* the direct merge's keys of this transaction's rows */
+#define NEW_KEYS "temp.main._mallard_new_keys"
 
-/* Folds the staged rows into the final table: per key, the staged row with
- * the greatest cursor (ties: the later record) replaces the final row unless
- * that one has a greater cursor; a CDC deletion removes it.
- *
- * Done as a DELETE of every final row that some staged row of its key
- * replaces, then an INSERT of each key's latest staged row whose key has no
- * final row left (an older final row was just deleted; a newer one stays).
- * The MERGE ... UPDATE SET of every column this replaced gave the same
- * results, except where an earlier append load left a key more than once:
- * it updated each older row and kept the newer ones (several rows per key
- * on), this leaves the staged row or the newer ones; and it was slower and
- * needed more memory (docs/performance.md, session 4). */
-static ml_status merge_staged(ml_astream *s, ml_err *err) {
-  ml_status st = ml_table_close_batch(&s->load, err);
-  if (st != ML_OK || s->staged == 0) return st;
-  /* both tables get every column either has, so one column list fits both */
-  if ((st = ml_table_align(&s->final, &s->load, err)) != ML_OK) return st;
+/* What both merges need: the key columns, how to match a key of the table
+ * (f) to a key of the new rows (s), and the cursor column. */
+typedef struct merge_keys {
+  const char **kc; /* n column names, owned by the stream's definition */
+  size_t n;
+  ml_buf keys;       /* "k1, k2" */
+  ml_buf match;      /* f.k1 = s.k1 AND ... */
+  ml_buf match_null; /* the same, null-safe */
+  const char *cursor; /* NULL without a cursor */
+  bool cdc;           /* the table has _ab_cdc_deleted_at */
+} merge_keys;
+
+static void merge_keys_free(merge_keys *m) {
+  free(m->kc);
+  ml_buf_free(&m->keys);
+  ml_buf_free(&m->match);
+  ml_buf_free(&m->match_null);
+}
+
+static ml_status merge_keys_init(ml_astream *s, const ml_table *target, merge_keys *m, ml_err *err) {
   const ml_stream_def *d = s->def;
+  *m = (merge_keys){0};
   if (d->n_primary_key == 0)
     return ml_err_set(err, ML_ERR_CONFIG, "stream '%s': append_dedup needs a primary_key", d->name);
-  /* keys: "k1, k2"; match: final f to staged s, null-safe (match_null) only
-   * when a staged key is NULL (see ml_merge_match) */
-  const char **kc = calloc(d->n_primary_key, sizeof *kc);
-  if (!kc) return ml_err_nomem(err);
-  for (size_t i = 0; st == ML_OK && i < d->n_primary_key; i++)
-    if (!(kc[i] = path_column(s, &d->primary_key[i], "primary key", err))) st = err ? err->code : ML_ERR_CONFIG;
-  size_t nk = d->n_primary_key;
-  ml_buf keys = ML_BUF_INIT, match = ML_BUF_INIT, match_null = ML_BUF_INIT, q = ML_BUF_INIT;
-  if (st == ML_OK) {
-    ml_merge_keys(&keys, kc, nk, "", ", ");
-    ml_merge_match(&match, kc, nk, "f", "s", false);
-    ml_merge_match(&match_null, kc, nk, "f", "s", true);
-    ml_buf_puts(&q, "SELECT count(*) FROM ");
-    ml_table_sql_name(&s->load, &q);
-    ml_buf_puts(&q, " WHERE ");
-    ml_merge_keys(&q, kc, nk, "", " IS NULL OR ");
-    ml_buf_puts(&q, " IS NULL");
+  if (!(m->kc = calloc(d->n_primary_key, sizeof *m->kc))) return ml_err_nomem(err);
+  m->n = d->n_primary_key;
+  ml_status st = ML_OK;
+  for (size_t i = 0; st == ML_OK && i < m->n; i++)
+    if (!(m->kc[i] = path_column(s, &d->primary_key[i], "primary key", err))) st = err ? err->code : ML_ERR_CONFIG;
+  if (st == ML_OK && d->cursor.n > 0 && !(m->cursor = path_column(s, &d->cursor, "cursor", err)))
+    st = err ? err->code : ML_ERR_CONFIG;
+  if (st != ML_OK) return st;
+  ml_merge_keys(&m->keys, m->kc, m->n, "", ", ");
+  ml_merge_match(&m->match, m->kc, m->n, "f", "s", false);
+  ml_merge_match(&m->match_null, m->kc, m->n, "f", "s", true);
+  m->cdc = ml_table_find(target, "_ab_cdc_deleted_at") >= 0;
+  return ML_OK;
+}
+
+/* "(SELECT k1, k2[, max(cursor) AS _mallard_cursor] <rest>": the new rows'
+ * keys, each with its greatest cursor */
+static void key_aggregate(ml_buf *q, const merge_keys *m, const char *rest) {
+  ml_buf_puts(q, "SELECT ");
+  ml_buf_append(q, m->keys.data, m->keys.len);
+  if (m->cursor) {
+    ml_buf_puts(q, ", max(");
+    ml_sql_ident(q, m->cursor);
+    ml_buf_puts(q, ") AS _mallard_cursor");
   }
+  ml_buf_puts(q, rest);
+}
+
+/* " AND (f.cursor IS NULL OR s._mallard_cursor >= f.cursor)": the key's new
+ * rows replace f (nothing without a cursor: every new key replaces) */
+static void replaces(ml_buf *q, const merge_keys *m) {
+  if (!m->cursor) return;
+  ml_buf_puts(q, " AND (f.");
+  ml_sql_ident(q, m->cursor);
+  ml_buf_puts(q, " IS NULL OR s._mallard_cursor >= f.");
+  ml_sql_ident(q, m->cursor);
+  ml_buf_puts(q, ")");
+}
+
+/* " ORDER BY" of "each key's latest row": the greatest cursor, ties to the
+ * later record (raw ids grow within a run) */
+static void latest_order(ml_buf *order, const merge_keys *m) {
+  if (m->cursor) {
+    ml_sql_ident(order, m->cursor);
+    ml_buf_puts(order, " DESC NULLS LAST, ");
+  }
+  ml_buf_puts(order, "_airbyte_raw_id DESC");
+}
+
+/* The merge's rule, per key: the new row with the greatest cursor (ties:
+ * the later record) replaces the final rows whose cursor is not greater (or
+ * NULL), and is kept unless a final row with a greater cursor stays; a CDC
+ * deletion is not kept.
+ *
+ * Straight into the final table (no child tables): the rows arrived in the
+ * final table itself, so the merge only deletes.  1) the old rows some new
+ * row of their key replaces; 2) the new rows of keys where an old row
+ * stays; 3) when a key came more than once, or the stream has CDC
+ * deletions, every new row but each key's latest, and the deletions.  The
+ * new rows are told apart by rowid (mark_new_rows).  Writing the rows once
+ * instead of staging and copying them halves what the merge stores
+ * (docs/performance.md, issue 16). */
+static ml_status merge_direct(ml_astream *s, const merge_keys *m, ml_err *err) {
+  char is_new[64], is_old[64];
+  snprintf(is_new, sizeof is_new, "rowid > %lld", (long long)s->new_after);
+  snprintf(is_old, sizeof is_old, "f.rowid <= %lld", (long long)s->new_after);
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "CREATE OR REPLACE TEMP TABLE " NEW_KEYS " AS ");
+  key_aggregate(&q, m, ", count(*) AS _mallard_rows FROM ");
+  ml_table_sql_name(&s->load, &q);
+  ml_buf_printf(&q, " WHERE %s GROUP BY ALL", is_new);
+  ml_status st = ml_wh_exec_unbounded_buf(s->wh, &q, err);
+  int64_t null_keys = 0, repeated = 0;
+  bool found;
+  if (st == ML_OK) {
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "SELECT count(*) FROM " NEW_KEYS " WHERE ");
+    ml_merge_keys(&q, m->kc, m->n, "", " IS NULL OR ");
+    ml_buf_puts(&q, " IS NULL");
+    st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &null_keys, &found, err) : ml_err_nomem(err);
+  }
+  if (st == ML_OK)
+    st = ml_wh_query_i64(s->wh, "SELECT count(*) FROM " NEW_KEYS " WHERE _mallard_rows > 1", &repeated, &found, err);
+  /* "=" lets DuckDB skip the row groups outside the new keys' range; NULL
+   * keys need the null-safe match */
+  const ml_buf *on = null_keys > 0 ? &m->match_null : &m->match;
+  /* 1. old rows replaced */
+  ml_buf_reset(&q);
+  ml_buf_puts(&q, "DELETE FROM ");
+  ml_table_sql_name(&s->load, &q);
+  ml_buf_puts(&q, " AS f USING " NEW_KEYS " AS s WHERE ");
+  ml_buf_append(&q, on->data, on->len);
+  ml_buf_printf(&q, " AND %s", is_old);
+  replaces(&q, m);
+  if (st == ML_OK) st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
+  /* 2. new rows of keys whose old row stays (it has a greater cursor);
+   * without a cursor step 1 left no old row of a new key */
+  if (st == ML_OK && m->cursor) {
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "DELETE FROM ");
+    ml_table_sql_name(&s->load, &q);
+    ml_buf_printf(&q, " AS s WHERE s.%s AND EXISTS (SELECT 1 FROM ", is_new);
+    ml_table_sql_name(&s->load, &q);
+    ml_buf_puts(&q, " AS f WHERE ");
+    ml_buf_append(&q, on->data, on->len);
+    ml_buf_printf(&q, " AND %s)", is_old);
+    st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
+  }
+  /* 3. each key's latest new row only, and no CDC deletion */
+  if (st == ML_OK && (repeated > 0 || m->cdc)) {
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "DELETE FROM ");
+    ml_table_sql_name(&s->load, &q);
+    if (repeated > 0) {
+      ml_buf order = ML_BUF_INIT;
+      latest_order(&order, m);
+      ml_buf_puts(&q, " WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ");
+      if (m->cdc) ml_buf_puts(&q, "_ab_cdc_deleted_at, ");
+      ml_merge_rank(&q, m->kc, m->n, order.data ? order.data : "");
+      ml_buf_free(&order);
+      ml_buf_puts(&q, " AS _mallard_rank FROM ");
+      ml_table_sql_name(&s->load, &q);
+      ml_buf_printf(&q, " WHERE %s) WHERE _mallard_rank > 1%s)", is_new,
+                    m->cdc ? " OR _ab_cdc_deleted_at IS NOT NULL" : "");
+    } else {
+      ml_buf_printf(&q, " WHERE %s AND _ab_cdc_deleted_at IS NOT NULL", is_new);
+    }
+    st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
+  }
+  if (st == ML_OK) st = ml_wh_exec(s->wh, "DROP TABLE IF EXISTS " NEW_KEYS, err);
+  ml_buf_free(&q);
+  return st;
+}
+
+/* Through the staging table (a stream with child tables, or rows an
+ * earlier run staged): a DELETE of every final row that some staged row of
+ * its key replaces, then an INSERT of each key's latest staged row whose key
+ * has no final row left (an older final row was just deleted; a newer one
+ * stays), then the staging table emptied.  The MERGE ... UPDATE SET of every
+ * column this replaced gave the same results, except where an earlier
+ * append load left a key more than once: it updated each older row and kept
+ * the newer ones (several rows per key on), this leaves the staged row or
+ * the newer ones; and it was slower and needed more memory
+ * (docs/performance.md, session 4). */
+static ml_status merge_via_stage(ml_astream *s, const merge_keys *m, ml_err *err) {
+  /* both tables get every column either has, so one column list fits both */
+  ml_status st = ml_table_align(&s->final, &s->load, err);
+  if (st != ML_OK) return st;
+  const char *const *kc = m->kc;
+  size_t nk = m->n;
+  ml_buf q = ML_BUF_INIT;
+  ml_buf_puts(&q, "SELECT count(*) FROM ");
+  ml_table_sql_name(&s->load, &q);
+  ml_buf_puts(&q, " WHERE ");
+  ml_merge_keys(&q, kc, nk, "", " IS NULL OR ");
+  ml_buf_puts(&q, " IS NULL");
   int64_t null_keys = 0;
   bool found;
-  if (st == ML_OK) st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &null_keys, &found, err) : ml_err_nomem(err);
-  const ml_buf *on = null_keys > 0 ? &match_null : &match;
-  const char *cursor = NULL;
-  if (st == ML_OK && d->cursor.n > 0 && !(cursor = path_column(s, &d->cursor, "cursor", err)))
-    st = err ? err->code : ML_ERR_CONFIG;
-  bool cdc = ml_table_find(&s->final, "_ab_cdc_deleted_at") >= 0;
+  st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &null_keys, &found, err) : ml_err_nomem(err);
+  const ml_buf *on = null_keys > 0 ? &m->match_null : &m->match;
 
   /* 1. final rows replaced: some staged row of the key has a cursor at least
    * theirs (or theirs is NULL); without a cursor every staged key replaces.
    * `replaced` is "<staged keys> AS s WHERE <they replace f>" */
   ml_buf replaced = ML_BUF_INIT;
-  ml_buf_puts(&replaced, "(SELECT ");
-  ml_buf_append(&replaced, keys.data, keys.len);
-  if (cursor) {
-    ml_buf_puts(&replaced, ", max(");
-    ml_sql_ident(&replaced, cursor);
-    ml_buf_puts(&replaced, ") AS _mallard_cursor");
-  }
-  ml_buf_puts(&replaced, " FROM ");
+  ml_buf_puts(&replaced, "(");
+  key_aggregate(&replaced, m, " FROM ");
   ml_table_sql_name(&s->load, &replaced);
   ml_buf_puts(&replaced, " GROUP BY ALL) AS s WHERE ");
   ml_buf_append(&replaced, on->data, on->len);
-  if (cursor) {
-    ml_buf_puts(&replaced, " AND (f.");
-    ml_sql_ident(&replaced, cursor);
-    ml_buf_puts(&replaced, " IS NULL OR s._mallard_cursor >= f.");
-    ml_sql_ident(&replaced, cursor);
-    ml_buf_puts(&replaced, ")");
-  }
+  replaces(&replaced, m);
   if (s->children) {
     /* their child rows go with them */
     ml_buf_reset(&q);
@@ -587,15 +761,11 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
   ml_buf_puts(&winners, "(SELECT * FROM ");
   ml_table_sql_name(&s->load, &winners);
   ml_buf order = ML_BUF_INIT;
-  if (cursor) {
-    ml_sql_ident(&order, cursor);
-    ml_buf_puts(&order, " DESC NULLS LAST, ");
-  }
-  ml_buf_puts(&order, "_airbyte_raw_id DESC");
+  latest_order(&order, m);
   ml_merge_latest(&winners, kc, nk, order.data ? order.data : "");
   ml_buf_free(&order);
   ml_buf_puts(&winners, ") AS s WHERE ");
-  if (cdc) ml_buf_puts(&winners, "s._ab_cdc_deleted_at IS NULL AND ");
+  if (m->cdc) ml_buf_puts(&winners, "s._ab_cdc_deleted_at IS NULL AND ");
   ml_buf_puts(&winners, "NOT EXISTS (SELECT 1 FROM ");
   ml_table_sql_name(&s->final, &winners);
   ml_buf_puts(&winners, " AS f WHERE ");
@@ -645,13 +815,21 @@ static ml_status merge_staged(ml_astream *s, ml_err *err) {
     ml_table_sql_name(&s->load, &q);
     st = ml_wh_exec(s->wh, q.data, err);
   }
-  if (st != ML_OK) ml_err_prefix(err, "stream '%s': merging into %s.%s", d->name, d->schema, d->table);
-  else s->staged = 0;
   ml_buf_free(&q);
-  ml_buf_free(&keys);
-  ml_buf_free(&match);
-  ml_buf_free(&match_null);
-  free(kc);
+  return st;
+}
+
+/* Folds this transaction's rows into the final table (see merge_direct for
+ * the rule). */
+static ml_status merge(ml_astream *s, ml_err *err) {
+  ml_status st = ml_table_close_batch(&s->load, err);
+  if (st != ML_OK || s->staged == 0) return st;
+  merge_keys m;
+  st = merge_keys_init(s, s->direct ? &s->load : &s->final, &m, err);
+  if (st == ML_OK) st = s->direct ? merge_direct(s, &m, err) : merge_via_stage(s, &m, err);
+  merge_keys_free(&m);
+  if (st != ML_OK) ml_err_prefix(err, "stream '%s': merging into %s.%s", s->def->name, s->def->schema, s->def->table);
+  else s->staged = 0;
   return st;
 }
 
@@ -659,7 +837,7 @@ ml_status ml_astream_before_commit(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_flush(&s->load, err);
   if (st == ML_OK && s->has_raw) st = ml_table_flush(&s->raw, err);
   if (st == ML_OK && s->children) st = ml_children_flush(s->children, err);
-  if (st == ML_OK && s->def->mode == ML_MODE_APPEND_DEDUP) st = merge_staged(s, err);
+  if (st == ML_OK && s->def->mode == ML_MODE_APPEND_DEDUP) st = merge(s, err);
   return st;
 }
 

@@ -7,9 +7,11 @@
  *   overwrite     a temporary table "_mallard_tmp_<table>" that replaces the
  *                 final table in the last transaction (readers see the old
  *                 table until then);
- *   append_dedup  a staging table "_mallard_stage_<table>" merged into the
- *                 final table at every commit (one row per primary key: the
- *                 greatest cursor, ties to the later record), then emptied.
+ *   append_dedup  the final table itself, merged at every commit by
+ *                 deleting what loses (one row per primary key: the greatest
+ *                 cursor, ties to the later record); with child tables, or
+ *                 rows an earlier run staged, a staging table
+ *                 "_mallard_stage_<table>" merged and emptied at every commit.
  * All of it runs inside the destination's open transaction. */
 #ifndef ML_ASTREAM_H
 #define ML_ASTREAM_H

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ml_feed.h"
+#include "ml_wh_conn.h"
 #include "ml_loader.h"
 
 /* With a background loader, full chunks go to an INSERT on the loader

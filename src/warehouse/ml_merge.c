@@ -20,8 +20,14 @@ void ml_merge_match(ml_buf *q, const char *const *keys, size_t n, const char *a,
   }
 }
 
-void ml_merge_latest(ml_buf *q, const char *const *keys, size_t n, const char *order_by) {
-  ml_buf_puts(q, " QUALIFY row_number() OVER (PARTITION BY ");
+void ml_merge_rank(ml_buf *q, const char *const *keys, size_t n, const char *order_by) {
+  ml_buf_puts(q, "row_number() OVER (PARTITION BY ");
   ml_merge_keys(q, keys, n, "", ", ");
-  ml_buf_printf(q, " ORDER BY %s) = 1", order_by);
+  ml_buf_printf(q, " ORDER BY %s)", order_by);
+}
+
+void ml_merge_latest(ml_buf *q, const char *const *keys, size_t n, const char *order_by) {
+  ml_buf_puts(q, " QUALIFY ");
+  ml_merge_rank(q, keys, n, order_by);
+  ml_buf_puts(q, " = 1");
 }

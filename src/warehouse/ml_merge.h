@@ -23,6 +23,10 @@ void ml_merge_keys(ml_buf *q, const char *const *keys, size_t n, const char *qua
  * key is NULL (one key, as a MERGE sees it). */
 void ml_merge_match(ml_buf *q, const char *const *keys, size_t n, const char *a, const char *b, bool null_safe);
 
+/* "row_number() OVER (PARTITION BY k1, k2 ORDER BY <order_by>)": 1 for each
+ * key's first row in that order (NULL keys are one partition). */
+void ml_merge_rank(ml_buf *q, const char *const *keys, size_t n, const char *order_by);
+
 /* " QUALIFY row_number() OVER (PARTITION BY k1, k2 ORDER BY <order_by>) = 1":
  * after a SELECT from the staging table, each key's latest row. */
 void ml_merge_latest(ml_buf *q, const char *const *keys, size_t n, const char *order_by);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <duckdb.h>
+#include "ml_wh_conn.h"
 
 /* Name of the table function through which a result is cast to text. */
 #define SOURCE_FN "_mallard_query_result"

@@ -9,6 +9,7 @@
 
 #include "../util/ml_file.h"
 #include "ml_feed.h"
+#include "ml_wh_conn.h"
 #include "ml_loader.h"
 
 /* Settings that can bound appends (ml_wh_options *_liftable, and

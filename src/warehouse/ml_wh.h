@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <duckdb.h>
-
 #include "../util/ml_buf.h"
 #include "../util/ml_err.h"
 
@@ -53,9 +51,6 @@ ml_status ml_wh_open_said(const char *path, const ml_wh_options *opts, ml_wh **o
  * transaction. */
 void ml_wh_close(ml_wh *wh);
 
-/* Borrowed; valid until ml_wh_close.  With background_append, call
- * ml_wh_sync before using the connection directly. */
-duckdb_connection ml_wh_conn(ml_wh *wh);
 /* The background appender thread, or NULL without background_append. */
 struct ml_loader *ml_wh_loader(ml_wh *wh);
 /* Waits until background appends are done; reports the first that failed.

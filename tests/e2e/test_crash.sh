@@ -87,6 +87,19 @@ assert_eq "append_dedup with unnesting: one row per key" "{\"n\":$((N / 3)),\"id
   "$(q "$(db crash_dedup_unnest)" 'SELECT count(*) AS n, count(DISTINCT id) AS ids FROM users')"
 unnest_ok "append_dedup with unnesting" "$(db crash_dedup_unnest)" users
 
+# append_dedup with repeated keys and no child tables (rows go straight into
+# the final table; the merge deletes what loses): the same rows as a load of
+# the same records without kills
+cfg=$(config crash_dedup_keys ',"commit_interval_ms":0')
+GEN_EXTRA="--key-space $((N / 3))" sync_mode append_dedup dedup_keys "$cfg" 2000
+"$GEN" --records "$N" --state-every "$K" --mode append_dedup --sync-id 42 --key-space $((N / 3)) \
+  | "$MALLARD" write --config "$(config ref_dedup_keys)" --catalog "$WORK/dedup_keys.cat.json" >/dev/null
+rows_of() { q "$1" 'SELECT id, name, email, age, score, active, updated_at, tags, address FROM users ORDER BY id' | md5sum; }
+assert_eq "append_dedup with repeated keys: one row per key" "{\"n\":$((N / 3)),\"ids\":$((N / 3))}" \
+  "$(q "$(db crash_dedup_keys)" 'SELECT count(*) AS n, count(DISTINCT id) AS ids FROM users')"
+assert_eq "append_dedup with repeated keys: the rows of a load without kills" "$(rows_of "$(db ref_dedup_keys)")" \
+  "$(rows_of "$(db crash_dedup_keys)")"
+
 # commits grouped by time: the states of one commit are acknowledged together
 cfg=$(config crash_grouped ',"commit_interval_ms":50,"unnest_depth":1')
 # (with grouped commits a fast run may commit only once or twice: kill after the first)

@@ -31,7 +31,39 @@ assert_eq "dedup: rerun keeps one row per key, older cursor does not replace" \
 {"id":2,"name":"b2"}
 {"id":3,"name":"c2"}
 {"id":4,"name":"d1"}' "$(q "$(db dedup)" 'SELECT id, name FROM shop.items ORDER BY id')"
-assert_eq "dedup: staging table is empty after the sync" "0" "$(q1 "$(db dedup)" 'SELECT count(*) FROM shop._mallard_stage_items')"
+assert_eq "dedup: the final table is the only table the sync leaves" "items" \
+  "$(q1 "$(db dedup)" "SELECT string_agg(table_name, ',') FROM duckdb_tables() WHERE schema_name = 'shop'" | tr -d '"')"
+
+# Rows an older mallard left in the staging table (_mallard_stage_<table>)
+# are merged by the next sync with the same rule, and the staging table is
+# emptied: a staged row with a greater cursor replaces, one with a smaller
+# cursor does not, a staged key of its own is added
+"$MALLARD" query --write "$(db dedup)" "CREATE TABLE shop._mallard_stage_items AS SELECT * FROM shop.items LIMIT 0;
+  INSERT INTO shop._mallard_stage_items (_airbyte_raw_id, id, name, updated_at) VALUES
+  (uuid(), 2, 'b-staged', 7), (uuid(), 4, 'd-staged', 1), (uuid(), 8, 'h-staged', 1)" >/dev/null
+{ rec '{"id":3,"name":"c3","updated_at":1}'; state 4; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: rows left staged by an earlier run are merged with the next sync's" \
+  '{"id":1,"name":"a1"}
+{"id":2,"name":"b-staged"}
+{"id":3,"name":"c3"}
+{"id":4,"name":"d1"}
+{"id":8,"name":"h-staged"}' "$(q "$(db dedup)" 'SELECT id, name FROM shop.items ORDER BY id')"
+assert_eq "dedup: the staging table is empty after that merge" "0" "$(q1 "$(db dedup)" 'SELECT count(*) FROM shop._mallard_stage_items')"
+
+# Columns added and widened in the middle of a merge's transaction (after
+# earlier syncs deleted replaced rows) change nothing about which row wins
+cfg=$(config dedupev); cat_=$(catalog dedupev append_dedup)
+{ rec '{"id":1,"name":"a1","updated_at":1}'; rec '{"id":2,"name":"b1","updated_at":1}'; rec '{"id":3,"name":"c1","updated_at":1}'
+  state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":1,"name":"a2","updated_at":2}'; state 2; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":2,"name":"b2","updated_at":2,"extra":5}'; rec '{"id":3,"name":"c2","updated_at":2,"extra":"five"}'
+  rec '{"id":1,"name":"a-old","updated_at":0}'; rec '{"id":2,"name":"b-old","updated_at":1}'; rec '{"id":4,"name":"d1","updated_at":1}'
+  state 3; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: new and widened columns within one merge" \
+  '{"id":1,"name":"a2","extra":null}
+{"id":2,"name":"b2","extra":"5"}
+{"id":3,"name":"c2","extra":"five"}
+{"id":4,"name":"d1","extra":null}' "$(q "$(db dedupev)" 'SELECT id, name, extra FROM shop.items ORDER BY id')"
 
 # CDC deletions (_ab_cdc_deleted_at) and NULL keys: a newer deletion removes
 # the row, an older one does not; a deletion of a key never loaded adds

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <duckdb.h>
+#include "warehouse/ml_wh_conn.h"
 
 #include "warehouse/ml_batch.h"
 #include "util/ml_buf.h"
