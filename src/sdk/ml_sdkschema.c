@@ -10,11 +10,13 @@
 #include "../util/ml_array.h"
 #include "ml_sdk_internal.h"
 
+/* One declared table; every string and array is owned.  Names compare
+ * without case, as DuckDB's identifiers do. */
 struct ml_sdkschema_table {
   char *name;
-  char **pk;
+  char **pk; /* the primary key's columns, in key order */
   size_t n_pk;
-  ml_col *cols;
+  ml_col *cols; /* the columns declared with a type */
   size_t n_cols, cap_cols;
 };
 typedef struct ml_sdkschema_table decl_table;
