@@ -23,6 +23,8 @@
  * To see where a reported allocation n is: ML_FAILALLOC_TRACE=n in the
  * environment prints a backtrace when allocation n fails (addresses:
  * `addr2line -f -e <test binary> <addr>` names the functions).
+ * ML_FAILALLOC_EVERY=k fails only allocations 1, 1+k, 1+2k, ...: a sample
+ * for valgrind, where failing every allocation of the SDK test takes hours. 
  *
  * The state is global (test code only) and atomic: allocations on a
  * warehouse's loader thread count too. */
