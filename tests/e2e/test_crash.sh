@@ -124,7 +124,7 @@ gen2 --starts "$pu,$po" | MALLARD_FAULT=kill_after_commit:5 "$MALLARD" write --c
 set -e
 pu=$(acked "$WORK/out" users); po=$(acked "$WORK/out" orders)
 while [ "$kills" -lt "$KILLS" ]; do
-  gen2 --starts "$pu,$po" | "$MALLARD" write --config "$cfg" --catalog "$WORK/streams.cat.json" > "$WORK/out" 2>/dev/null &
+  { gen2 --starts "$pu,$po" || true; } | "$MALLARD" write --config "$cfg" --catalog "$WORK/streams.cat.json" > "$WORK/out" 2>/dev/null &
   pid=$!
   sleep "0.$(printf '%03d' $((RANDOM % MAX_SLEEP_MS)))"
   kill -9 "$(pgrep -P "$$" -x mallard | head -n 1)" 2>/dev/null || true
