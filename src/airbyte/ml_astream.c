@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/ml_array.h"
 #include "../engine/ml_value.h"
 #include "../util/ml_hash.h"
 #include "../warehouse/ml_merge.h"
@@ -362,13 +363,8 @@ static ml_status inferred_column_name(ml_astream *s, const char *key, size_t len
 /* Makes sure every member of `data` has a column that can hold it, before
  * the row is started (DDL closes the batch). */
 static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err *err) {
-  if (data->len > s->member_cap) {
-    size_t cap = data->len * 2;
-    field_slot **m = realloc(s->member_slot, cap * sizeof *m);
-    if (!m) return ml_err_nomem(err);
-    s->member_slot = m;
-    s->member_cap = cap;
-  }
+  if (!ml_array_reserve(&s->member_slot, data->len, &s->member_cap, sizeof *s->member_slot, 16))
+    return ml_err_nomem(err);
   for (size_t i = 0; i < data->len; i++) {
     const ml_json_val *k = ml_json_key(data, i), *v = ml_json_member(data, i);
     field_slot *f = slot_find(s, k->u.str, k->len, fnv1a(k->u.str, k->len));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/ml_array.h"
 #include "../engine/ml_ids.h"
 #include "../json/ml_json.h"
 #include "../util/ml_hash.h"
@@ -620,15 +621,8 @@ static ml_status on_state(ml_dest *d, const ml_json_val *msg, ml_err *err) {
   stream_run *only = p.kind == STATE_STREAM ? find_run(d, p.ns, p.name) : NULL;
   for (size_t i = 0; st == ML_OK && i < d->cat->n_streams; i++)
     if (p.kind != STATE_STREAM || only == &d->runs[i]) st = ml_astream_covered(d->runs[i].s, err);
-  if (st == ML_OK && d->n_pending == d->cap_pending) {
-    size_t cap = d->cap_pending ? d->cap_pending * 2 : 16;
-    pending_state *grown = realloc(d->pending, cap * sizeof *grown);
-    if (!grown) st = ml_err_nomem(err);
-    else {
-      d->pending = grown;
-      d->cap_pending = cap;
-    }
-  }
+  if (st == ML_OK && !ml_array_reserve(&d->pending, d->n_pending + 1, &d->cap_pending, sizeof *d->pending, 16))
+    st = ml_err_nomem(err);
   if (st != ML_OK) {
     free(p.echo);
     free(p.stored);

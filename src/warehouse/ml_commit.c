@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "../util/ml_array.h"
 #include "ml_loader.h"
 
 /* What became of a plan; written by the thread that commits it, read by the
@@ -37,13 +38,7 @@ static void entry_free(entry *e) {
 /* Reserves room for one more entry, so that nothing can fail once a plan
  * has committed. */
 static ml_status reserve(ml_commit *c, ml_err *err) {
-  if (c->n < c->cap) return ML_OK;
-  size_t cap = c->cap ? c->cap * 2 : 8;
-  entry **grown = realloc(c->queue, cap * sizeof *grown);
-  if (!grown) return ml_err_nomem(err);
-  c->queue = grown;
-  c->cap = cap;
-  return ML_OK;
+  return ml_array_reserve(&c->queue, c->n + 1, &c->cap, sizeof *c->queue, 8) ? ML_OK : ml_err_nomem(err);
 }
 
 /* The plan's COMMIT returned: nothing may acknowledge it before this point,
