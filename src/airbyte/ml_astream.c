@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/ml_array.h"
 #include "../engine/ml_value.h"
@@ -142,22 +143,40 @@ static ml_status holds_only_this_sync(ml_astream *s, const char *table, bool *ke
   return st;
 }
 
+/* The column name that would hide DuckDB's own rowid, which the direct
+ * merge tells this transaction's rows by: DuckDB resolves `rowid` to a
+ * column of that name when the table has one. */
+#define ROWID "rowid"
+
 /* append_dedup loads straight into the final table unless the stream has
- * child tables (their merge needs the staged rows apart) or an earlier run
+ * child tables (their merge needs the staged rows apart), an earlier run
  * left rows in the staging table (kept from older versions of mallard, and
- * merged the staged way). */
+ * merged the staged way), or the table has (or the catalog declares) a
+ * column named rowid. */
 static ml_status choose_direct(ml_astream *s, const char *stage_name, ml_err *err) {
+  const ml_stream_def *d = s->def;
   bool exists = false, found = false;
-  int64_t left = 0;
-  ml_status st = ml_wh_table_exists(s->wh, NULL, s->def->schema, stage_name, &exists, err);
+  int64_t left = 0, rowid_cols = 0;
+  for (size_t i = 0; i < d->n_fields; i++)
+    if (!strcasecmp(d->fields[i].column, ROWID)) rowid_cols++;
+  ml_status st = ml_wh_table_exists(s->wh, NULL, d->schema, stage_name, &exists, err);
+  ml_buf q = ML_BUF_INIT;
   if (st == ML_OK && exists) {
-    ml_buf q = ML_BUF_INIT;
     ml_buf_puts(&q, "SELECT count(*) FROM ");
-    ml_sql_qualified(&q, s->def->schema, stage_name);
+    ml_sql_qualified(&q, d->schema, stage_name);
     st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &left, &found, err) : ml_err_nomem(err);
-    ml_buf_free(&q);
   }
-  s->direct = st == ML_OK && left == 0;
+  if (st == ML_OK && rowid_cols == 0) {
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ");
+    ml_sql_literal(&q, d->schema, strlen(d->schema));
+    ml_buf_puts(&q, " AND table_name = ");
+    ml_sql_literal(&q, d->table, strlen(d->table));
+    ml_buf_puts(&q, " AND lower(column_name) = '" ROWID "'");
+    st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &rowid_cols, &found, err) : ml_err_nomem(err);
+  }
+  ml_buf_free(&q);
+  s->direct = st == ML_OK && left == 0 && rowid_cols == 0;
   return st;
 }
 
@@ -356,6 +375,8 @@ static ml_status inferred_column_name(ml_astream *s, const char *key, size_t len
     if (s->flat_col[i] == at) owned = true;
   bool meta = false;
   for (size_t i = 0; i < META_COUNT; i++) meta |= !strcmp(name->data, meta_names[i]);
+  /* a direct append_dedup table must keep DuckDB's rowid visible */
+  if (s->direct && !strcasecmp(name->data, ROWID)) meta = true;
   if (owned || meta) ml_buf_printf(name, "_%08llx", (unsigned long long)(fnv1a(key, len) >> 32));
   return ML_OK;
 }
@@ -420,6 +441,7 @@ static ml_status mark_new_rows(ml_astream *s, ml_err *err) {
   bool found = false;
   ml_status st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &s->new_after, &found, err) : ml_err_nomem(err);
   ml_buf_free(&q);
+  if (st != ML_OK && st != ML_ERR_NOMEM) ml_err_prefix(err, "stream '%s': reading the rowids of %s.%s", s->def->name, s->def->schema, s->def->table);
   return st;
 }
 
@@ -641,6 +663,17 @@ static ml_status merge_direct(ml_astream *s, const merge_keys *m, ml_err *err) {
   }
   if (st == ML_OK)
     st = ml_wh_query_i64(s->wh, "SELECT count(*) FROM " NEW_KEYS " WHERE _mallard_rows > 1", &repeated, &found, err);
+  /* every row this transaction appended, and only those, must be counted
+   * above: else DuckDB numbers rows otherwise than mark_new_rows assumes,
+   * and the merge would delete the wrong ones */
+  int64_t counted = 0;
+  if (st == ML_OK)
+    st = ml_wh_query_i64(s->wh, "SELECT coalesce(sum(_mallard_rows), 0) FROM " NEW_KEYS, &counted, &found, err);
+  if (st == ML_OK && (uint64_t)counted != s->staged)
+    st = ml_err_set(err, ML_ERR_DB,
+                    "the table holds %lld rows with a rowid above %lld, but this transaction appended %llu: DuckDB "
+                    "numbers rows otherwise than this version of mallard expects; nothing was merged",
+                    (long long)counted, (long long)s->new_after, (unsigned long long)s->staged);
   /* "=" lets DuckDB skip the row groups outside the new keys' range; NULL
    * keys need the null-safe match */
   const ml_buf *on = null_keys > 0 ? &m->match_null : &m->match;
@@ -703,9 +736,7 @@ static ml_status merge_direct(ml_astream *s, const merge_keys *m, ml_err *err) {
  * the newer ones; and it was slower and needed more memory
  * (docs/performance.md, session 4). */
 static ml_status merge_via_stage(ml_astream *s, const merge_keys *m, ml_err *err) {
-  /* both tables get every column either has, so one column list fits both */
-  ml_status st = ml_table_align(&s->final, &s->load, err);
-  if (st != ML_OK) return st;
+  ml_status st;
   const char *const *kc = m->kc;
   size_t nk = m->n;
   ml_buf q = ML_BUF_INIT;
@@ -820,6 +851,9 @@ static ml_status merge_via_stage(ml_astream *s, const merge_keys *m, ml_err *err
 static ml_status merge(ml_astream *s, ml_err *err) {
   ml_status st = ml_table_close_batch(&s->load, err);
   if (st != ML_OK || s->staged == 0) return st;
+  /* staged: both tables get every column either has (a CDC column may be
+   * new in the staging table), so one column list fits both */
+  if (!s->direct && (st = ml_table_align(&s->final, &s->load, err)) != ML_OK) return st;
   merge_keys m;
   st = merge_keys_init(s, s->direct ? &s->load : &s->final, &m, err);
   if (st == ML_OK) st = s->direct ? merge_direct(s, &m, err) : merge_via_stage(s, &m, err);

@@ -65,6 +65,42 @@ assert_eq "dedup: new and widened columns within one merge" \
 {"id":3,"name":"c2","extra":"five"}
 {"id":4,"name":"d1","extra":null}' "$(q "$(db dedupev)" 'SELECT id, name, extra FROM shop.items ORDER BY id')"
 
+# A source column named rowid (declared, as a ROWID of Oracle or SQLite, or
+# new in the middle of a sync) would hide DuckDB's own rowid: it changes
+# nothing about which row wins, and keeps its values
+cfg=$(config deduprowid); cat_=$(catalog deduprowid append_dedup '' \
+  '"id":{"type":"integer"},"ROWID":{"type":"integer"},"name":{"type":"string"},"updated_at":{"type":"integer"}')
+{ rec '{"id":1,"ROWID":50,"name":"a1","updated_at":1}'; rec '{"id":2,"ROWID":60,"name":"b1","updated_at":1}'; state 1; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":1,"ROWID":10,"name":"a2","updated_at":2}'; rec '{"id":3,"ROWID":99,"name":"c1","updated_at":1}'
+  rec '{"id":3,"ROWID":98,"name":"c2","updated_at":2}'; state 2; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: a declared ROWID column" '{"id":1,"rowid":10,"name":"a2"}
+{"id":2,"rowid":60,"name":"b1"}
+{"id":3,"rowid":98,"name":"c2"}' "$(q "$(db deduprowid)" 'SELECT id, rowid, name FROM shop.items ORDER BY id')"
+cfg=$(config deduprowid2); cat_=$(catalog deduprowid2 append_dedup)
+{ rec '{"id":1,"name":"a1","updated_at":1}'; rec '{"id":2,"name":"b1","updated_at":1}'; state 1; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":1,"name":"a2","updated_at":2,"rowid":0}'; rec '{"id":2,"name":"b0","updated_at":0,"rowid":9}'
+  rec '{"id":1,"name":"a0","updated_at":0,"rowid":5}'; state 2; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" > "$WORK/out_rowid"
+assert_eq "dedup: an undeclared rowid field new in the middle of a sync" '{"id":1,"name":"a2"}
+{"id":2,"name":"b1"}' "$(q "$(db deduprowid2)" 'SELECT id, name FROM shop.items ORDER BY id')"
+assert_contains "dedup: the undeclared rowid field gets a column of its own name" "new field 'rowid' stored in column rowid_" \
+  "$(cat "$WORK/out_rowid")"
+
+# With child tables (rows merged through the staging table), a CDC column
+# that the catalog does not declare removes rows from its first sync on
+cfg=$(config dedupcdc ',"unnest_depth":1'); cat_=$(catalog dedupcdc append_dedup '' \
+  '"id":{"type":"integer"},"name":{"type":["null","string"]},"updated_at":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}')
+{ rec '{"id":1,"name":"a","updated_at":1,"tags":["x"]}'; rec '{"id":2,"name":"b","updated_at":1,"tags":["y"]}'; state 1; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+{ rec '{"id":1,"updated_at":2,"_ab_cdc_deleted_at":"2024-01-01T00:00:00Z"}'
+  rec '{"id":3,"updated_at":2,"_ab_cdc_deleted_at":"2024-01-01T00:00:00Z"}'; state 2; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup with child tables: an undeclared CDC column deletes" '{"id":2,"name":"b"}' \
+  "$(q "$(db dedupcdc)" 'SELECT id, name FROM shop.items ORDER BY id')"
+assert_eq "dedup with child tables: the deleted record's child rows go with it" '{"id":2,"tags":"y"}' \
+  "$(q "$(db dedupcdc)" 'SELECT i.id, t.value AS tags FROM shop.items__tags t LEFT JOIN shop.items i USING (_airbyte_raw_id) ORDER BY t.value')"
+
 # CDC deletions (_ab_cdc_deleted_at) and NULL keys: a newer deletion removes
 # the row, an older one does not; a deletion of a key never loaded adds
 # nothing; the later of two records with the same cursor wins, deletion or
