@@ -609,13 +609,19 @@ static void key_aggregate(ml_buf *q, const merge_keys *m, const char *rest) {
 }
 
 /* " AND (f.cursor IS NULL OR s._mallard_cursor >= f.cursor)": the key's new
- * rows replace f (nothing without a cursor: every new key replaces) */
-static void replaces(ml_buf *q, const merge_keys *m) {
+ * rows replace f (nothing without a cursor: every new key replaces).  In a
+ * sync that removes older generations (a refresh), a row of an older
+ * generation is replaced whatever its cursor: it is going anyway, and if it
+ * kept the new row out, the key would be gone after the sync. */
+static void replaces(ml_buf *q, const ml_stream_def *d, const merge_keys *m) {
   if (!m->cursor) return;
   ml_buf_puts(q, " AND (f.");
   ml_sql_ident(q, m->cursor);
   ml_buf_puts(q, " IS NULL OR s._mallard_cursor >= f.");
   ml_sql_ident(q, m->cursor);
+  if (d->minimum_generation_id > 0)
+    ml_buf_printf(q, " OR f._airbyte_generation_id IS NULL OR f._airbyte_generation_id < %lld",
+                  (long long)d->minimum_generation_id);
   ml_buf_puts(q, ")");
 }
 
@@ -684,7 +690,7 @@ static ml_status merge_direct(ml_astream *s, const merge_keys *m, ml_err *err) {
   ml_buf_puts(&q, " AS f USING " NEW_KEYS " AS s WHERE ");
   ml_buf_append(&q, on->data, on->len);
   ml_buf_printf(&q, " AND %s", is_old);
-  replaces(&q, m);
+  replaces(&q, s->def, m);
   if (st == ML_OK) st = ml_wh_delete_unbounded_buf(s->wh, &q, err);
   /* 2. new rows of keys whose old row stays (it has a greater cursor);
    * without a cursor step 1 left no old row of a new key */
@@ -759,7 +765,7 @@ static ml_status merge_via_stage(ml_astream *s, const merge_keys *m, ml_err *err
   ml_table_sql_name(&s->load, &replaced);
   ml_buf_puts(&replaced, " GROUP BY ALL) AS s WHERE ");
   ml_buf_append(&replaced, on->data, on->len);
-  replaces(&replaced, m);
+  replaces(&replaced, s->def, m);
   if (s->children) {
     /* their child rows go with them */
     ml_buf_reset(&q);

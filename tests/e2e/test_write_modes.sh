@@ -172,6 +172,23 @@ cat_=$(catalog gens2 append ',"generation_id":2,"minimum_generation_id":2,"sync_
 assert_eq "generations: rows of older generations removed" '{"id":2,"name":"gen2","_airbyte_generation_id":2,"sync":11}' \
   "$(q "$(db gens)" "SELECT id, name, _airbyte_generation_id, (_airbyte_meta->>'sync_id')::INT AS sync FROM shop.items")"
 
+# a refresh of an append_dedup stream (a new generation, older ones removed):
+# every key the new generation sends stays, even with a smaller cursor than
+# the older generation's row of that key, with and without child tables
+for extra in '' ',"unnest_depth":1'; do
+  name=dedupgens${extra:+_unnest}
+  cfg=$(config "$name" "$extra")
+  props='"id":{"type":"integer"},"name":{"type":"string"},"updated_at":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}'
+  cat_=$(catalog "${name}1" append_dedup ',"generation_id":1,"minimum_generation_id":0,"sync_id":20' "$props")
+  { rec '{"id":1,"name":"old1","updated_at":9,"tags":["a"]}'; rec '{"id":2,"name":"old2","updated_at":9,"tags":["b"]}'; state 1; } \
+    | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+  cat_=$(catalog "${name}2" append_dedup ',"generation_id":2,"minimum_generation_id":2,"sync_id":21' "$props")
+  { rec '{"id":1,"name":"new1","updated_at":3,"tags":["c"]}'; state 1; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+  assert_eq "generations, append_dedup${extra:+ with child tables}: the refresh's row stays, older generations go" \
+    '{"id":1,"name":"new1","_airbyte_generation_id":2}' \
+    "$(q "$(db "$name")" "SELECT id, name, _airbyte_generation_id FROM shop.items")"
+done
+
 # --- schema evolution and typecast errors -------------------------------------
 cfg=$(config evolve); cat_=$(catalog evolve append)
 { rec '{"id":1,"name":"x","extra":5,"Extra Info":{"a":[1,2]}}'; rec '{"id":"2","name":"y","extra":"five"}'
