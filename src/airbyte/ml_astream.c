@@ -175,8 +175,15 @@ static ml_status choose_direct(ml_astream *s, const char *stage_name, ml_err *er
     ml_buf_puts(&q, " AND lower(column_name) = '" ROWID "'");
     st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &rowid_cols, &found, err) : ml_err_nomem(err);
   }
-  ml_buf_free(&q);
   s->direct = st == ML_OK && left == 0 && rowid_cols == 0;
+  if (s->direct && exists) {
+    /* an empty staging table an earlier run (or version) left has no use */
+    ml_buf_reset(&q);
+    ml_buf_puts(&q, "DROP TABLE ");
+    ml_sql_qualified(&q, d->schema, stage_name);
+    st = ml_wh_exec_buf(s->wh, &q, err);
+  }
+  ml_buf_free(&q);
   return st;
 }
 
@@ -591,6 +598,7 @@ static ml_status merge_keys_init(ml_astream *s, const ml_table *target, merge_ke
   ml_merge_keys(&m->keys, m->kc, m->n, "", ", ");
   ml_merge_match(&m->match, m->kc, m->n, "f", "s", false);
   ml_merge_match(&m->match_null, m->kc, m->n, "f", "s", true);
+  if (!ml_buf_ok(&m->keys) || !ml_buf_ok(&m->match) || !ml_buf_ok(&m->match_null)) return ml_err_nomem(err);
   m->cdc = ml_table_find(target, "_ab_cdc_deleted_at") >= 0;
   return ML_OK;
 }

@@ -49,6 +49,9 @@ assert_eq "dedup: rows left staged by an earlier run are merged with the next sy
 {"id":4,"name":"d1"}
 {"id":8,"name":"h-staged"}' "$(q "$(db dedup)" 'SELECT id, name FROM shop.items ORDER BY id')"
 assert_eq "dedup: the staging table is empty after that merge" "0" "$(q1 "$(db dedup)" 'SELECT count(*) FROM shop._mallard_stage_items')"
+{ rec '{"id":9,"name":"i1","updated_at":1}'; state 5; } | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "dedup: the next sync drops the empty staging table and merges as before" '{"tables":"items","rows":6}' \
+  "$(q "$(db dedup)" "SELECT string_agg(table_name, ',') AS tables, (SELECT count(*) FROM shop.items) AS rows FROM duckdb_tables() WHERE schema_name = 'shop'")"
 
 # Columns added and widened in the middle of a merge's transaction (after
 # earlier syncs deleted replaced rows) change nothing about which row wins
