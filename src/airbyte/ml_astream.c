@@ -148,34 +148,31 @@ static ml_status holds_only_this_sync(ml_astream *s, const char *table, bool *ke
  * column of that name when the table has one. */
 #define ROWID "rowid"
 
-/* append_dedup loads straight into the final table unless the stream has
- * child tables (their merge needs the staged rows apart), an earlier run
- * left rows in the staging table (kept from older versions of mallard, and
- * merged the staged way), or the table has (or the catalog declares) a
- * column named rowid. */
-static ml_status choose_direct(ml_astream *s, const char *stage_name, ml_err *err) {
+/* append_dedup: opens the final table (with the wanted columns), and loads
+ * straight into it unless the stream has child tables (their merge needs
+ * the staged rows apart), an earlier run left rows in the staging table
+ * (kept from older versions of mallard, and merged the staged way; counted
+ * in s->staged), or the table has a column named rowid (declared or not).
+ * Direct: s->load is the final table and an empty staging table is dropped;
+ * staged: s->final is, and s->load is opened by the caller. */
+static ml_status open_dedup(ml_astream *s, const char *stage_name, const ml_col *wanted, size_t n, bool *kept_type,
+                            ml_err *err) {
   const ml_stream_def *d = s->def;
+  s->has_final = true;
+  ml_status st = ml_table_init(&s->final, s->wh, d->schema, d->table, err);
+  if (st == ML_OK) st = ml_table_sync(&s->final, wanted, n, false, kept_type, err);
   bool exists = false, found = false;
-  int64_t left = 0, rowid_cols = 0;
-  for (size_t i = 0; i < d->n_fields; i++)
-    if (!strcasecmp(d->fields[i].column, ROWID)) rowid_cols++;
-  ml_status st = ml_wh_table_exists(s->wh, NULL, d->schema, stage_name, &exists, err);
+  int64_t left = 0;
+  if (st == ML_OK) st = ml_wh_table_exists(s->wh, NULL, d->schema, stage_name, &exists, err);
   ml_buf q = ML_BUF_INIT;
   if (st == ML_OK && exists) {
+    /* rows a failed run staged (and acknowledged) are merged at the first commit */
     ml_buf_puts(&q, "SELECT count(*) FROM ");
     ml_sql_qualified(&q, d->schema, stage_name);
     st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &left, &found, err) : ml_err_nomem(err);
   }
-  if (st == ML_OK && rowid_cols == 0) {
-    ml_buf_reset(&q);
-    ml_buf_puts(&q, "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ");
-    ml_sql_literal(&q, d->schema, strlen(d->schema));
-    ml_buf_puts(&q, " AND table_name = ");
-    ml_sql_literal(&q, d->table, strlen(d->table));
-    ml_buf_puts(&q, " AND lower(column_name) = '" ROWID "'");
-    st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &rowid_cols, &found, err) : ml_err_nomem(err);
-  }
-  s->direct = st == ML_OK && left == 0 && rowid_cols == 0;
+  s->staged = (uint64_t)left;
+  s->direct = st == ML_OK && !s->plan && left == 0 && ml_table_find(&s->final, ROWID) < 0;
   if (s->direct && exists) {
     /* an empty staging table an earlier run (or version) left has no use */
     ml_buf_reset(&q);
@@ -184,6 +181,11 @@ static ml_status choose_direct(ml_astream *s, const char *stage_name, ml_err *er
     st = ml_wh_exec_buf(s->wh, &q, err);
   }
   ml_buf_free(&q);
+  if (s->direct) {
+    s->load = s->final;
+    s->final = (ml_table){0};
+    s->has_final = false;
+  }
   return st;
 }
 
@@ -207,11 +209,11 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
   }
   char *load_name = concat(ml_sync_mode_load_prefix(d->mode), d->table);
   ml_status st = load_name ? ML_OK : ml_err_nomem(err);
-  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP && !s->plan) st = choose_direct(s, load_name, err);
-  if (st == ML_OK && s->direct) {
-    free(load_name);
-    if (!(load_name = concat("", d->table))) st = ml_err_nomem(err);
-  }
+  bool kept_type = false, final_kept_type = false;
+  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP) st = open_dedup(s, load_name, wanted, n, &final_kept_type, err);
+  /* the types kept in the table rows are loaded into (as before: the
+   * staging table's when staged) */
+  if (s->direct) kept_type = final_kept_type;
   bool keep = true;
   ml_children_start child_start = ML_CHILDREN_KEEP;
   if (st == ML_OK && d->mode == ML_MODE_OVERWRITE) st = holds_only_this_sync(s, load_name, &keep, err);
@@ -237,25 +239,8 @@ static ml_status open_tables(ml_astream *s, bool raw_tables, ml_err *err) {
       child_start = ML_CHILDREN_FROM_FINAL;
     }
   }
-  if (st == ML_OK) st = ml_table_init(&s->load, s->wh, d->schema, load_name, err);
-  bool kept_type = false;
-  if (st == ML_OK) st = ml_table_sync(&s->load, wanted, n, !keep, &kept_type, err);
-  if (st == ML_OK && d->mode == ML_MODE_APPEND_DEDUP && !s->direct) {
-    s->has_final = true;
-    st = ml_table_init(&s->final, s->wh, d->schema, d->table, err);
-    if (st == ML_OK) st = ml_table_sync(&s->final, wanted, n, false, NULL, err);
-    if (st == ML_OK) {
-      /* rows a failed run staged (and acknowledged) are merged at the first commit */
-      ml_buf q = ML_BUF_INIT;
-      ml_buf_puts(&q, "SELECT count(*) FROM ");
-      ml_table_sql_name(&s->load, &q);
-      int64_t left = 0;
-      bool found;
-      st = ml_wh_query_i64(s->wh, q.data, &left, &found, err);
-      s->staged = (uint64_t)left;
-      ml_buf_free(&q);
-    }
-  }
+  if (st == ML_OK && !s->direct) st = ml_table_init(&s->load, s->wh, d->schema, load_name, err);
+  if (st == ML_OK && !s->direct) st = ml_table_sync(&s->load, wanted, n, !keep, &kept_type, err);
   if (st == ML_OK && kept_type)
     ml_proto_log(s->log, "WARN",
                  "stream '%s': a column of table %s.%s already exists with another type; values are converted to "
@@ -666,28 +651,29 @@ static ml_status merge_direct(ml_astream *s, const merge_keys *m, ml_err *err) {
   ml_table_sql_name(&s->load, &q);
   ml_buf_printf(&q, " WHERE %s GROUP BY ALL", is_new);
   ml_status st = ml_wh_exec_unbounded_buf(s->wh, &q, err);
-  int64_t null_keys = 0, repeated = 0;
-  bool found;
+  /* in one scan of the new keys: how many are NULL, how many came more than
+   * once, and the rows counted */
+  uint64_t *facts = NULL;
+  size_t n_facts = 0;
   if (st == ML_OK) {
     ml_buf_reset(&q);
-    ml_buf_puts(&q, "SELECT count(*) FROM " NEW_KEYS " WHERE ");
+    ml_buf_puts(&q, "SELECT unnest([count(*) FILTER (WHERE ");
     ml_merge_keys(&q, m->kc, m->n, "", " IS NULL OR ");
-    ml_buf_puts(&q, " IS NULL");
-    st = ml_buf_ok(&q) ? ml_wh_query_i64(s->wh, q.data, &null_keys, &found, err) : ml_err_nomem(err);
+    ml_buf_puts(&q, " IS NULL), count(*) FILTER (WHERE _mallard_rows > 1), coalesce(sum(_mallard_rows), 0)]::UBIGINT[]) "
+                    "FROM " NEW_KEYS);
+    st = ml_buf_ok(&q) ? ml_wh_query_u64s(s->wh, q.data, &facts, &n_facts, err) : ml_err_nomem(err);
   }
-  if (st == ML_OK)
-    st = ml_wh_query_i64(s->wh, "SELECT count(*) FROM " NEW_KEYS " WHERE _mallard_rows > 1", &repeated, &found, err);
-  /* every row this transaction appended, and only those, must be counted
-   * above: else DuckDB numbers rows otherwise than mark_new_rows assumes,
-   * and the merge would delete the wrong ones */
-  int64_t counted = 0;
-  if (st == ML_OK)
-    st = ml_wh_query_i64(s->wh, "SELECT coalesce(sum(_mallard_rows), 0) FROM " NEW_KEYS, &counted, &found, err);
-  if (st == ML_OK && (uint64_t)counted != s->staged)
+  uint64_t null_keys = n_facts == 3 ? facts[0] : 0, repeated = n_facts == 3 ? facts[1] : 0;
+  uint64_t counted = n_facts == 3 ? facts[2] : 0;
+  free(facts);
+  /* every row this transaction appended, and only those, must be counted:
+   * else DuckDB numbers rows otherwise than mark_new_rows assumes, and the
+   * merge would delete the wrong ones */
+  if (st == ML_OK && counted != s->staged)
     st = ml_err_set(err, ML_ERR_DB,
-                    "the table holds %lld rows with a rowid above %lld, but this transaction appended %llu: DuckDB "
+                    "the table holds %llu rows with a rowid above %lld, but this transaction appended %llu: DuckDB "
                     "numbers rows otherwise than this version of mallard expects; nothing was merged",
-                    (long long)counted, (long long)s->new_after, (unsigned long long)s->staged);
+                    (unsigned long long)counted, (long long)s->new_after, (unsigned long long)s->staged);
   /* "=" lets DuckDB skip the row groups outside the new keys' range; NULL
    * keys need the null-safe match */
   const ml_buf *on = null_keys > 0 ? &m->match_null : &m->match;
