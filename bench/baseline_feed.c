@@ -10,14 +10,16 @@
  * the settings of ml_dest_open (one DuckDB thread and a 64MB memory bound for
  * appends), one transaction.  The difference to baseline_chunks is the
  * appender (and its single thread); the difference to mallard write is JSON
- * parsing and the protocol.  Prints one line to stderr: records, seconds
- * (open to close) and records/s. */
+ * parsing and the protocol.  Prints two lines to stderr: records, seconds
+ * (open to close) and records/s; then the storage thread's CPU time and
+ * waits, as mallard write's "time:" line gives them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "warehouse/ml_batch.h"
+#include "warehouse/ml_loader.h"
 #include "engine/ml_ids.h"
 #include "warehouse/ml_wh.h"
 
@@ -86,8 +88,15 @@ int main(int argc, char **argv) {
   }
   if (ml_batch_flush(b, &err) != ML_OK || ml_wh_commit(wh, &err) != ML_OK) return bench_fail(PROG, "commit", err.msg);
   ml_batch_close(b);
+  ml_loader_times t;
+  ml_loader_times_get(ml_wh_loader(wh), &t);
   ml_wh_close(wh);
   double secs = bench_now_s() - t0;
   bench_report(PROG, records, secs);
+  /* the same split as mallard write's "time:" line, for bench/run.sh */
+  fprintf(stderr,
+          "%s: time (%.2f s): producing thread waited %.2f s for storage; storage thread %.2f s CPU, waited %.2f s "
+          "for rows\n",
+          PROG, secs, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s);
   return 0;
 }

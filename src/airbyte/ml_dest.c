@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/ml_array.h"
 #include "../engine/ml_ids.h"
@@ -11,6 +12,7 @@
 #include "../util/ml_hash.h"
 #include "../util/ml_near.h"
 #include "../warehouse/ml_commit.h"
+#include "../warehouse/ml_loader.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_astream.h"
 #include "ml_unnest.h"
@@ -79,6 +81,7 @@ struct ml_dest {
   int64_t first_hi;
   uint64_t resent_dropped;
   long long start_ms, last_commit_ms, last_progress_ms, last_progress_records;
+  double input_wait_s; /* ml_dest_input_waited */
   ml_buf scratch;
   /* Every commit goes through it; STATEs are echoed by its drain. */
   ml_commit *commits_made;
@@ -722,6 +725,29 @@ ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err) {
   return ML_OK;
 }
 
+void ml_dest_input_waited(ml_dest *d, double seconds) { d->input_wait_s += seconds; }
+
+/* Where the sync's time went, from the two threads' side (the parsing
+ * thread is this one, which calls ml_dest_*; the storage thread is the
+ * warehouse's loader): tells a user whether the source, the parsing or
+ * DuckDB's storage work bounded the load.  secs: the sync's wall time. */
+static void log_time_split(ml_dest *d, double secs) {
+  ml_loader *loader = ml_wh_loader(d->wh);
+  struct timespec ts;
+  if (!loader || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return;
+  double parse_cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  ml_loader_times t;
+  ml_loader_times_get(loader, &t);
+  /* the side the other one waited for most bounded the load */
+  const char *bound = "parsing";
+  if (d->input_wait_s > t.owner_wait_s && d->input_wait_s > t.loader_idle_s / 2) bound = "the source";
+  else if (t.owner_wait_s > t.loader_idle_s) bound = "storage";
+  ml_proto_log(d->out, "INFO",
+               "time (%.2f s): parsing thread %.2f s CPU, waited %.2f s for input and %.2f s for storage; storage "
+               "thread %.2f s CPU, waited %.2f s for rows; bound by %s",
+               secs, parse_cpu, d->input_wait_s, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s, bound);
+}
+
 ml_status ml_dest_finish(ml_dest *d, ml_err *err) {
   ml_status st = commit(d, true, err);
   if (st != ML_OK) return st;
@@ -745,5 +771,6 @@ ml_status ml_dest_finish(ml_dest *d, ml_err *err) {
                "sync complete: %llu records (%.1f MB) in %.2f s, %.0f records/s; %llu states, %llu commits",
                (unsigned long long)d->records, (double)d->bytes / 1e6, secs, secs > 0 ? (double)d->records / secs : 0.0,
                (unsigned long long)d->states, (unsigned long long)d->commits);
+  log_time_split(d, secs);
   return ml_proto_flush(d->out, err);
 }

@@ -41,6 +41,12 @@ ml_status ml_dest_line(ml_dest *d, const char *line, size_t len, size_t lineno, 
  * has passed, and logs progress now and then. *wait_ms is how long the
  * caller may sleep before calling again (-1: no deadline). */
 ml_status ml_dest_tick(ml_dest *d, int *wait_ms, ml_err *err);
+/* The caller waited `seconds` for input (for the summary: whether the
+ * source bounded the load). */
+void ml_dest_input_waited(ml_dest *d, double seconds);
+/* The caller waited `seconds` for input (for the summary: whether the
+ * source bounded the load). */
+void ml_dest_input_waited(ml_dest *d, double seconds);
 /* End of input: commits everything, completes overwrite/dedup/generations
  * for streams that finished, echoes the remaining states, logs a summary. */
 ml_status ml_dest_finish(ml_dest *d, ml_err *err);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "airbyte/ml_catalog.h"
@@ -302,7 +303,11 @@ static ml_status pump_input(ml_dest *d, char *buf, size_t cap, size_t len, const
     st = ml_dest_tick(d, &wait_ms, err);
     if (st != ML_OK) break;
     struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int pr = poll(&pfd, 1, wait_ms < 0 ? 10000 : wait_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ml_dest_input_waited(d, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (pr < 0 && errno != EINTR) {
       st = ml_err_set(err, ML_ERR_IO, "cannot wait for standard input: %s", strerror(errno));
       break;

@@ -88,7 +88,7 @@ static void feed_function(duckdb_function_info info, duckdb_data_chunk out) {
   ml_loader_lock(loader);
   /* DuckDB reset `out` before this call: the chunk it referred to is free */
   local_release(l);
-  while (f->n == 0 && !f->closing && !f->sink->discarding) ml_loader_wait_progress(loader);
+  while (f->n == 0 && !f->closing && !f->sink->discarding) ml_loader_wait_for_input(loader);
   if (f->sink->discarding) {
     ml_loader_unlock(loader);
     duckdb_function_set_error(info, "rows discarded");

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* jobs waiting (feed INSERTs, commits); a full queue makes the caller wait */
 #define QUEUE_SLOTS 256
@@ -26,7 +27,22 @@ struct ml_loader {
   /* the streaming job running or queued (see ml_loader_submit_stream) */
   void (*stream_stop)(void *ud);
   void *stream_ud;
+  /* ml_loader_times, in ns; guarded by mu */
+  long long loader_idle_ns, owner_wait_ns;
 };
+
+static long long mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* pthread_cond_wait that adds the time it waited to *sum (lock held). */
+static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *mu, long long *sum) {
+  long long t0 = mono_ns();
+  pthread_cond_wait(cond, mu);
+  *sum += mono_ns() - t0;
+}
 
 /* Lock held.  A streaming job would wait for input forever once the caller
  * moves on to other work: tell it to finish first. */
@@ -41,7 +57,7 @@ static void *loader_main(void *arg) {
   ml_loader *l = arg;
   pthread_mutex_lock(&l->mu);
   for (;;) {
-    while (l->count == 0 && !l->stopping) pthread_cond_wait(&l->has_work, &l->mu);
+    while (l->count == 0 && !l->stopping) timed_wait(&l->has_work, &l->mu, &l->loader_idle_ns);
     if (l->count == 0 && l->stopping) break;
     job j = l->queue[l->head];
     l->head = (l->head + 1) % QUEUE_SLOTS;
@@ -104,7 +120,7 @@ void ml_loader_stop(ml_loader *l) {
 /* Lock held: ends the open stream, waits for room, queues j. */
 static void enqueue(ml_loader *l, job j) {
   stop_stream(l);
-  while (l->count == QUEUE_SLOTS) pthread_cond_wait(&l->progress, &l->mu);
+  while (l->count == QUEUE_SLOTS) timed_wait(&l->progress, &l->mu, &l->owner_wait_ns);
   l->queue[(l->head + l->count) % QUEUE_SLOTS] = j;
   l->count++;
   pthread_cond_signal(&l->has_work);
@@ -127,7 +143,7 @@ void ml_loader_submit_stream(ml_loader *l, ml_loader_fn fn, ml_loader_fn cancel,
 ml_status ml_loader_wait(ml_loader *l, ml_err *err) {
   pthread_mutex_lock(&l->mu);
   stop_stream(l);
-  while (l->count > 0 || l->busy) pthread_cond_wait(&l->progress, &l->mu);
+  while (l->count > 0 || l->busy) timed_wait(&l->progress, &l->mu, &l->owner_wait_ns);
   ml_status st = ML_OK;
   if (l->failed) {
     st = l->first_error.code ? l->first_error.code : ML_ERR_DB;
@@ -150,7 +166,20 @@ bool ml_loader_on_thread(const ml_loader *l) { return pthread_equal(pthread_self
 
 void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
 void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }
-void ml_loader_wait_progress(ml_loader *l) { pthread_cond_wait(&l->progress, &l->mu); }
+void ml_loader_wait_progress(ml_loader *l) { timed_wait(&l->progress, &l->mu, &l->owner_wait_ns); }
+void ml_loader_wait_for_input(ml_loader *l) { timed_wait(&l->progress, &l->mu, &l->loader_idle_ns); }
+
+void ml_loader_times_get(ml_loader *l, ml_loader_times *out) {
+  memset(out, 0, sizeof *out);
+  clockid_t cpu;
+  struct timespec ts;
+  if (pthread_getcpuclockid(l->thread, &cpu) == 0 && clock_gettime(cpu, &ts) == 0)
+    out->loader_cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  pthread_mutex_lock(&l->mu);
+  out->loader_idle_s = (double)l->loader_idle_ns / 1e9;
+  out->owner_wait_s = (double)l->owner_wait_ns / 1e9;
+  pthread_mutex_unlock(&l->mu);
+}
 void ml_loader_broadcast(ml_loader *l) { pthread_cond_broadcast(&l->progress); }
 
 bool ml_loader_take_extra(ml_loader *l) {

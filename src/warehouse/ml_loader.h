@@ -43,8 +43,12 @@ bool ml_loader_on_thread(const ml_loader *l);
  * jobs (the loader's own lock, so one lock orders everything). */
 void ml_loader_lock(ml_loader *l);
 void ml_loader_unlock(ml_loader *l);
-/* Waits on the loader's "something finished" condition; lock must be held. */
+/* Waits on the loader's "something finished" condition; lock must be held.
+ * The first is for producers waiting for the loader (a chunk to come back),
+ * the second for a job waiting for its producer (the next chunk): the same
+ * wait, counted on different sides of ml_loader_times. */
 void ml_loader_wait_progress(ml_loader *l);
+void ml_loader_wait_for_input(ml_loader *l);
 /* Wakes every ml_loader_wait_progress; lock must be held. */
 void ml_loader_broadcast(ml_loader *l);
 
@@ -59,6 +63,19 @@ void ml_loader_broadcast(ml_loader *l);
 #define ML_LOADER_EXTRA_CHUNKS 48
 bool ml_loader_take_extra(ml_loader *l);
 void ml_loader_return_extra(ml_loader *l, unsigned n);
+
+/* Where the two sides' time went, for the summary a load prints: whether the
+ * producer (parsing) or the loader (DuckDB's storage work, run by the loader
+ * thread itself while appends use one DuckDB thread) bounded it.  Seconds
+ * since ml_loader_start. */
+typedef struct ml_loader_times {
+  double loader_cpu_s;  /* CPU time the loader thread used */
+  double loader_idle_s; /* the loader thread waiting for jobs or, inside one, for input */
+  double owner_wait_s;  /* other threads blocked on the loader: a full queue, ml_loader_wait,
+                           ml_loader_wait_progress */
+} ml_loader_times;
+/* Call from a producer thread (not from a job), before ml_loader_stop. */
+void ml_loader_times_get(ml_loader *l, ml_loader_times *out);
 
 /* Streaming jobs (ml_feed): a job that keeps taking input handed to it
  * outside the queue until told to stop.  ml_loader_submit_stream queues

@@ -54,4 +54,15 @@ assert_eq "states stored: one row per stream/kind, the latest" \
 {"kind":"LEGACY","state":{"data":{"l":1}}}
 {"kind":"STREAM","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"a","namespace":"n1"},"stream_state":{"c":2}},"sourceStats":{"recordCount":1.0}}}' \
   "$(q "$D" "SELECT kind, state FROM _mallard_airbyte_state ORDER BY kind")"
+# The summary says where the time went: a source that sends slowly shows as
+# time waited for input, and as what bounded the sync.
+cfg=$(config trickle)
+out=$({ r_a 1; sleep 1; r_a 2; s_stream 1 2; } | "$MALLARD" write --config "$cfg" --catalog "$WORK/cat.json")
+split=$(grep -o '"time ([^"]*' <<<"$out" || true)
+assert_contains "summary: the time split names the source as the bound" "bound by the source" "$split"
+waited=$(sed -n 's/.*waited \([0-9.]*\) s for input.*/\1/p' <<<"$split")
+assert_eq "summary: a 1 s pause of the source counted as input wait (got '$waited')" "yes" \
+  "$(awk -v w="${waited:-0}" 'BEGIN { print (w >= 0.8 && w < 5) ? "yes" : "no" }')"
+assert_contains "summary: both threads' CPU time" "parsing thread" "$split"
+assert_contains "summary: both threads' CPU time" "storage thread" "$split"
 finish

@@ -596,6 +596,60 @@ static void test_chunks_grow_within_grant(void **state) {
   ml_wh_close(wh);
 }
 
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A loader job that keeps its thread busy (CPU) for *(double *)a seconds. */
+static ml_status spin_job(void *a, void *b, ml_err *e) {
+  (void)b, (void)e;
+  double until = mono_s() + *(double *)a;
+  volatile unsigned long n = 0;
+  while (mono_s() < until) n++;
+  return ML_OK;
+}
+
+/* ml_loader_times, which the sync summary reads to say what bounded a load:
+ * a producer blocked on the loader's work counts on the producer's side, the
+ * loader waiting for chunks (between jobs and inside a feed's INSERT) on the
+ * loader's side, and the loader thread's CPU time is its own. */
+static void test_loader_times(void **state) {
+  (void)state;
+  if (!g_opts.background_append) skip();
+  ml_wh *wh = th_open_mem();
+  th_exec(wh, "CREATE TABLE t (k BIGINT, s VARCHAR)");
+  ml_loader *loader = ml_wh_loader(wh);
+  ml_loader_times t0, t1, t2, t3;
+  ml_loader_times_get(loader, &t0);
+
+  /* the producer waits for a busy loader: its wait and the loader's CPU grow */
+  double spin = 0.2;
+  ml_loader_submit(loader, spin_job, NULL, &spin, NULL);
+  OK(ml_loader_wait(loader, &err));
+  ml_loader_times_get(loader, &t1);
+  assert_true(t1.owner_wait_s - t0.owner_wait_s >= 0.15);
+  assert_true(t1.loader_cpu_s - t0.loader_cpu_s >= 0.1);
+  assert_true(t1.loader_idle_s - t0.loader_idle_s < 0.1);
+
+  /* rows arrive slowly: the loader waits inside the feed's INSERT */
+  ml_batch *b = NULL;
+  OK(ml_batch_open(wh, NULL, "main", "t", 2, &b, &err));
+  int64_t k = 0;
+  fill_chunks(b, &k, 1, 10); /* one full chunk starts the INSERT */
+  nanosleep(&(struct timespec){0, 300000000}, NULL);
+  ml_loader_times_get(loader, &t2);
+  fill_chunks(b, &k, 1, 10);
+  OK(ml_batch_flush(b, &err));
+  ml_batch_close(b);
+  ml_loader_times_get(loader, &t3);
+  assert_true(t3.loader_idle_s - t1.loader_idle_s >= 0.25);
+  assert_true(t2.owner_wait_s - t1.owner_wait_s < 0.1);
+  th_expectf(wh, "1", "SELECT CAST(count(*) = %lld AS INTEGER) FROM t", (long long)k);
+  ml_wh_close(wh);
+}
+
 /* A failing INSERT (NOT NULL) in the middle of many chunks: the flush says
  * which table and why, the transaction rolls back to nothing, and the
  * warehouse (and its loader) keep working afterwards. */
@@ -990,6 +1044,7 @@ int main(void) {
       cmocka_unit_test(test_flush_constraint_error),
       cmocka_unit_test(test_interleaved_tables),
       cmocka_unit_test(test_chunks_grow_within_grant),
+      cmocka_unit_test(test_loader_times),
       cmocka_unit_test(test_failure_mid_stream),
       cmocka_unit_test(test_table_create),
       cmocka_unit_test(test_table_reconcile),
