@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ml_malloc.h"
 #include "engine/ml_ids.h"
 
 #include "bench_db.h"
@@ -42,6 +43,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
+  ml_malloc_tune_process(); /* as mallard itself runs */
   const char *db_path = NULL;
   uint64_t records = 1000000, seed = 42, commit_every = 0;
   for (int i = 1; i < argc; i++) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ml_malloc.h"
 #include "warehouse/ml_batch.h"
 #include "warehouse/ml_loader.h"
 #include "engine/ml_ids.h"
@@ -31,6 +32,7 @@
 enum { COLS = 13 };
 
 int main(int argc, char **argv) {
+  ml_malloc_tune_process(); /* as mallard itself runs */
   const char *db_path = NULL;
   uint64_t records = 1000000, seed = 42;
   for (int i = 1; i + 1 < argc; i += 2) {

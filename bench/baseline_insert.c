@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ml_malloc.h"
 #include "convert/ml_conv.h"
 #include "engine/ml_ids.h"
 #include "json/ml_json.h"
@@ -81,6 +82,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
+  ml_malloc_tune_process(); /* as mallard itself runs */
   const char *db_path = NULL, *input = NULL;
   uint64_t limit = UINT64_MAX;
   for (int i = 1; i < argc; i++) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ml_malloc.h"
 #include "engine/ml_ids.h"
 #include "warehouse/ml_batch.h"
 #include "warehouse/ml_wh.h"
@@ -26,6 +27,7 @@
 #define PROG "baseline_unnest"
 
 int main(int argc, char **argv) {
+  ml_malloc_tune_process(); /* as mallard itself runs */
   const char *db_path = NULL;
   uint64_t records = 1000000;
   int depth = 2;

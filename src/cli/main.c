@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../util/ml_malloc.h"
 #include "../warehouse/ml_wh.h"
 #include "ml_cli.h"
 #include "ml_version.h" /* MALLARD_GIT_COMMIT, generated at build time */
@@ -38,6 +39,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  ml_malloc_tune_process();
   if (argc < 2) {
     usage(stderr);
     return ML_EXIT_USAGE;
