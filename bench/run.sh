@@ -178,7 +178,20 @@ echo
 
 # results: one line per run, "contender seconds kib records" in $WORK/results
 RES=$WORK/results
+SPLIT=$WORK/storage_split
 : >"$RES"
+# storage_split NAME: the storage thread's CPU seconds and seconds waiting for
+# rows, from the "time (...)" line the last run logged (mallard write's
+# summary, baseline_feed's stderr), appended to $SPLIT as "NAME cpu wait".
+storage_split() {
+  local line cpu wait
+  line=$(grep -o 'time ([^"]*' "$LOG" | tail -n 1 || true)
+  cpu=$(sed -n 's/.*storage thread \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
+  wait=$(sed -n 's/.*waited \([0-9.]*\) s for rows.*/\1/p' <<<"$line")
+  [[ -n $cpu && -n $wait ]] && echo "$1 $cpu $wait" >>"$SPLIT"
+  return 0
+}
+
 record() {
   echo "$1 $T_SECS $T_KB $2" >>"$RES"
   printf '  %-12s %8.3f s  %7.1f MiB\n' "$1" "$T_SECS" "$(awk -v k="$T_KB" 'BEGIN { print k / 1024 }')"
@@ -220,6 +233,7 @@ for ((run = 1; run <= RUNS; run++)); do
         fresh w
         timed "$INPUT" "$MALLARD" write --config "$CFG_W" --catalog "$WORK/cat_append.json" || die "mallard write failed"
         record write "$RECORDS"
+        storage_split write
         if ((run == 1)); then
           n=$(q "$WORK/db/w.duckdb" "SELECT count(*) FROM users")
           [[ $n == "$RECORDS" ]] || die "mallard write loaded $n rows, expected $RECORDS"
@@ -241,6 +255,7 @@ for ((run = 1; run <= RUNS; run++)); do
         fresh "$c"
         timed /dev/null "$bin" --db "$WORK/db/$c.duckdb" --records "$RECORDS" || die "${bin##*/} failed"
         record "$c" "$RECORDS"
+        [[ $c == feed ]] && storage_split feed
         if ((run == 1)); then
           n=$(q "$WORK/db/$c.duckdb" "SELECT count(*) FROM users")
           [[ $n == "$RECORDS" ]] || die "${bin##*/} loaded $n rows, expected $RECORDS"
@@ -380,6 +395,30 @@ END {
   if (cnt["feed"]) check("mallard write / its own storage path time", MED["write"] / MED["feed"], "%9.2fx", "<= 1.10x", MED["write"] / MED["feed"] <= 1.10)
   if (quick) print "\n(--quick: a smoke test; the targets are for 1,000,000 records and a 10,000,000-row dedup base)"
 }' "$RES"
+# Where the write / storage path ratio comes from: the storage thread's work
+# (CPU) and its waits for rows, medians of the same runs.
+if [[ -s $SPLIT ]]; then
+  echo
+  awk '
+  function median(arr, n,    i, j, t, a) {
+    for (i = 1; i <= n; i++) a[i] = arr[i]
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { n[$1]++; cpu[$1, n[$1]] = $2; wait[$1, n[$1]] = $3 }
+  END {
+    printf "| %-44s | %13s | %26s |\n", "storage thread (information)", "CPU s, median", "waiting for rows s, median"
+    printf "|%s|%s|%s|\n", "----------------------------------------------", "---------------", "----------------------------"
+    for (k in n) {
+      for (i = 1; i <= n[k]; i++) { c[i] = cpu[k, i]; w[i] = wait[k, i] }
+      C[k] = median(c, n[k]); W[k] = median(w, n[k])
+    }
+    if (n["write"]) printf "| %-44s | %13.3f | %26.3f |\n", "mallard write", C["write"], W["write"]
+    if (n["feed"]) printf "| %-44s | %13.3f | %26.3f |\n", "mallard storage path, no parsing", C["feed"], W["feed"]
+    if (n["write"] && n["feed"])
+      printf "\nThe same rows cost the storage thread %.2fx the CPU while parsing runs on the other core.\n", C["write"] / C["feed"]
+  }' "$SPLIT"
+fi
 echo
 echo "MB = 10^6 bytes of the input file ($BPR bytes per record, STATE lines included); MiB of RSS = 2^20 bytes."
 echo "Median of the runs per contender; peak RSS is the largest of its runs; each run is listed above as it finished."
