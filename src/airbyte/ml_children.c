@@ -215,13 +215,18 @@ static ml_status write_rows(ml_children *c, size_t k, const ml_json_val *row, ui
       opts.base64 = col->base64;
       ml_value_fit fit = ml_value_put_or_null(b, (size_t)r->col[j], r->load.cols[r->col[j]].type, &opts, v, &c->scratch);
       if (fit == ML_VALUE_FITS) continue;
+      /* not the value's fault: the sync fails rather than record it as nulled */
+      if (fit == ML_VALUE_NULLED && !ml_buf_ok(&c->scratch)) {
+        st = ml_err_nomem(err);
+        break;
+      }
       if (fit == ML_VALUE_NULLED) (*nulled)++;
       ml_buf_printf(&c->label, "[%zu]%s%s", i, col->label[0] ? "." : "", col->label);
       ml_proto_meta_change(changes, c->label.data, c->label.len,
                            fit == ML_VALUE_NULLED ? ML_CHANGE_NULLED : ML_CHANGE_TRUNCATED);
       c->label.len = base;
     }
-    if ((st = ml_batch_end_row(b, err)) != ML_OK) break;
+    if (st != ML_OK || (st = ml_batch_end_row(b, err)) != ML_OK) break;
     c->rows++;
     if (p->n_children && item->type == ML_JSON_OBJECT) {
       ml_buf_printf(&c->label, "[%zu]", i);

@@ -2,8 +2,8 @@
  *
  * These functions run once per value on the load path, so they are written as
  * small hand-rolled scanners over (pointer, length): no sscanf, no locale, no
- * allocation (except ml_conv_double for very long numbers and the base64
- * functions, which append to the caller's ml_buf), no global mutable state.
+ * allocation (except in the caller's ml_buf: ml_conv_double's scratch for very
+ * long numbers, and the base64 functions' output), no global mutable state.
  *
  * Accepted spellings (the contract documented in docs/types.md):
  *
@@ -404,7 +404,9 @@ bool ml_conv_int64(const char *s, size_t n, int64_t *out) {
   return true;
 }
 
-bool ml_conv_double(const char *s, size_t n, double *out) {
+bool ml_conv_double(const char *s, size_t n, double *out, ml_buf *scratch) {
+  /* emptied first, so that its oom flag after a false is this call's */
+  ml_buf_reset(scratch);
   const char *p = s, *end = s + n;
   trim(&p, &end);
   /* The words first: strtod would accept more spellings ("nan(123)",
@@ -431,17 +433,20 @@ bool ml_conv_double(const char *s, size_t n, double *out) {
   size_t len = (size_t)(end - p);
   char stackbuf[128];
   char *buf = stackbuf;
-  if (len >= sizeof stackbuf) {
-    buf = malloc(len + 1);
-    if (!buf) return false;
+  if (len < sizeof stackbuf) {
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+  } else {
+    /* a failed allocation leaves scratch's oom flag set: the caller tells
+     * "out of memory" from a value that is not a number by it */
+    ml_buf_append(scratch, p, len);
+    if (!ml_buf_ok(scratch)) return false;
+    buf = scratch->data;
   }
-  memcpy(buf, p, len);
-  buf[len] = '\0';
   char *stop;
   errno = 0;
   double v = strtod(buf, &stop);
   bool ok = stop == buf + len;
-  if (buf != stackbuf) free(buf);
   /* Overflow to infinity is rejected (the text did not say infinity);
    * underflow to a subnormal or zero is the correctly rounded value. */
   if (!ok || isinf(v)) return false;

@@ -3,9 +3,12 @@
  * Every function is pure (no global state, no allocation unless it takes an
  * ml_buf), takes text that need not be NUL-terminated, and returns false on
  * anything it cannot convert exactly, so the caller can NULL the value and
- * record a DESTINATION_TYPECAST_ERROR.  What each function accepts is listed
- * at the function; dates and times follow ISO 8601 / RFC 3339 plus the lenient
- * spellings sources really send (documented in docs/types.md). */
+ * record a DESTINATION_TYPECAST_ERROR.  A function that takes an ml_buf also
+ * returns false when that buffer could not grow; its oom flag then tells the
+ * caller to report out of memory rather than blame the value.  What each
+ * function accepts is listed at the function; dates and times follow ISO 8601
+ * / RFC 3339 plus the lenient spellings sources really send (documented in
+ * docs/types.md). */
 #ifndef ML_CONV_H
 #define ML_CONV_H
 
@@ -49,8 +52,11 @@ bool ml_conv_int64(const char *s, size_t n, int64_t *out);
 
 /* Double from decimal text (JSON number syntax, also leading '+', surrounding
  * spaces, and the words NaN, Infinity, -Infinity, inf).  Correctly rounded
- * (strtod).  false on anything else. */
-bool ml_conv_double(const char *s, size_t n, double *out);
+ * (strtod).  false on anything else.  scratch is emptied and holds a copy of
+ * text too long for the stack (numbers of 128 characters or more); false
+ * with its oom flag set (!ml_buf_ok(scratch)) means that copy could not be
+ * allocated, which says nothing about the text. */
+bool ml_conv_double(const char *s, size_t n, double *out, ml_buf *scratch);
 
 /* Boolean from "true"/"false" (any case), "1"/"0", "t"/"f", "yes"/"no". */
 bool ml_conv_bool(const char *s, size_t n, bool *out);
@@ -69,7 +75,8 @@ bool ml_conv_decimal_exact(const char *s, size_t n, int width, int scale, uint64
 
 /* Base64 (standard or URL-safe alphabet, padding optional, ASCII whitespace
  * ignored) decoded and appended to out.  false (out unchanged in length) on
- * invalid characters or length. */
+ * invalid characters or length, and when out cannot grow: then its oom flag
+ * is set (!ml_buf_ok(out)), which says nothing about the text. */
 bool ml_conv_base64_decode(const char *s, size_t n, ml_buf *out);
 /* Standard base64 with padding, appended to out. */
 void ml_conv_base64_encode(const void *data, size_t n, ml_buf *out);

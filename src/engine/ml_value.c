@@ -80,20 +80,25 @@ void ml_value_json_compact(const ml_json_val *v, ml_buf *scratch, const char **t
   *len = scratch->len;
 }
 
+/* v as compact JSON into column col; false, writing nothing, when scratch
+ * ran out of memory (the text would be cut short). */
+static bool put_json_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *scratch) {
+  const char *text;
+  size_t len;
+  ml_value_json_compact(v, scratch, &text, &len);
+  if (!ml_buf_ok(scratch)) return false;
+  ml_batch_put_str(b, col, text, len);
+  return true;
+}
+
 /* Text of a scalar for a VARCHAR column; containers as compact JSON. */
-static void put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *scratch) {
+static bool put_as_text(ml_batch *b, size_t col, const ml_json_val *v, ml_buf *scratch) {
   switch (v->type) {
-  case ML_JSON_STRING: ml_batch_put_str(b, col, v->u.str, v->len); return;
-  case ML_JSON_NUMBER: ml_batch_put_str(b, col, v->u.str, v->len); return;
-  case ML_JSON_TRUE: ml_batch_put_str(b, col, "true", 4); return;
-  case ML_JSON_FALSE: ml_batch_put_str(b, col, "false", 5); return;
-  default: {
-    const char *text;
-    size_t len;
-    ml_value_json_compact(v, scratch, &text, &len);
-    ml_batch_put_str(b, col, text, len);
-    return;
-  }
+  case ML_JSON_STRING: ml_batch_put_str(b, col, v->u.str, v->len); return true;
+  case ML_JSON_NUMBER: ml_batch_put_str(b, col, v->u.str, v->len); return true;
+  case ML_JSON_TRUE: ml_batch_put_str(b, col, "true", 4); return true;
+  case ML_JSON_FALSE: ml_batch_put_str(b, col, "false", 5); return true;
+  default: return put_json_text(b, col, v, scratch);
   }
 }
 
@@ -106,6 +111,8 @@ static bool str_timestamp(const ml_json_val *v, bool naive, int64_t *us) {
 
 bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
                   ml_buf *scratch) {
+  /* a flag left from an earlier value would make a misfit look like out of memory */
+  if (!ml_buf_ok(scratch)) ml_buf_reset(scratch);
   if (v->type == ML_JSON_NULL) {
     ml_batch_put_null(b, col);
     return true;
@@ -113,18 +120,10 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
   bool is_str = v->type == ML_JSON_STRING;
   bool is_num = v->type == ML_JSON_NUMBER;
   switch (type.id) {
-  case ML_TYPE_VARCHAR:
-    put_as_text(b, col, v, scratch);
-    return true;
+  case ML_TYPE_VARCHAR: return put_as_text(b, col, v, scratch);
   case ML_TYPE_JSON:
-    if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) {
-      const char *text;
-      size_t len;
-      ml_value_json_compact(v, scratch, &text, &len);
-      ml_batch_put_str(b, col, text, len);
-    } else {
-      ml_batch_put_str(b, col, v->src, v->src_len);
-    }
+    if (v->type == ML_JSON_OBJECT || v->type == ML_JSON_ARRAY || is_str) return put_json_text(b, col, v, scratch);
+    ml_batch_put_str(b, col, v->src, v->src_len);
     return true;
   case ML_TYPE_BOOLEAN:
     if (v->type == ML_JSON_TRUE || v->type == ML_JSON_FALSE) {
@@ -162,7 +161,7 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
     if (is_num) {
       if (v->flags & ML_JSON_NUM_OVERFLOW) return false;
       x = v->d;
-    } else if (!is_str || !ml_conv_double(v->u.str, v->len, &x)) {
+    } else if (!is_str || !ml_conv_double(v->u.str, v->len, &x, scratch)) {
       return false;
     }
     if (type.id == ML_TYPE_FLOAT) {
@@ -212,6 +211,7 @@ bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *op
     if (!is_str) return false;
     if (opts && opts->base64) {
       ml_buf_reset(scratch);
+      /* out of memory also returns false, with scratch's oom flag set for the caller */
       if (!ml_conv_base64_decode(v->u.str, v->len, scratch) || !ml_buf_ok(scratch)) return false;
       ml_batch_put_str(b, col, scratch->data ? scratch->data : "", scratch->len);
     } else {

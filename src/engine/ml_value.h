@@ -20,12 +20,16 @@ typedef struct ml_value_opts {
 
 /* Writes v into column col of the current row.  JSON null writes NULL and
  * counts as success.  Returns false when v does not fit the column type (the
- * column is left NULL).  scratch is a reusable buffer for decoding. */
+ * column is left NULL).  scratch is a reusable buffer for decoding; false
+ * with its oom flag set (!ml_buf_ok(scratch)) means memory ran out instead,
+ * and v may well fit: the caller reports out of memory, not the value. */
 bool ml_value_put(ml_batch *b, size_t col, ml_type type, const ml_value_opts *opts, const ml_json_val *v,
                   ml_buf *scratch);
 
 /* ml_value_put for a column whose misfits the caller records in the row's
- * metadata: writes v, or NULL when it does not fit, and says which. */
+ * metadata: writes v, or NULL when it does not fit, and says which.
+ * ML_VALUE_NULLED with !ml_buf_ok(scratch) is out of memory (see
+ * ml_value_put): no misfit to record, the row is incomplete. */
 typedef enum ml_value_fit {
   ML_VALUE_FITS,
   ML_VALUE_NULLED,   /* did not fit: the column is NULL */

@@ -546,6 +546,9 @@ ml_status ml_apply_op(ml_apply *a, ml_apply_kind kind, const char *table, const 
       ap_col *c = &t->cols[i];
       if (kind == ML_APPLY_UPDATE) a->given.data[i] = '1';
       if (ml_rec_put(b, ST_USER + (size_t)i, c->type, f, !c->declared, &a->scratch)) continue;
+      if (!ml_buf_ok(&a->scratch))
+        return ml_err_set(err, ML_ERR_NOMEM, "%s on table '%s': out of memory converting the value of column '%s'",
+                          kind_name(kind), table, c->name);
       ml_buf_reset(&a->scratch);
       ml_rec_text(f, &a->scratch);
       char tb[32];

@@ -121,6 +121,12 @@ static ml_rec_field *field_for(mallard_record *r, const char *column) {
   return f;
 }
 
+/* What a setter returns when field_for gave NULL: out of memory unless the
+ * record or the column name was missing (the connector's mistake). */
+static int field_error(const mallard_record *r, const char *column) {
+  return !r || !column || !*column ? MALLARD_ERR_ARG : MALLARD_ERR_NOMEM;
+}
+
 static int set_text(mallard_record *r, ml_rec_field *f, const void *p, size_t n) {
   if (!grow(&f->text, &f->text_cap, n + 1)) {
     f->kind = ML_REC_NULL;
@@ -134,7 +140,7 @@ static int set_text(mallard_record *r, ml_rec_field *f, const void *p, size_t n)
 
 int mallard_set_null(mallard_record *r, const char *column) {
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_NULL;
   f->len = 0;
   return MALLARD_OK;
@@ -143,7 +149,7 @@ int mallard_set_null(mallard_record *r, const char *column) {
 int mallard_set_stringn(mallard_record *r, const char *column, const char *value, size_t len) {
   if (!value) return mallard_set_null(r, column);
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_STRING;
   return set_text(r, f, value, len);
 }
@@ -154,7 +160,7 @@ int mallard_set_string(mallard_record *r, const char *column, const char *value)
 
 int mallard_set_long(mallard_record *r, const char *column, int64_t value) {
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_LONG;
   f->i = value;
   f->len = 0;
@@ -163,7 +169,7 @@ int mallard_set_long(mallard_record *r, const char *column, int64_t value) {
 
 int mallard_set_double(mallard_record *r, const char *column, double value) {
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_DOUBLE;
   f->d = value;
   f->len = 0;
@@ -172,7 +178,7 @@ int mallard_set_double(mallard_record *r, const char *column, double value) {
 
 int mallard_set_bool(mallard_record *r, const char *column, int value) {
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_BOOL;
   f->i = value != 0;
   f->len = 0;
@@ -189,7 +195,7 @@ static int set_parsed(mallard_record *r, const char *column, ml_rec_kind kind, c
                     what);
   }
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = kind;
   f->i = i;
   return set_text(r, f, text, strlen(text));
@@ -232,7 +238,7 @@ int mallard_set_utc_datetime(mallard_record *r, const char *column, const char *
 
 int mallard_set_utc_micros(mallard_record *r, const char *column, int64_t micros) {
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_UTC_DT;
   f->i = micros;
   f->len = 0;
@@ -242,7 +248,7 @@ int mallard_set_utc_micros(mallard_record *r, const char *column, int64_t micros
 int mallard_set_binary(mallard_record *r, const char *column, const void *data, size_t len) {
   if (!data && len) return rec_fail(r, MALLARD_ERR_ARG, "column '%s': binary data is NULL", column ? column : "?");
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_BINARY;
   return set_text(r, f, data, len);
 }
@@ -262,7 +268,7 @@ static int set_json_value(mallard_record *r, const char *column, const ml_json_v
   ml_value_json_compact(v, &r->json_out, &text, &len);
   if (!ml_buf_ok(&r->json_out)) return rec_fail(r, MALLARD_ERR_NOMEM, "out of memory");
   ml_rec_field *f = field_for(r, column);
-  if (!f) return MALLARD_ERR_ARG;
+  if (!f) return field_error(r, column);
   f->kind = ML_REC_JSON;
   return set_text(r, f, text, len);
 }
@@ -312,7 +318,7 @@ int mallard_set_from_json(mallard_record *r, const char *json, size_t len) {
         if (m->flags & ML_JSON_NUM_INT) rc = mallard_set_long(r, name, m->i);
         else {
           ml_rec_field *f = field_for(r, name);
-          if (!f) rc = MALLARD_ERR_ARG;
+          if (!f) rc = field_error(r, name);
           else {
             f->kind = ML_REC_DOUBLE;
             f->d = m->d;
@@ -480,7 +486,8 @@ static bool put_json(ml_batch *b, size_t col, const ml_rec_field *f, ml_buf *scr
   default: {
     ml_buf t = ML_BUF_INIT;
     ml_rec_text(f, &t);
-    ml_json_quote(scratch, t.data ? t.data : "", t.len);
+    if (ml_buf_ok(&t)) ml_json_quote(scratch, t.data ? t.data : "", t.len);
+    else scratch->oom = true; /* out of memory for the caller, not a misfit */
     ml_buf_free(&t);
   }
   }
@@ -490,6 +497,8 @@ static bool put_json(ml_batch *b, size_t col, const ml_rec_field *f, ml_buf *scr
 }
 
 bool ml_rec_put(ml_batch *b, size_t col, ml_type type, const ml_rec_field *f, bool strict, ml_buf *scratch) {
+  /* a flag left from an earlier value would make a misfit look like out of memory */
+  if (!ml_buf_ok(scratch)) ml_buf_reset(scratch);
   if (f->kind == ML_REC_NULL) {
     ml_batch_put_null(b, col);
     return true;
@@ -523,7 +532,7 @@ bool ml_rec_put(ml_batch *b, size_t col, ml_type type, const ml_rec_field *f, bo
     double x;
     if (f->kind == ML_REC_DOUBLE) x = f->d;
     else if (f->kind == ML_REC_LONG) x = (double)f->i;
-    else if (strict || !is_textual(f->kind) || !ml_conv_double(f->text, f->len, &x)) return false;
+    else if (strict || !is_textual(f->kind) || !ml_conv_double(f->text, f->len, &x, scratch)) return false;
     if (type.id == ML_TYPE_FLOAT) ml_batch_put_f32(b, col, (float)x);
     else ml_batch_put_f64(b, col, x);
     return true;

@@ -70,7 +70,9 @@ ml_type ml_rec_infer(const ml_rec_field *f);
  * kind, so that the caller widens the column instead of parsing text;
  * strict=false (declared columns) also converts text ("42" into a LONG
  * column).  Returns false, writing nothing, when the value does not fit.
- * scratch is a reusable buffer. */
+ * scratch is a reusable buffer; false with its oom flag set
+ * (!ml_buf_ok(scratch)) means memory ran out instead, and the value may well
+ * fit: the caller reports out of memory, not the value. */
 bool ml_rec_put(ml_batch *b, size_t col, ml_type type, const ml_rec_field *f, bool strict, ml_buf *scratch);
 
 /* Appends f's value as text (as mallard_get_text gives it) to out. */

@@ -105,13 +105,16 @@ static void check_int64(const char *s, size_t n) {
 
 static void check_double(const char *s, size_t n) {
   double v;
-  if (!ml_conv_double(s, n, &v)) return;
-  if (!isfinite(v)) return;
-  char txt[64];
-  int len = snprintf(txt, sizeof txt, "%.17g", v);
-  double again;
-  FUZZ_CHECK(ml_conv_double(txt, (size_t)len, &again));
-  FUZZ_CHECK(memcmp(&again, &v, sizeof v) == 0);
+  ml_buf scratch = ML_BUF_INIT;
+  bool ok = ml_conv_double(s, n, &v, &scratch);
+  if (ok && isfinite(v)) {
+    char txt[64];
+    int len = snprintf(txt, sizeof txt, "%.17g", v);
+    double again;
+    FUZZ_CHECK(ml_conv_double(txt, (size_t)len, &again, &scratch));
+    FUZZ_CHECK(memcmp(&again, &v, sizeof v) == 0);
+  }
+  ml_buf_free(&scratch);
 }
 
 static void check_decimal(const char *s, size_t n, int width, int scale) {

@@ -62,7 +62,8 @@ void *__wrap_calloc(size_t n, size_t size) { return fa_fail_now() ? NULL : __rea
 void *__wrap_realloc(void *p, size_t n) { return fa_fail_now() ? NULL : __real_realloc(p, n); }
 char *__wrap_strdup(const char *s) { return fa_fail_now() ? NULL : __real_strdup(s); }
 
-size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent) {
+/* ml_fa_each; with nomem_only, a failed allocation must give ML_ERR_NOMEM. */
+static size_t fa_loop(const char *what, ml_fa_op op, void *ud, bool persistent, bool nomem_only) {
   const char *trace = getenv("ML_FAILALLOC_TRACE");
   atomic_store(&fa_trace, trace ? (size_t)strtoull(trace, NULL, 10) : 0);
   /* ML_FAILALLOC_EVERY=k fails allocation 1, 1+k, 1+2k, ... only: a sample
@@ -82,6 +83,9 @@ size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent) {
       if (st != ML_OK) fail_msg("%s: fails with no allocation failed (n = %zu): %d %s", what, n, (int)st, err.msg);
       return made;
     }
+    if (nomem_only && st != ML_ERR_NOMEM)
+      fail_msg("%s: allocation %zu failed%s: status %d, not ML_ERR_NOMEM: %s", what, n,
+               persistent ? " (and every later one)" : "", (int)st, st == ML_OK ? "(no error)" : err.msg);
     /* ML_OK although an allocation failed: the code fell back on a path
      * that needs no memory (a lookup hint, a set of seen keys), and the op
      * has checked that the result is still right. */
@@ -94,13 +98,26 @@ size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent) {
   return 0;
 }
 
+size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent) {
+  return fa_loop(what, op, ud, persistent, false);
+}
+
 void ml_fa_test(void **state) {
   const ml_fa_case *c = *state;
   ml_fa_check(c->what, c->op, c->ud);
 }
 
-void ml_fa_check(const char *what, ml_fa_op op, void *ud) {
-  /* an operation that allocates nothing tests nothing here: say so */
-  if (ml_fa_each(what, op, ud, false) == 0) fail_msg("%s: makes no allocation the hook sees", what);
-  ml_fa_each(what, op, ud, true);
+void ml_fa_test_nomem(void **state) {
+  const ml_fa_case *c = *state;
+  ml_fa_check_nomem(c->what, c->op, c->ud);
 }
+
+static void fa_check(const char *what, ml_fa_op op, void *ud, bool nomem_only) {
+  /* an operation that allocates nothing tests nothing here: say so */
+  if (fa_loop(what, op, ud, false, nomem_only) == 0) fail_msg("%s: makes no allocation the hook sees", what);
+  fa_loop(what, op, ud, true, nomem_only);
+}
+
+void ml_fa_check(const char *what, ml_fa_op op, void *ud) { fa_check(what, op, ud, false); }
+
+void ml_fa_check_nomem(const char *what, ml_fa_op op, void *ud) { fa_check(what, op, ud, true); }

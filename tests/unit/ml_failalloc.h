@@ -64,15 +64,24 @@ size_t ml_fa_each(const char *what, ml_fa_op op, void *ud, bool persistent);
  * nothing). */
 void ml_fa_check(const char *what, ml_fa_op op, void *ud);
 
+/* ml_fa_check, stricter: every run where an allocation failed must return
+ * ML_ERR_NOMEM, for code with no benign failure whose callers tell "out of
+ * memory" from a bad input by the status (a conversion must not blame the
+ * value it could not convert for want of memory). */
+void ml_fa_check_nomem(const char *what, ml_fa_op op, void *ud);
+
 /* One ml_fa_check as a cmocka test: a case, and the test that runs the case
  * it is given as its state (ML_FA_TEST(c) in a CMUnitTest array, c an
- * ml_fa_case that outlives the run). */
+ * ml_fa_case that outlives the run); ML_FA_TEST_NOMEM(c) runs
+ * ml_fa_check_nomem. */
 typedef struct ml_fa_case {
   const char *what;
   ml_fa_op op;
   void *ud;
 } ml_fa_case;
 void ml_fa_test(void **state);
+void ml_fa_test_nomem(void **state);
 #define ML_FA_TEST(c) {(c).what, ml_fa_test, NULL, NULL, (void *)&(c)}
+#define ML_FA_TEST_NOMEM(c) {(c).what, ml_fa_test_nomem, NULL, NULL, (void *)&(c)}
 
 #endif

@@ -480,6 +480,7 @@ static void test_int64(void **state) {
 
 static void test_double(void **state) {
   (void)state;
+  ml_buf scratch = ML_BUF_INIT; /* ml_conv_double's copy of long text */
   static const struct {
     const char *s;
     double v;
@@ -506,17 +507,17 @@ static void test_double(void **state) {
   char buf[64];
   for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
     double v = 3;
-    if (!ml_conv_double(ok[i].s, strlen(ok[i].s), &v)) fail_msg("rejected %s", ok[i].s);
+    if (!ml_conv_double(ok[i].s, strlen(ok[i].s), &v, &scratch)) fail_msg("rejected %s", ok[i].s);
     if (v != ok[i].v) fail_msg("%s: %.17g", ok[i].s, v);
-    assert_true(ml_conv_double(unterminated(ok[i].s, buf, sizeof buf), strlen(ok[i].s), &v));
+    assert_true(ml_conv_double(unterminated(ok[i].s, buf, sizeof buf), strlen(ok[i].s), &v, &scratch));
     assert_true(v == ok[i].v);
   }
   double v;
-  assert_true(ml_conv_double("-0", 2, &v));
+  assert_true(ml_conv_double("-0", 2, &v, &scratch));
   assert_true(v == 0.0 && signbit(v));
   static const char *nans[] = {"NaN", "nan", "NAN", "-NaN", "+nan"};
   for (size_t i = 0; i < ARRAY_LEN(nans); i++) {
-    assert_true(ml_conv_double(nans[i], strlen(nans[i]), &v));
+    assert_true(ml_conv_double(nans[i], strlen(nans[i]), &v, &scratch));
     assert_true(isnan(v));
   }
   static const struct {
@@ -524,13 +525,13 @@ static void test_double(void **state) {
     int sign;
   } infs[] = {{"Infinity", 1}, {"-Infinity", -1}, {"+Infinity", 1}, {"inf", 1}, {"-inf", -1}, {"INF", 1}, {"infinity", 1}};
   for (size_t i = 0; i < ARRAY_LEN(infs); i++) {
-    assert_true(ml_conv_double(infs[i].s, strlen(infs[i].s), &v));
+    assert_true(ml_conv_double(infs[i].s, strlen(infs[i].s), &v, &scratch));
     assert_true(isinf(v));
     assert_int_equal(v > 0 ? 1 : -1, infs[i].sign);
   }
   for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
     v = 3;
-    if (ml_conv_double(bad[i], strlen(bad[i]), &v)) fail_msg("accepted %s", bad[i]);
+    if (ml_conv_double(bad[i], strlen(bad[i]), &v, &scratch)) fail_msg("accepted %s", bad[i]);
     assert_true(v == 3);
   }
   /* Long text takes the heap path: 1 followed by 300 zeros, e-300, is 1. */
@@ -538,10 +539,16 @@ static void test_double(void **state) {
   big[0] = '1';
   memset(big + 1, '0', 300);
   memcpy(big + 301, "e-300", 5);
-  assert_true(ml_conv_double(big, 306, &v));
+  assert_true(ml_conv_double(big, 306, &v, &scratch));
   assert_true(v == 1.0);
   big[150] = 'x';
-  assert_false(ml_conv_double(big, 306, &v));
+  assert_false(ml_conv_double(big, 306, &v, &scratch));
+  assert_true(ml_buf_ok(&scratch)); /* a bad number, not out of memory */
+  /* 1e399 written out: read on the heap path, too large for a double */
+  memset(big + 1, '0', sizeof big - 1);
+  assert_false(ml_conv_double(big, sizeof big, &v, &scratch));
+  assert_true(ml_buf_ok(&scratch));
+  ml_buf_free(&scratch);
 }
 
 /* ---- bool ------------------------------------------------------------------------ */
