@@ -15,6 +15,7 @@
 #include "../util/ml_array.h"
 #include "../util/ml_buf.h"
 #include "../util/ml_file.h"
+#include "ml_locate.h"
 
 extern char **environ;
 
@@ -276,37 +277,22 @@ static bool has_header(const char *dir) {
   return ml_file_exists(p);
 }
 
-ml_status ml_build_include_dir(char *out, size_t out_size, ml_err *err) {
-  const char *env = getenv("MALLARD_INCLUDE_DIR");
-  if (env && *env) {
-    if (!has_header(env))
-      return ml_err_set(err, ML_ERR_CONFIG, "MALLARD_INCLUDE_DIR=%s has no mallard.h", env);
-    snprintf(out, out_size, "%s", env);
-    return ML_OK;
-  }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0';
-      char cand[PATH_MAX + 16];
-      snprintf(cand, sizeof cand, "%s/../include", exe);
-      char real[PATH_MAX];
-      if (strlen(cand) < PATH_MAX && has_header(cand) && realpath(cand, real)) {
-        snprintf(out, out_size, "%s", real);
-        return ML_OK;
-      }
-    }
-  }
 #ifdef MALLARD_SOURCE_INCLUDE_DIR
-  if (has_header(MALLARD_SOURCE_INCLUDE_DIR)) {
-    snprintf(out, out_size, "%s", MALLARD_SOURCE_INCLUDE_DIR);
-    return ML_OK;
-  }
+#define SOURCE_INCLUDE_DIR MALLARD_SOURCE_INCLUDE_DIR
+#else
+#define SOURCE_INCLUDE_DIR NULL
 #endif
-  return ml_err_set(err, ML_ERR_CONFIG,
-                    "cannot find mallard.h (looked in <mallard binary>/../include); set MALLARD_INCLUDE_DIR to the "
-                    "directory that holds it");
+
+ml_status ml_build_include_dir(char *out, size_t out_size, ml_err *err) {
+  static const ml_locate_spec spec = {
+      .env = "MALLARD_INCLUDE_DIR",
+      .rel = "../include",
+      .source_dir = SOURCE_INCLUDE_DIR,
+      .holds = has_header,
+      .canonical = true,
+      .env_lacks = "has no mallard.h",
+      .not_found = "cannot find mallard.h (looked in <mallard binary>/../include); set MALLARD_INCLUDE_DIR to the "
+                   "directory that holds it",
+  };
+  return ml_locate_dir(&spec, out, out_size, err);
 }

@@ -18,6 +18,7 @@
 
 #include "../json/ml_json.h"
 #include "../util/ml_buf.h"
+#include "ml_locate.h"
 #include "ml_marshal.h"
 #include "ml_sdk.h"
 
@@ -111,32 +112,24 @@ static bool has_sdk(const char *dir) {
   return access(p, R_OK) == 0;
 }
 
-ml_status ml_pyrun_sdk_dir(char *out, size_t out_size, ml_err *err) {
-  const char *env = getenv("MALLARD_PYTHON_DIR");
-  if (env && *env) {
-    if (!has_sdk(env))
-      return ml_err_set(err, ML_ERR_CONFIG, "MALLARD_PYTHON_DIR=%s holds no fivetran_connector_sdk/__init__.py", env);
-    snprintf(out, out_size, "%s", env);
-    return ML_OK;
-  }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = 0;
-      snprintf(out, out_size, "%s/../share/mallard/python", exe);
-      if (has_sdk(out)) return ML_OK;
-    }
-  }
 #ifdef MALLARD_SOURCE_PYTHON_DIR
-  snprintf(out, out_size, "%s", MALLARD_SOURCE_PYTHON_DIR);
-  if (has_sdk(out)) return ML_OK;
+#define SOURCE_PYTHON_DIR MALLARD_SOURCE_PYTHON_DIR
+#else
+#define SOURCE_PYTHON_DIR NULL
 #endif
-  return ml_err_set(err, ML_ERR_CONFIG,
-                    "cannot find mallard's fivetran_connector_sdk module (looked in <mallard>/../share/mallard/python "
-                    "and the source tree): reinstall mallard, or set MALLARD_PYTHON_DIR");
+
+ml_status ml_pyrun_sdk_dir(char *out, size_t out_size, ml_err *err) {
+  static const ml_locate_spec spec = {
+      .env = "MALLARD_PYTHON_DIR",
+      .rel = "../share/mallard/python",
+      .source_dir = SOURCE_PYTHON_DIR,
+      .holds = has_sdk,
+      .canonical = false,
+      .env_lacks = "holds no fivetran_connector_sdk/__init__.py",
+      .not_found = "cannot find mallard's fivetran_connector_sdk module (looked in <mallard>/../share/mallard/python "
+                   "and the source tree): reinstall mallard, or set MALLARD_PYTHON_DIR",
+  };
+  return ml_locate_dir(&spec, out, out_size, err);
 }
 
 /* ---- the child ------------------------------------------------------------------------- */
