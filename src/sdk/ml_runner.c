@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../util/ml_file.h"
+#include "../warehouse/ml_loader.h"
 #include "../warehouse/ml_wh.h"
 #include "mallard.h"
 #include "ml_apply.h"
@@ -277,6 +278,23 @@ static void summary(run *r, bool ok, const ml_err *err) {
   fflush(out);
 }
 
+/* Where the sync's time went (as `mallard write`'s summary says it): this
+ * thread runs the connector (a C connector's code and mallard's handling of
+ * its operations, or for a Python connector the decoding of what its process
+ * sends), the warehouse's loader thread stores.  secs: the sync's wall time. */
+static void log_time_split(run *r, ml_wh *wh, double secs) {
+  ml_loader *loader = ml_wh_loader(wh);
+  struct timespec ts;
+  if (!loader || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return;
+  ml_loader_times t;
+  ml_loader_times_get(loader, &t);
+  logf_(r, MALLARD_INFO,
+        "time (%.2f s): connector side %.2f s CPU, waited %.2f s for storage; storage thread %.2f s CPU, waited "
+        "%.2f s for operations; bound by %s",
+        secs, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s,
+        t.owner_wait_s > t.loader_idle_s ? "storage" : "the connector");
+}
+
 ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   if (aborted) *aborted = false;
   run r;
@@ -364,6 +382,7 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
     uint64_t ops = c.upserts + c.updates + c.deletes;
     logf_(&r, MALLARD_INFO, "sync finished: %llu operations in %.2f s (%.0f/s)", (unsigned long long)ops, el,
           el > 0 ? (double)ops / el : 0.0);
+    log_time_split(&r, wh, el);
   }
   summary(&r, st == ML_OK, err);
   ml_apply_free(r.apply);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/ml_file.h"
 #include "ml_feed.h"
@@ -166,16 +167,86 @@ void ml_wh_close(ml_wh *wh) {
 duckdb_connection ml_wh_conn(ml_wh *wh) { return wh->conn; }
 const char *ml_wh_path(const ml_wh *wh) { return wh->path; }
 
-static ml_status result_error(duckdb_result *res, ml_err *err) {
-  const char *msg = duckdb_result_error(res);
-  ml_status code = is_disk_message(msg) ? ML_ERR_IO : ML_ERR_DB;
-  return ml_err_set(err, code, "%s", msg ? msg : "unknown DuckDB error");
+/* DuckDB's message for a failed statement (may be NULL): a full disk is
+ * ML_ERR_IO, anything else ML_ERR_DB. */
+static ml_status db_error(const char *msg, ml_err *err) {
+  return ml_err_set(err, is_disk_message(msg) ? ML_ERR_IO : ML_ERR_DB, "%s", msg ? msg : "unknown DuckDB error");
+}
+
+static ml_status result_error(duckdb_result *res, ml_err *err) { return db_error(duckdb_result_error(res), err); }
+
+/* One prepared statement run to its result on this thread.  Like
+ * duckdb_query, the thread works on the query's tasks itself; unlike it, the
+ * thread sleeps while DuckDB's other threads hold every task instead of
+ * asking for one in a tight loop.  Why: bounds are lifted (all threads) for
+ * the set-wise statements that run while the producer keeps the other core
+ * busy (the SDK's apply behind the connector), and DuckDB's loop burned a
+ * core there doing nothing: about 1.2 s of CPU in 1M upserts
+ * (docs/performance.md, "Polling"). */
+static ml_status run_prepared(duckdb_prepared_statement prep, idx_t *changed, ml_err *err) {
+  duckdb_pending_result pending = NULL;
+  ml_status st = ML_OK;
+  if (duckdb_pending_prepared(prep, &pending) != DuckDBSuccess) {
+    st = db_error(pending ? duckdb_pending_error(pending) : NULL, err);
+    duckdb_destroy_pending(&pending);
+    return st;
+  }
+  long idle_us = 0; /* the current sleep: grows while no task comes, back to 0 after one */
+  duckdb_pending_state ps;
+  while ((ps = duckdb_pending_execute_task(pending)) != DUCKDB_PENDING_RESULT_READY && ps != DUCKDB_PENDING_ERROR) {
+    if (ps != DUCKDB_PENDING_NO_TASKS_AVAILABLE) {
+      idle_us = 0;
+      continue;
+    }
+    idle_us = idle_us ? (idle_us < 200 ? idle_us * 2 : 200) : 10;
+    nanosleep(&(struct timespec){0, idle_us * 1000}, NULL);
+  }
+  if (ps == DUCKDB_PENDING_ERROR) { /* the query's error is the pending result's, not a result's */
+    st = db_error(duckdb_pending_error(pending), err);
+    duckdb_destroy_pending(&pending);
+    return st;
+  }
+  duckdb_result res;
+  if (duckdb_execute_pending(pending, &res) != DuckDBSuccess) {
+    st = result_error(&res, err);
+  } else if (changed) {
+    *changed = duckdb_rows_changed(&res);
+  }
+  duckdb_destroy_result(&res);
+  duckdb_destroy_pending(&pending);
+  return st;
+}
+
+/* sql (one or more statements) through run_prepared; *changed (may be NULL)
+ * gets the rows its last statement changed. */
+static ml_status run_statements(ml_wh *wh, const char *sql, idx_t *changed, ml_err *err) {
+  duckdb_extracted_statements ext = NULL;
+  idx_t n = duckdb_extract_statements(wh->conn, sql, &ext);
+  ml_status st = ML_OK;
+  const char *msg = n == 0 && ext ? duckdb_extract_statements_error(ext) : NULL;
+  if (msg) st = db_error(msg, err); /* a syntax error; no statement at all is fine, as for duckdb_query */
+  for (idx_t i = 0; st == ML_OK && i < n; i++) {
+    duckdb_prepared_statement prep = NULL;
+    if (duckdb_prepare_extracted_statement(wh->conn, ext, i, &prep) != DuckDBSuccess) {
+      st = db_error(prep ? duckdb_prepare_error(prep) : NULL, err);
+    } else {
+      st = run_prepared(prep, changed, err);
+    }
+    duckdb_destroy_prepare(&prep);
+  }
+  duckdb_destroy_extracted(&ext);
+  return st;
 }
 
 /* Runs sql; *changed (may be NULL) gets the rows its last statement changed. */
 static ml_status exec_changed(ml_wh *wh, const char *sql, idx_t *changed, ml_err *err) {
   ml_status synced = ml_wh_sync(wh, err);
   if (synced != ML_OK) return synced;
+  if (wh->lifted_until_commit && wh->bound[BOUND_THREADS]) {
+    ml_status st = run_statements(wh, sql, changed, err);
+    if (st != ML_OK && wh->in_tx) wh->tx_failed = true;
+    return st;
+  }
   duckdb_result res;
   if (duckdb_query(wh->conn, sql, &res) != DuckDBSuccess) {
     ml_status st = result_error(&res, err);

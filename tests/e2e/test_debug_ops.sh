@@ -235,4 +235,15 @@ expect_q case "SELECT id, name FROM tester.t ORDER BY id" '{"id":1,"name":"a2"}
 {"id":2,"name":"b"}
 {"id":3,"name":"c"}' "Id, NAME and T are the declared id, name and t"
 expect_q case "SELECT count(*) AS c FROM information_schema.columns WHERE table_name = 't'" '{"c":4}' "no second column for another case"
+# ---- the summary says where the time went: a connector that is slow to
+# produce shows as storage waiting for operations, and as the bound
+new_ops slow
+config slow "upsert t id=1; sleep 600; upsert t id=2; checkpoint" \
+  '[{"table":"t","primary_key":["id"],"columns":{"id":"LONG"}}]'
+debug slow
+expect_rc 0 "slow connector"
+expect_grep "bound by the connector" "slow connector: the time line names the connector as the bound"
+waited=$(sed -n 's/.*waited \([0-9.]*\) s for operations.*/\1/p' "$work/out")
+[ "$(awk -v w="${waited:-0}" 'BEGIN { print (w >= 0.5 && w < 5) }')" = 1 ] ||
+  fail "slow connector: its 0.6 s pause counted as storage waiting for operations (got '$waited')"
 echo "PASS test_debug_ops"

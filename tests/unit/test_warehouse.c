@@ -202,6 +202,47 @@ static void test_liftable_memory_limit(void **state) {
   free(dflt_threads);
 }
 
+/* While the bounds are lifted, statements run through DuckDB's pending
+ * results (this thread sleeps instead of polling while other threads hold
+ * the tasks): several statements in one string, parallel work, the rows the
+ * last statement changed, DuckDB's own error messages, and no statement at
+ * all behave as they do through duckdb_query. */
+static void test_unbounded_statements(void **state) {
+  (void)state;
+  ml_wh_options opts = {.threads = "1", .threads_liftable = true};
+  ml_wh *wh = th_open(":memory:", &opts);
+  ml_err e;
+  ml_err_clear(&e);
+  ml_status plain_empty = ml_wh_exec(wh, "", &e);
+  assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
+  assert_int_equal(ml_wh_exec_unbounded(wh,
+                                        "CREATE TABLE big AS SELECT range AS x, range % 7 AS g FROM range(3000000); "
+                                        "CREATE TABLE agg AS SELECT g, count(*) AS n, sum(x) AS s FROM big GROUP BY g",
+                                        NULL),
+                   ML_OK);
+  th_expect(wh, "SELECT CAST(sum(n) AS VARCHAR) || ' ' || CAST(sum(s) AS VARCHAR) FROM agg", "3000000 4499998500000");
+  assert_int_equal(ml_wh_exec(wh, "", &e), plain_empty);
+  ml_err_clear(&e);
+  assert_int_equal(ml_wh_exec(wh, "SELEC 1", &e), ML_ERR_DB);
+  assert_non_null(strstr(e.msg, "syntax error"));
+  /* the rows changed are the last statement's: 3 of them, not the 7 before */
+  assert_int_equal(ml_wh_delete_unbounded(wh, "DELETE FROM agg WHERE g >= 4; DELETE FROM agg WHERE g = 0", NULL),
+                   ML_OK);
+  th_expect(wh, "SELECT CAST(count(*) AS VARCHAR) FROM agg", "3");
+  ml_err_clear(&e);
+  assert_int_equal(ml_wh_exec_unbounded(wh, "SELECT 1; SELECT * FROM no_such_table; SELECT 2", &e), ML_ERR_DB);
+  assert_non_null(strstr(e.msg, "no_such_table"));
+  ml_wh_rollback(wh);
+  /* an error raised while the query runs (not while it is planned) */
+  assert_int_equal(ml_wh_begin(wh, NULL), ML_OK);
+  assert_int_equal(ml_wh_exec_unbounded(wh, "SELECT 1", NULL), ML_OK);
+  ml_err_clear(&e);
+  assert_int_equal(ml_wh_exec(wh, "SELECT CAST('x' || range AS INTEGER) FROM range(3)", &e), ML_ERR_DB);
+  assert_non_null(strstr(e.msg, "Could not convert string"));
+  ml_wh_rollback(wh);
+  ml_wh_close(wh);
+}
+
 /* Rows stored in tab's row groups, deleted ones included until a checkpoint
  * merges them away. */
 static int64_t stored_rows(ml_wh *wh) {
@@ -847,6 +888,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_open_read_only),
       cmocka_unit_test(test_open_options),
       cmocka_unit_test(test_liftable_memory_limit),
+      cmocka_unit_test(test_unbounded_statements),
       cmocka_unit_test(test_vacuum_after_deletes),
       cmocka_unit_test(test_reclaim_at_end),
       MEM_TEST(test_exec_errors),

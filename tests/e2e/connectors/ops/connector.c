@@ -11,6 +11,7 @@
  *      log LEVEL WORDS...       bulk T N   (N upserts: id, v = id*2, s = "row <id>", f = id/4.0)
  *      statefile  (logs "STATEFILE <files/state.json as it is now>")
  *      crash      (a segmentation fault)
+ *      sleep MS   (a slow source: waits MS milliseconds)
  *   A value is typed by its spelling: 12 long, 1.5 double, true/false bool,
  *   null null, anything else a string; or explicitly col:TYPE=val with TYPE
  *   one of s l d b dec date time ndt utc bin json (use ~ for a space). */
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int schema(mallard_ctx *ctx) {
   const char *s = mallard_config(ctx, "schema");
@@ -97,6 +99,11 @@ static int run_op(mallard_ctx *ctx, mallard_record *r, char **w, int n) {
     return mallard_config_require(ctx, w[1], &v);
   }
   if (!strcmp(verb, "return") && n == 2) return atoi(w[1]) ? atoi(w[1]) : 1000;
+  if (!strcmp(verb, "sleep") && n == 2) {
+    long ms = atol(w[1]);
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+    return MALLARD_OK;
+  }
   if (!strcmp(verb, "fail") || !strcmp(verb, "log")) {
     char msg[512] = "";
     for (int i = verb[0] == 'f' ? 1 : 2; i < n; i++) {

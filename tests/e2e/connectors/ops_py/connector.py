@@ -8,6 +8,7 @@
 import datetime
 import decimal
 import json
+import time
 
 from fivetran_connector_sdk import Connector, Logging as log, Operations as op
 
@@ -100,6 +101,8 @@ def update(configuration, state):
         elif verb == "bulk":
             for i in range(int(w[2])):
                 op.upsert(w[1], {"id": i, "v": i * 2, "s": f"row {i}", "f": i / 4.0})
+        elif verb == "sleep":
+            time.sleep(int(w[1]) / 1000)
         else:
             op.error(f"script: cannot read '{verb}'")
 
