@@ -438,16 +438,23 @@ static ml_status mark_new_rows(ml_astream *s, ml_err *err) {
 }
 
 /* One value of the record's row; what does not fit is noted in its meta. */
-static void put_field(ml_astream *s, ml_batch *b, size_t col, const ml_value_opts *opts, const ml_json_val *v,
-                      const char *field, size_t len) {
+/* ML_ERR_NOMEM when the value could not be converted for lack of memory
+ * (the row is incomplete: the caller abandons the transaction); a misfit is
+ * recorded in the row's _airbyte_meta and is not an error. */
+static ml_status put_field(ml_astream *s, ml_batch *b, size_t col, const ml_value_opts *opts, const ml_json_val *v,
+                           const char *field, size_t len, ml_err *err) {
   switch (ml_value_put_or_null(b, col, s->load.cols[col].type, opts, v, &s->scratch)) {
   case ML_VALUE_FITS: break;
   case ML_VALUE_NULLED:
+    if (!ml_buf_ok(&s->scratch))
+      return ml_err_set(err, ML_ERR_NOMEM, "stream '%s': out of memory converting the value of field '%.*s'",
+                        s->def->name, (int)len, field);
     ml_proto_meta_change(&s->changes, field, len, ML_CHANGE_NULLED);
     s->nulled++;
     break;
   case ML_VALUE_TRUNCATED: ml_proto_meta_change(&s->changes, field, len, ML_CHANGE_TRUNCATED); break;
   }
+  return ML_OK;
 }
 
 ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emitted_at, const ml_json_val *source_meta,
@@ -482,14 +489,16 @@ ml_status ml_astream_record(ml_astream *s, const ml_json_val *data, int64_t emit
     field_slot *f = s->member_slot[i];
     if (!f || f->col < 0) continue;
     opts.base64 = f->base64;
-    put_field(s, b, (size_t)f->col, &opts, ml_json_member(data, i), f->key, f->key_len);
+    if ((st = put_field(s, b, (size_t)f->col, &opts, ml_json_member(data, i), f->key, f->key_len, err)) != ML_OK)
+      return st;
   }
   for (size_t i = 0; s->plan && i < s->plan->n_flat; i++) {
     const ml_unnest_col *fc = &s->plan->flat[i];
     const ml_json_val *v = ml_unnest_walk(data, fc->path, fc->n_path);
     if (!v || s->flat_col[i] < 0) continue;
     opts.base64 = fc->base64;
-    put_field(s, b, (size_t)s->flat_col[i], &opts, v, fc->label, strlen(fc->label));
+    if ((st = put_field(s, b, (size_t)s->flat_col[i], &opts, v, fc->label, strlen(fc->label), err)) != ML_OK)
+      return st;
   }
   const ml_json_val *src_changes = source_meta ? ml_json_get(source_meta, "changes") : NULL;
   bool has_src = src_changes && src_changes->type == ML_JSON_ARRAY && src_changes->len > 0;
