@@ -76,6 +76,11 @@ static void chunk_prepare(ml_batch *b) {
 ml_status ml_batch_open(ml_wh *wh, const char *catalog, const char *schema, const char *table, size_t n,
                         ml_batch **out, ml_err *err) {
   *out = NULL;
+  /* The appender below reads the table on the connection: not while a job of
+   * the loader (a commit behind, a merge) may be running a statement there,
+   * whose tasks DuckDB may interleave with it (ml_wh.c, run_prepared). */
+  ml_status synced = ml_wh_sync(wh, err);
+  if (synced != ML_OK) return synced;
   ml_batch *b = calloc(1, sizeof *b);
   if (!b) return ml_err_nomem(err);
   b->cols = calloc(n ? n : 1, sizeof *b->cols);

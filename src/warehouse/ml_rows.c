@@ -116,11 +116,14 @@ static ml_status register_source(ml_rows *r, ml_err *err) {
 
 ml_status ml_rows_open(ml_wh *wh, bool floats_as_text, ml_rows **out, ml_err *err) {
   *out = NULL;
+  /* registering the reader uses the connection: not beside a loader job */
+  ml_status st = ml_wh_sync(wh, err);
+  if (st != ML_OK) return st;
   ml_rows *r = calloc(1, sizeof *r);
   if (!r) return ml_err_nomem(err);
   r->wh = wh;
   r->floats_as_text = floats_as_text;
-  ml_status st = register_source(r, err);
+  st = register_source(r, err);
   if (st != ML_OK) {
     ml_rows_close(r);
     return st;

@@ -650,6 +650,38 @@ static void test_loader_times(void **state) {
   ml_wh_close(wh);
 }
 
+/* A loader job that keeps the loader busy for *(double *)a seconds without
+ * CPU, as a commit behind waiting for the disk does. */
+static ml_status sleep_job(void *a, void *b, ml_err *e) {
+  (void)b, (void)e;
+  double s = *(double *)a;
+  nanosleep(&(struct timespec){(time_t)s, (long)((s - (double)(time_t)s) * 1e9)}, NULL);
+  return ML_OK;
+}
+
+/* Opening a batch reads the table on the connection, so it waits for the
+ * loader's job (a commit or a merge behind the caller, whose statements let
+ * other callers in between their tasks: ml_wh.c, run_prepared) instead of
+ * reaching into the middle of it. */
+static void test_open_waits_for_the_loader(void **state) {
+  (void)state;
+  if (!g_opts.background_append) skip();
+  ml_wh *wh = th_open_mem();
+  th_exec(wh, "CREATE TABLE t (k BIGINT, s VARCHAR)");
+  double busy = 0.3;
+  ml_loader_submit(ml_wh_loader(wh), sleep_job, NULL, &busy, NULL);
+  double t0 = mono_s();
+  ml_batch *b = NULL;
+  OK(ml_batch_open(wh, NULL, "main", "t", 2, &b, &err));
+  assert_true(mono_s() - t0 >= 0.25);
+  int64_t k = 0;
+  fill_chunks(b, &k, 1, 10);
+  OK(ml_batch_flush(b, &err));
+  ml_batch_close(b);
+  th_expectf(wh, "1", "SELECT CAST(count(*) = %lld AS INTEGER) FROM t", (long long)k);
+  ml_wh_close(wh);
+}
+
 /* A failing INSERT (NOT NULL) in the middle of many chunks: the flush says
  * which table and why, the transaction rolls back to nothing, and the
  * warehouse (and its loader) keep working afterwards. */
@@ -1045,6 +1077,7 @@ int main(void) {
       cmocka_unit_test(test_interleaved_tables),
       cmocka_unit_test(test_chunks_grow_within_grant),
       cmocka_unit_test(test_loader_times),
+      cmocka_unit_test(test_open_waits_for_the_loader),
       cmocka_unit_test(test_failure_mid_stream),
       cmocka_unit_test(test_table_create),
       cmocka_unit_test(test_table_reconcile),
