@@ -167,7 +167,12 @@ bool ml_loader_on_thread(const ml_loader *l) { return pthread_equal(pthread_self
 void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
 void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }
 void ml_loader_wait_progress(ml_loader *l) { timed_wait(&l->progress, &l->mu, &l->owner_wait_ns); }
-void ml_loader_wait_for_input(ml_loader *l) { timed_wait(&l->progress, &l->mu, &l->loader_idle_ns); }
+void ml_loader_wait_for_input(ml_loader *l) {
+  /* DuckDB threads other than the loader may wait here too (bounds lifted):
+   * their waits overlap the loader's and are not the loader being idle */
+  if (ml_loader_on_thread(l)) timed_wait(&l->progress, &l->mu, &l->loader_idle_ns);
+  else pthread_cond_wait(&l->progress, &l->mu);
+}
 
 void ml_loader_times_get(ml_loader *l, ml_loader_times *out) {
   memset(out, 0, sizeof *out);

@@ -6,7 +6,8 @@
  * ml_loader_submit calls; everything else that uses the connection (SQL,
  * appender flush, commit) first calls ml_loader_wait, which returns when the
  * queue is empty and the thread idle.  ml_wh does this itself in every call
- * that reaches DuckDB, so users of ml_wh need not think about it.
+ * that reaches DuckDB, so users of ml_wh need not think about it.  One
+ * thread, the owner, submits and waits; jobs never submit jobs.
  *
  * Lifecycle: ml_loader_start -> submit / wait ... -> ml_loader_stop. */
 #ifndef ML_LOADER_H

@@ -198,7 +198,7 @@ static ml_status run_prepared(duckdb_prepared_statement prep, idx_t *changed, ml
       idle_us = 0;
       continue;
     }
-    idle_us = idle_us ? (idle_us < 200 ? idle_us * 2 : 200) : 10;
+    idle_us = idle_us ? (idle_us * 2 < 200 ? idle_us * 2 : 200) : 10;
     nanosleep(&(struct timespec){0, idle_us * 1000}, NULL);
   }
   if (ps == DUCKDB_PENDING_ERROR) { /* the query's error is the pending result's, not a result's */
@@ -223,8 +223,14 @@ static ml_status run_statements(ml_wh *wh, const char *sql, idx_t *changed, ml_e
   duckdb_extracted_statements ext = NULL;
   idx_t n = duckdb_extract_statements(wh->conn, sql, &ext);
   ml_status st = ML_OK;
-  const char *msg = n == 0 && ext ? duckdb_extract_statements_error(ext) : NULL;
-  if (msg) st = db_error(msg, err); /* a syntax error; no statement at all is fine, as for duckdb_query */
+  if (n == 0 && ext && duckdb_extract_statements_error(ext)) {
+    /* a syntax error: the extractor words it as JSON, duckdb_query as
+     * "Parser Error: ... LINE 1: ..." (nothing runs: it fails at parsing) */
+    duckdb_result res;
+    if (duckdb_query(wh->conn, sql, &res) != DuckDBSuccess) st = result_error(&res, err);
+    else st = db_error(duckdb_extract_statements_error(ext), err);
+    duckdb_destroy_result(&res);
+  } /* no statement at all is fine, as for duckdb_query */
   for (idx_t i = 0; st == ML_OK && i < n; i++) {
     duckdb_prepared_statement prep = NULL;
     if (duckdb_prepare_extracted_statement(wh->conn, ext, i, &prep) != DuckDBSuccess) {
