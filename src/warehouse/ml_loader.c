@@ -29,6 +29,8 @@ struct ml_loader {
   void *stream_ud;
   /* ml_loader_times, in ns; guarded by mu */
   long long loader_idle_ns, owner_wait_ns;
+  unsigned input_waiters;      /* threads in ml_loader_wait_for_input */
+  long long input_wait_since;  /* when the first of them began to wait */
 };
 
 static long long mono_ns(void) {
@@ -168,10 +170,11 @@ void ml_loader_lock(ml_loader *l) { pthread_mutex_lock(&l->mu); }
 void ml_loader_unlock(ml_loader *l) { pthread_mutex_unlock(&l->mu); }
 void ml_loader_wait_progress(ml_loader *l) { timed_wait(&l->progress, &l->mu, &l->owner_wait_ns); }
 void ml_loader_wait_for_input(ml_loader *l) {
-  /* DuckDB threads other than the loader may wait here too (bounds lifted):
-   * their waits overlap the loader's and are not the loader being idle */
-  if (ml_loader_on_thread(l)) timed_wait(&l->progress, &l->mu, &l->loader_idle_ns);
-  else pthread_cond_wait(&l->progress, &l->mu);
+  /* Several DuckDB threads may wait here at once (with more than one
+   * thread): the time counts once, while any of them waits. */
+  if (l->input_waiters++ == 0) l->input_wait_since = mono_ns();
+  pthread_cond_wait(&l->progress, &l->mu);
+  if (--l->input_waiters == 0) l->loader_idle_ns += mono_ns() - l->input_wait_since;
 }
 
 void ml_loader_times_get(ml_loader *l, ml_loader_times *out) {
