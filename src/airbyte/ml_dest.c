@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../util/ml_array.h"
 #include "../engine/ml_ids.h"
@@ -733,9 +732,7 @@ void ml_dest_input_waited(ml_dest *d, double seconds) { d->input_wait_s += secon
  * DuckDB's storage work bounded the load.  secs: the sync's wall time. */
 static void log_time_split(ml_dest *d, double secs) {
   ml_loader *loader = ml_wh_loader(d->wh);
-  struct timespec ts;
-  if (!loader || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return;
-  double parse_cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  if (!loader) return;
   ml_loader_times t;
   ml_loader_times_get(loader, &t);
   /* the side the other one waited for most bounded the load */
@@ -745,7 +742,7 @@ static void log_time_split(ml_dest *d, double secs) {
   ml_proto_log(d->out, "INFO",
                "time (%.2f s): parsing thread %.2f s CPU, waited %.2f s for input and %.2f s for storage; storage "
                "thread %.2f s CPU, waited %.2f s for rows; bound by %s",
-               secs, parse_cpu, d->input_wait_s, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s, bound);
+               secs, t.caller_cpu_s, d->input_wait_s, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s, bound);
 }
 
 ml_status ml_dest_finish(ml_dest *d, ml_err *err) {

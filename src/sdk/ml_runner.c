@@ -284,14 +284,13 @@ static void summary(run *r, bool ok, const ml_err *err) {
  * sends), the warehouse's loader thread stores.  secs: the sync's wall time. */
 static void log_time_split(run *r, ml_wh *wh, double secs) {
   ml_loader *loader = ml_wh_loader(wh);
-  struct timespec ts;
-  if (!loader || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return;
+  if (!loader) return;
   ml_loader_times t;
   ml_loader_times_get(loader, &t);
   logf_(r, MALLARD_INFO,
         "time (%.2f s): connector side %.2f s CPU, waited %.2f s for storage; storage thread %.2f s CPU, waited "
         "%.2f s for operations; bound by %s",
-        secs, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s,
+        secs, t.caller_cpu_s, t.owner_wait_s, t.loader_cpu_s, t.loader_idle_s,
         t.owner_wait_s > t.loader_idle_s ? "storage" : "the connector");
 }
 

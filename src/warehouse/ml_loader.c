@@ -181,6 +181,8 @@ void ml_loader_times_get(ml_loader *l, ml_loader_times *out) {
   memset(out, 0, sizeof *out);
   clockid_t cpu;
   struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+    out->caller_cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
   if (pthread_getcpuclockid(l->thread, &cpu) == 0 && clock_gettime(cpu, &ts) == 0)
     out->loader_cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
   pthread_mutex_lock(&l->mu);

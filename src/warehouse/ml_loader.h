@@ -70,6 +70,7 @@ void ml_loader_return_extra(ml_loader *l, unsigned n);
  * thread itself while appends use one DuckDB thread) bounded it.  Seconds
  * since ml_loader_start. */
 typedef struct ml_loader_times {
+  double caller_cpu_s;  /* CPU time the calling (producer) thread used */
   double loader_cpu_s;  /* CPU time the loader thread used */
   double loader_idle_s; /* the loader thread waiting for jobs or, inside one, for input */
   double owner_wait_s;  /* other threads blocked on the loader: a full queue, ml_loader_wait,

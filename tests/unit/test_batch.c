@@ -632,6 +632,7 @@ static void test_loader_times(void **state) {
   assert_true(t1.owner_wait_s - t0.owner_wait_s >= 0.15);
   assert_true(t1.loader_cpu_s - t0.loader_cpu_s >= 0.1);
   assert_true(t1.loader_idle_s - t0.loader_idle_s < 0.1);
+  assert_true(t0.caller_cpu_s > 0 && t1.caller_cpu_s >= t0.caller_cpu_s);
 
   /* rows arrive slowly: the loader waits inside the feed's INSERT */
   ml_batch *b = NULL;
@@ -650,15 +651,6 @@ static void test_loader_times(void **state) {
   ml_wh_close(wh);
 }
 
-/* A loader job that keeps the loader busy for *(double *)a seconds without
- * CPU, as a commit behind waiting for the disk does. */
-static ml_status sleep_job(void *a, void *b, ml_err *e) {
-  (void)b, (void)e;
-  double s = *(double *)a;
-  nanosleep(&(struct timespec){(time_t)s, (long)((s - (double)(time_t)s) * 1e9)}, NULL);
-  return ML_OK;
-}
-
 /* Opening a batch reads the table on the connection, so it waits for the
  * loader's job (a commit or a merge behind the caller, whose statements let
  * other callers in between their tasks: ml_wh.c, run_prepared) instead of
@@ -669,7 +661,7 @@ static void test_open_waits_for_the_loader(void **state) {
   ml_wh *wh = th_open_mem();
   th_exec(wh, "CREATE TABLE t (k BIGINT, s VARCHAR)");
   double busy = 0.3;
-  ml_loader_submit(ml_wh_loader(wh), sleep_job, NULL, &busy, NULL);
+  ml_loader_submit(ml_wh_loader(wh), spin_job, NULL, &busy, NULL);
   double t0 = mono_s();
   ml_batch *b = NULL;
   OK(ml_batch_open(wh, NULL, "main", "t", 2, &b, &err));
