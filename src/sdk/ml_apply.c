@@ -65,6 +65,9 @@ struct ml_apply {
   uint64_t seq;
   uint64_t mark_seq; /* ops with a smaller _seq came before ml_apply_mark */
   bool marked;
+  /* ops with a smaller _seq were applied or planned (ml_apply_plan_ahead's
+   * quick test; exact counts are per table) */
+  uint64_t planned_seq;
   ml_apply_settle_fn settle; /* see ml_apply_on_schema_change */
   void *settle_ud;
   uint64_t tables_created;
@@ -738,6 +741,7 @@ static ml_status apply_all(ml_apply *a, uint64_t upto, ml_err *err) {
     if (st != ML_OK) return st;
   }
   a->marked = false;
+  a->planned_seq = upto == UINT64_MAX ? a->seq : upto;
   return ML_OK;
 }
 
@@ -807,7 +811,36 @@ ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
     return st;
   }
   a->marked = false;
+  a->planned_seq = a->seq;
   a->counts.checkpoints++;
+  *out = plan;
+  return ML_OK;
+}
+
+ml_status ml_apply_plan_ahead(ml_apply *a, uint64_t min_rows, ml_apply_plan **out, ml_err *err) {
+  *out = NULL;
+  uint64_t upto_seq = a->marked ? a->mark_seq : a->seq;
+  if (!ml_wh_loader(a->wh) || upto_seq < a->planned_seq || upto_seq - a->planned_seq < (min_rows ? min_rows : 1))
+    return ML_OK;
+  uint64_t rows = 0;
+  for (size_t i = 0; i < a->n_tables; i++) {
+    if (a->tables[i].staged_changes) return ML_OK;
+    rows += a->marked ? a->tables[i].staged_at_mark : a->tables[i].staged;
+  }
+  if (!rows || rows < min_rows) return ML_OK;
+  ml_status st = ensure_tx(a, err);
+  ap_plan *plan = st == ML_OK ? calloc(1, sizeof *plan) : NULL;
+  if (st == ML_OK && !plan) st = ml_err_nomem(err);
+  if (st != ML_OK) return st;
+  char now[96];
+  now_literal(now);
+  uint64_t upto = a->marked ? a->mark_seq : UINT64_MAX;
+  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, upto, plan, err);
+  if (st != ML_OK) {
+    ml_apply_plan_free(plan);
+    return st;
+  }
+  a->planned_seq = upto_seq;
   *out = plan;
   return ML_OK;
 }

@@ -26,7 +26,7 @@
  *
  * Lifecycle: ml_apply_open -> ml_apply_declare* -> ml_apply_start ->
  * (ml_apply_op | ml_apply_truncate | ml_apply_ready + COMMIT |
- * ml_apply_plan_behind)* -> ml_apply_ready_finish + COMMIT, or ml_apply_abort
+ * ml_apply_plan_behind | ml_apply_plan_ahead)* -> ml_apply_ready_finish + COMMIT, or ml_apply_abort
  * on failure -> ml_apply_free. */
 #ifndef ML_APPLY_H
 #define ML_APPLY_H
@@ -95,6 +95,19 @@ void ml_apply_checkpointed(ml_apply *a);
 typedef struct ml_apply_plan ml_apply_plan;
 ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err);
 ml_status ml_apply_plan_run(ml_apply_plan *plan, ml_wh *wh, ml_err *err);
+/* The statements applying the staged upserts ahead of the next commit, to
+ * run on the loader thread in the open transaction (ml_apply_plan_run, with
+ * no COMMIT of their own) while the caller stages the next operations: a
+ * commit then has little left to apply, above all the last one, which the
+ * connector waits for.  Applying upserts in pieces, in order, ends as
+ * applying them at once: each key keeps its last upsert.  While a checkpoint
+ * is held back only the operations before it are taken, since the commit
+ * that saves its state (ml_apply_ready_mark) must not hold later ones.
+ * *out is NULL (nothing to do) when fewer than min_rows operations would be
+ * taken, when updates or deletes are staged (their MERGE runs on the
+ * caller's thread) or without a loader thread.  Counts no checkpoint.  *out
+ * is the caller's, freed with ml_apply_plan_free. */
+ml_status ml_apply_plan_ahead(ml_apply *a, uint64_t min_rows, ml_apply_plan **out, ml_err *err);
 void ml_apply_plan_free(ml_apply_plan *plan); /* NULL is fine */
 
 /* A checkpoint held back (see mallard_checkpoint in ml_sdk.c): remembers

@@ -476,13 +476,17 @@ static int op_result(mallard_ctx *ctx, ml_status st, ml_err *err) {
   return ml_sdk_fatal(ctx, from_status(st), st, "%s", err->msg);
 }
 
+static ml_status apply_ahead(mallard_ctx *ctx, ml_err *err);
+
 static int do_op(mallard_ctx *ctx, ml_apply_kind kind, const char *what, const char *table, const mallard_record *r) {
   if (!ctx) return MALLARD_ERR_ARG;
   int rc = op_guard(ctx, what);
   if (rc) return rc;
   ml_err err;
   ml_err_clear(&err);
-  return op_result(ctx, ml_apply_op(ctx->apply, kind, table, r, &err), &err);
+  ml_status st = ml_apply_op(ctx->apply, kind, table, r, &err);
+  if (st == ML_OK) st = apply_ahead(ctx, &err);
+  return op_result(ctx, st, &err);
 }
 
 int mallard_upsert(mallard_ctx *ctx, const char *table, const mallard_record *row) {
@@ -508,6 +512,26 @@ static void sdk_plan_free(void *p) {
 
 /* ml_commit's run, on the loader thread: the checkpoint's statements. */
 static ml_status run_sdk_plan(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(((sdk_plan *)p)->stmts, wh, err); }
+
+static ml_status run_stmts(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(p, wh, err); }
+static void free_stmts(void *p) { ml_apply_plan_free(p); }
+
+/* Upserts are applied on the loader thread as they come, a piece of
+ * APPLY_AHEAD_ROWS at a time, in the transaction of the next commit (see
+ * ml_apply_plan_ahead): otherwise each commit applies everything staged
+ * since the one before (up to commit_interval_ms of operations) and the
+ * last one does so while the connector waits at the end of update().
+ * Pieces of about half a row group kept the loader's queue short enough
+ * for the connector to run on (docs/performance.md has the timings). */
+#define APPLY_AHEAD_ROWS ((uint64_t)65536)
+
+static ml_status apply_ahead(mallard_ctx *ctx, ml_err *err) {
+  if (!ctx->commits || !ml_commit_can_submit(ctx->commits)) return ML_OK;
+  ml_apply_plan *stmts;
+  ml_status st = ml_apply_plan_ahead(ctx->apply, APPLY_AHEAD_ROWS, &stmts, err);
+  if (st != ML_OK || !stmts) return st;
+  return ml_commit_submit_work(ctx->commits, stmts, run_stmts, free_stmts, err);
+}
 
 /* A plan holding stmts (taken whatever the result) and a copy of state
  * (NULL: none). */
@@ -635,6 +659,7 @@ int mallard_checkpoint(mallard_ctx *ctx) {
     ml_buf_append(&ctx->held_state, ctx->state_text.data, ctx->state_text.len);
     if (!ml_buf_ok(&ctx->held_state)) return ml_sdk_fatal_nomem(ctx);
     ml_apply_mark(ctx->apply);
+    st = apply_ahead(ctx, &err);
   } else if (st == ML_OK) {
     st = commit_now_or_behind(ctx, &err);
   }

@@ -124,6 +124,53 @@ ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_co
   return ML_OK;
 }
 
+/* Work queued by ml_commit_submit_work; owns its plan. */
+typedef struct work {
+  ml_wh *wh;
+  void *plan;
+  ml_commit_run_fn run;
+  ml_commit_free_fn free_plan;
+} work;
+
+static void work_free(work *w) {
+  if (w->free_plan) w->free_plan(w->plan);
+  free(w);
+}
+
+static ml_status run_work(void *a, void *unused, ml_err *err) {
+  (void)unused;
+  work *w = a;
+  ml_status st = w->run(w->plan, w->wh, err);
+  /* part of it may have run: that transaction must not commit */
+  if (st != ML_OK) ml_wh_fail_tx(w->wh);
+  work_free(w);
+  return st;
+}
+
+static ml_status cancel_work(void *a, void *unused, ml_err *err) {
+  (void)unused;
+  (void)err;
+  work_free(a);
+  return ML_OK;
+}
+
+ml_status ml_commit_submit_work(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan,
+                                ml_err *err) {
+  work *w = NULL;
+  ml_status st = ML_OK;
+  if (!ml_commit_can_submit(c)) st = ml_err_set(err, ML_ERR_STATE, "work behind needs the warehouse's loader thread");
+  /* an earlier commit or append failed: say so now, not at the end */
+  else if (ml_commit_failed(c)) st = ml_commit_wait(c, err);
+  if (st == ML_OK && !(w = malloc(sizeof *w))) st = ml_err_nomem(err);
+  if (st != ML_OK) {
+    if (free_plan) free_plan(plan);
+    return st;
+  }
+  *w = (work){.wh = c->wh, .plan = plan, .run = run, .free_plan = free_plan};
+  ml_loader_submit(ml_wh_loader(c->wh), run_work, cancel_work, w, NULL);
+  return ML_OK;
+}
+
 ml_status ml_commit_here(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan, uint64_t *seq,
                          ml_err *err) {
   if (seq) *seq = 0;

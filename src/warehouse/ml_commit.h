@@ -82,6 +82,16 @@ bool ml_commit_can_submit(const ml_commit *c);
 ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan, uint64_t *seq,
                            ml_err *err);
 
+/* Queues work for the next commit on the loader thread: run(plan) in the
+ * open transaction, behind the jobs queued before it, with no COMMIT of its
+ * own (the next ml_commit_submit or ml_commit_here commits what it did).  A
+ * failure marks the transaction failed (ml_wh_fail_tx), so that no later
+ * COMMIT stores part of it, and is reported like a failed commit behind.
+ * Takes ownership of plan whatever the result and frees it on the loader
+ * thread once it ran or was skipped after an earlier failure; it takes no
+ * number and nothing acknowledges it. */
+ml_status ml_commit_submit_work(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan,
+                                ml_err *err);
 /* Commits on this thread (see above); takes ownership of plan whatever the
  * result.  On failure nothing of the plan is acknowledged and the caller
  * rolls back; an earlier plan's failure is reported first.  *seq may be

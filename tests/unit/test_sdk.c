@@ -596,6 +596,80 @@ static void test_apply_commit_behind(void **state) {
   assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
 }
 
+/* ml_apply_plan_ahead with min_rows, which must give statements (want) or
+ * none; given ones run as work for the next commit (as ml_sdk does). */
+static void expect_ahead(apply_fx *f, ml_commit *c, uint64_t min_rows, bool want) {
+  ml_apply_plan *p = NULL;
+  assert_int_equal(ml_apply_plan_ahead(f->a, min_rows, &p, &f->err), ML_OK);
+  assert_int_equal(p != NULL, want);
+  if (p) assert_int_equal(ml_commit_submit_work(c, p, run_stmts, free_stmts, &f->err), ML_OK);
+}
+
+/* Upserts applied ahead of their commit, in pieces: none before min_rows
+ * operations; the pieces run in the open transaction and the result is that
+ * of applying everything at once (a key upserted in two pieces keeps its
+ * last row); while a checkpoint is held only the operations before it are
+ * taken, so its commit holds none after it; updates staged are never taken;
+ * work that fails makes the next commit fail, and nothing of the
+ * transaction is committed. */
+static void test_apply_ahead(void **state) {
+  apply_fx *f = *state;
+  ml_wh_options opts = {.background_append = true};
+  open_apply(f, &opts, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))");
+  declare_id_a(f, "t", false);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
+  ml_commit *c = NULL;
+  assert_int_equal(ml_commit_open(f->wh, 0, &c, &f->err), ML_OK);
+  upsert_id_a(f, 1, 10);
+  upsert_id_a(f, 2, 20);
+  expect_ahead(f, c, 3, false);
+  upsert_id_a(f, 1, 11);
+  expect_ahead(f, c, 3, true);
+  expect_ahead(f, c, 1, false); /* nothing left staged */
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 2);
+  assert_int_equal(th_query_i64(f->wh, "SELECT a FROM tester.t WHERE id = 1"), 11);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM temp.main._mallard_stage_t"), 0);
+  /* a held checkpoint: only the operation before it is applied ahead */
+  upsert_id_a(f, 3, 30);
+  ml_apply_mark(f->a);
+  upsert_id_a(f, 1, 12);
+  expect_ahead(f, c, 1, true);
+  expect_ahead(f, c, 1, false);
+  assert_int_equal(th_query_i64(f->wh, "SELECT a FROM tester.t WHERE id = 3"), 30);
+  assert_int_equal(th_query_i64(f->wh, "SELECT a FROM tester.t WHERE id = 1"), 11);
+  assert_int_equal(commit_mark(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 3);
+  assert_int_equal(th_query_i64(f->wh, "SELECT a FROM tester.t WHERE id = 1"), 11);
+  /* the operation after the checkpoint is taken once none is held */
+  upsert_id_a(f, 2, 21);
+  expect_ahead(f, c, 2, true);
+  assert_int_equal(finish(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t"), 3);
+  assert_int_equal(th_query_i64(f->wh, "SELECT sum(a) FROM tester.t"), 12 + 21 + 30);
+  /* an update staged: not ahead */
+  mallard_record_clear(f->r);
+  mallard_set_long(f->r, "id", 3);
+  mallard_set_long(f->r, "a", 31);
+  assert_int_equal(ml_apply_op(f->a, ML_APPLY_UPDATE, "t", f->r, &f->err), ML_OK);
+  upsert_id_a(f, 4, 40);
+  expect_ahead(f, c, 1, false);
+  assert_int_equal(commit_all(f->a, &f->err), ML_OK);
+  assert_int_equal(th_query_i64(f->wh, "SELECT sum(a) FROM tester.t"), 12 + 21 + 31 + 40);
+  /* a row the table refuses: the work fails, the commit says so */
+  upsert_id_a(f, 5, 50);
+  expect_ahead(f, c, 1, true);
+  upsert_id_a(f, 6, -1);
+  expect_ahead(f, c, 1, true);
+  ml_err_clear(&f->err);
+  assert_int_not_equal(ml_commit_here(c, NULL, NULL, NULL, NULL, &f->err), ML_OK);
+  if (!strstr(f->err.msg, "CHECK constraint")) fail_msg("unexpected message: %s", f->err.msg);
+  assert_int_equal(ml_commit_drain(c, NULL, NULL), 0);
+  ml_commit_free(c);
+  ml_apply_abort(f->a);
+  assert_int_equal(th_query_i64(f->wh, "SELECT count(*) FROM tester.t WHERE id >= 5"), 0);
+  assert_int_equal(th_query_i64(f->wh, "SELECT sum(a) FROM tester.t"), 12 + 21 + 31 + 40);
+}
+
 /* A failure rolls back to the last commit. */
 static void test_apply_abort(void **state) {
   apply_fx *f = *state;
@@ -630,6 +704,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_apply_stages_in_memory, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_repeated_keys_in_other_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_commit_behind, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_apply_ahead, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_own_id_repeats, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
