@@ -42,9 +42,13 @@ struct ml_astream {
   /* open-addressing map from field name to slot; size is a power of two */
   field_slot *slots;
   size_t n_slots, slot_cap;
-  /* per-record scratch: the slot of each data member */
+  /* per-record scratch: the slot of each data member.  The first
+   * n_predicted entries still hold the last record's slots (valid pointers:
+   * slot_add, which may move the slots, sets n_predicted to 0); records of
+   * one stream nearly always list their fields in the same order, so a key
+   * equal to the last record's at the same position skips the hash lookup. */
   field_slot **member_slot;
-  size_t member_cap;
+  size_t member_cap, n_predicted;
   ml_buf scratch, meta, changes;
   uint64_t records, nulled;
   uint64_t staged; /* append_dedup: rows in the staging table not merged yet */
@@ -82,6 +86,7 @@ static field_slot *slot_find(ml_astream *s, const char *key, size_t len, uint64_
 
 static ml_status slot_add(ml_astream *s, const char *key, size_t len, long col, bool declared, bool base64,
                           field_slot **out, ml_err *err) {
+  s->n_predicted = 0;
   if ((s->n_slots + 1) * 2 > s->slot_cap) {
     size_t cap = s->slot_cap ? s->slot_cap * 2 : 64;
     field_slot *fresh = calloc(cap, sizeof *fresh);
@@ -380,10 +385,12 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
     return ml_err_nomem(err);
   for (size_t i = 0; i < data->len; i++) {
     const ml_json_val *k = ml_json_key(data, i), *v = ml_json_member(data, i);
-    field_slot *f = slot_find(s, k->u.str, k->len, fnv1a(k->u.str, k->len));
+    field_slot *f = i < s->n_predicted ? s->member_slot[i] : NULL;
+    if (!f || f->key_len != k->len || memcmp(f->key, k->u.str, k->len))
+      f = slot_find(s, k->u.str, k->len, fnv1a(k->u.str, k->len));
     s->member_slot[i] = f;
+    if (f && f->declared) continue; /* declared: converted, never widened (and never created when missing) */
     ml_type vt = ml_value_infer(v);
-    if (f && f->col < 0 && f->declared) continue; /* declared but column missing: never */
     if (!f) {
       if (vt.id == ML_TYPE_NULL) continue; /* no column for a field seen only as null */
       ml_buf name = ML_BUF_INIT;
@@ -417,6 +424,7 @@ static ml_status prepare_columns(ml_astream *s, const ml_json_val *data, ml_err 
       }
     }
   }
+  s->n_predicted = data->len;
   return ML_OK;
 }
 

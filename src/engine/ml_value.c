@@ -38,29 +38,12 @@ ml_type ml_value_infer(const ml_json_val *v) {
   }
 }
 
-/* A parsed container's source text is valid JSON already; when it has no
- * whitespace outside its strings and no escapes inside them it is also the
- * text the writer would give, and copying it is far cheaper than writing
- * the value again (the common case for machine-made JSON).  Inside strings
- * a space is content, and raw control characters were rejected by the
- * parser.  Escapes ("\u00e9", "\/") are written decoded, so that one value
+/* A parsed container's source text is valid JSON already; when it is
+ * compact it is also the text the writer would give, and copying it is far
+ * cheaper than writing the value again (the common case for machine-made
+ * JSON).  Escapes ("\u00e9", "\/") are written decoded, so that one value
  * always has one text: the SDK hashes records' values into _fivetran_id. */
-static bool source_is_compact(const ml_json_val *v) {
-  if (!v->src) return false;
-  const unsigned char *p = (const unsigned char *)v->src, *end = p + v->src_len;
-  bool in_string = false;
-  for (; p < end; p++) {
-    if (in_string) {
-      if (*p == '\\') return false;
-      if (*p == '"') in_string = false;
-    } else if (*p == '"') {
-      in_string = true;
-    } else if (*p <= ' ') {
-      return false;
-    }
-  }
-  return true;
-}
+static bool source_is_compact(const ml_json_val *v) { return v->src && ml_json_text_compact(v->src, v->src_len); }
 
 void ml_value_json_text(const ml_json_val *v, ml_buf *out) {
   ml_buf_reset(out);

@@ -250,7 +250,42 @@ static inline size_t first_special(uint64_t m) {
 
 static inline bool is_digit(char c) { return (unsigned char)(c - '0') < 10; }
 
+/* High bit set in the byte lanes that hold '\\' or a byte <= ' ' (ASCII
+ * only: lanes >= 0x80 are not flagged).  As in special_mask, borrows may flag
+ * lanes above a real hit, so only "any lane flagged" is meaningful. */
+static inline uint64_t loose_mask(uint64_t x) {
+  uint64_t b = x ^ (ONES * '\\');
+  return (((b - ONES) & ~b) | ((x - ONES * 0x21) & ~x)) & HIGHS;
+}
+
+bool ml_json_text_compact(const char *text, size_t len) {
+  /* machine-made JSON has neither whitespace nor escapes: eight bytes a step
+   * prove it; a space may still be content of a string, so any hit is
+   * decided by the exact scan below */
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8)
+    if (loose_mask(load64(text + i))) goto exact;
+  for (; i < len; i++)
+    if ((unsigned char)text[i] <= ' ' || text[i] == '\\') goto exact;
+  return true;
+exact:;
+  bool in_string = false;
+  for (const unsigned char *p = (const unsigned char *)text, *end = p + len; p < end; p++) {
+    if (in_string) {
+      if (*p == '\\') return false;
+      if (*p == '"') in_string = false;
+    } else if (*p == '"') {
+      in_string = true;
+    } else if (*p <= ' ') {
+      return false;
+    }
+  }
+  return true;
+}
+
 static inline const char *skip_ws(const char *p, const char *end) {
+  /* machine-made JSON has no whitespace between tokens: one test then */
+  if (p < end && (unsigned char)*p > ' ') return p;
   while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   return p;
 }
@@ -981,13 +1016,11 @@ const ml_json_val *ml_json_getn(const ml_json_val *obj, const char *key, size_t 
   /* backwards, so the last of duplicate keys wins */
   for (size_t i = obj->len; i-- > 0;) {
     const ml_json_val *k = &obj->u.items[2 * i];
-    if (k->len == key_len && memcmp(k->u.str, key, key_len) == 0) return &obj->u.items[2 * i + 1];
+    /* the first byte tells most keys of an envelope apart without a call */
+    if (k->len == key_len && (!key_len || k->u.str[0] == key[0]) && memcmp(k->u.str, key, key_len) == 0)
+      return &obj->u.items[2 * i + 1];
   }
   return NULL;
-}
-
-const ml_json_val *ml_json_get(const ml_json_val *obj, const char *key) {
-  return key ? ml_json_getn(obj, key, strlen(key)) : NULL;
 }
 
 const char *ml_json_get_str(const ml_json_val *obj, const char *key) {

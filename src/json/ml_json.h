@@ -103,10 +103,20 @@ ml_status ml_json_parse(ml_json_doc *doc, const char *text, size_t len, const ml
  * document.  err may be NULL. */
 void ml_json_err_locate(ml_err *err);
 
+/* True when text[0..len), valid JSON (a parsed value's src), has no
+ * whitespace outside its strings and no escapes inside them: then it is
+ * exactly the text ml_jw writes for the value, and a caller may copy it
+ * instead of writing the value again.  Spaces inside strings are content. */
+bool ml_json_text_compact(const char *text, size_t len);
+
 /* Object member lookup by exact key (bytes, case-sensitive); the last of
  * duplicates wins.  NULL when obj is not an object or has no such key. */
-const ml_json_val *ml_json_get(const ml_json_val *obj, const char *key);
 const ml_json_val *ml_json_getn(const ml_json_val *obj, const char *key, size_t key_len);
+/* Inline so that the length of a literal key is known when compiling: the
+ * per-record lookups of the message envelope run this for every line. */
+static inline const ml_json_val *ml_json_get(const ml_json_val *obj, const char *key) {
+  return key ? ml_json_getn(obj, key, __builtin_strlen(key)) : NULL;
+}
 
 /* String value of a member, or NULL when missing or not a string. */
 const char *ml_json_get_str(const ml_json_val *obj, const char *key);

@@ -1185,6 +1185,84 @@ static void test_roundtrip(void **state) {
 
 /* Under a locale whose decimal point is ',', numbers still read and write
  * with '.'.  Skipped where no such locale is installed. */
+static bool compact_str(const char *s) { return ml_json_text_compact(s, strlen(s)); }
+
+/* Random JSON text with whitespace and escapes sprinkled in: appends to b. */
+static void gen_doc(ml_buf *b, uint64_t *seed, int depth) {
+  static const char *const ws[] = {" ", "\n", "\t", "\r\n"};
+  static const char *const pieces[] = {"a", " ", "Dennis 1", "\\n", "\\u00e9", "\xC3\xA9", "\\/", "/", "\\\"", "0123456789"};
+  static const char *const scalars[] = {"1", "-2.50", "3e2", "true", "false", "null"};
+  if (rng_next(seed) % 4 == 0) ml_buf_puts(b, ws[rng_next(seed) % 4]);
+  uint64_t kind = depth >= 3 ? rng_next(seed) % 2 : rng_next(seed) % 4;
+  if (kind == 0) {
+    ml_buf_puts(b, scalars[rng_next(seed) % 6]);
+  } else if (kind == 1) {
+    ml_buf_putc(b, '"');
+    for (uint64_t n = rng_next(seed) % 4; n-- > 0;) ml_buf_puts(b, pieces[rng_next(seed) % 10]);
+    ml_buf_putc(b, '"');
+  } else {
+    bool obj = kind == 3;
+    ml_buf_putc(b, obj ? '{' : '[');
+    for (uint64_t i = 0, n = rng_next(seed) % 4; i < n; i++) {
+      if (i) ml_buf_putc(b, ',');
+      if (obj) {
+        ml_buf_printf(b, "\"k%llu\"", (unsigned long long)i);
+        if (rng_next(seed) % 4 == 0) ml_buf_puts(b, ws[rng_next(seed) % 4]);
+        ml_buf_putc(b, ':');
+      }
+      gen_doc(b, seed, depth + 1);
+    }
+    if (rng_next(seed) % 4 == 0) ml_buf_puts(b, ws[rng_next(seed) % 4]);
+    ml_buf_putc(b, obj ? '}' : ']');
+  }
+  if (rng_next(seed) % 4 == 0) ml_buf_puts(b, ws[rng_next(seed) % 4]);
+}
+
+/* ml_json_text_compact accepts a parsed container's source only when it is
+ * exactly what the writer gives for it (so that callers may copy it), and
+ * refuses one the writer gives alike only when it holds an escape: on
+ * random documents with whitespace inside and outside strings, escapes and
+ * non-ASCII text, and across the eight-byte steps of its fast path. */
+static void test_text_compact(void **state) {
+  (void)state;
+  fx fxs;
+  fx *f = &fxs;
+  fx_init(f);
+  uint64_t seed = 0x9E3779B97F4A7C15ULL;
+  size_t compact = 0, loose = 0;
+  for (int i = 0; i < (quick() ? 2000 : 20000); i++) {
+    ml_buf b = ML_BUF_INIT;
+    ml_buf_putc(&b, '[');
+    gen_doc(&b, &seed, 1);
+    ml_buf_putc(&b, ']');
+    assert_true(ml_buf_ok(&b));
+    const ml_json_val *v = ok(f, b.data);
+    for (size_t k = 0; k < v->len; k++) {
+      const ml_json_val *e = &v->u.items[k];
+      if (e->type != ML_JSON_ARRAY && e->type != ML_JSON_OBJECT) continue;
+      char *w = write_val(e);
+      bool same = strlen(w) == e->src_len && !memcmp(w, e->src, e->src_len);
+      bool said = ml_json_text_compact(e->src, e->src_len);
+      /* never a source the writer would write otherwise; a text it would
+       * write alike is refused only for an escape (conservatively: the
+       * writer keeps some, such as \n, and decodes others) */
+      bool escaped = memchr(e->src, '\\', e->src_len) != NULL;
+      if ((said && !same) || (!said && same && !escaped))
+        fail_msg("wrong answer (%d) for %.*s", said, (int)e->src_len, e->src);
+      *(said ? &compact : &loose) += 1;
+      free(w);
+    }
+    ml_buf_free(&b);
+  }
+  /* both answers were tested often */
+  assert_true(compact > 500 && loose > 500);
+  assert_true(compact_str(""));
+  assert_true(compact_str("{\"name\":\"Dennis 1\",\"tags\":[\"a b\"]}"));
+  assert_false(compact_str("{\"name\":\"Dennis1\",\"tags\":[\"ab\"] }"));
+  assert_false(compact_str("[\"abcdefgh\\/\"]"));
+  fx_free(f);
+}
+
 static void test_locale(void **state) {
   (void)state;
   static const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "de_DE", "fr_FR"};
@@ -1296,7 +1374,7 @@ int main(void) {
       cmocka_unit_test(test_equal),          cmocka_unit_test(test_quote),
       cmocka_unit_test(test_utf8_valid),     cmocka_unit_test(test_writer),
       cmocka_unit_test(test_writer_double),  cmocka_unit_test(test_roundtrip),
-      cmocka_unit_test(test_locale),         cmocka_unit_test(test_mutations),
+      cmocka_unit_test(test_locale), cmocka_unit_test(test_text_compact),         cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
