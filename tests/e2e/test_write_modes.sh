@@ -53,6 +53,26 @@ assert_eq "dedup: the staging table is empty after that merge" "0" "$(q1 "$(db d
 assert_eq "dedup: the next sync drops the empty staging table and merges as before" '{"tables":"items","rows":6}' \
   "$(q "$(db dedup)" "SELECT string_agg(table_name, ',') AS tables, (SELECT count(*) FROM shop.items) AS rows FROM duckdb_tables() WHERE schema_name = 'shop'")"
 
+# Fields go to the columns of their names whatever their order in each
+# record, also when new fields make mallard's field table grow in the middle
+# of a record whose other fields sit where the last record had them
+cfg=$(config order); cat_=$(catalog order append)
+fields() { for i in $(seq "$1" "$2"); do printf ',"f%d":%d' "$i" "$((i + $3))"; done; }
+{ rec '{"id":1,"name":"a","updated_at":1}'; rec '{"updated_at":2,"name":"b","id":2}'
+  rec "{\"id\":3,\"name\":\"c\",\"updated_at\":3$(fields 1 28 0)}"
+  rec "{\"g1\":1,\"g2\":2,\"updated_at\":4$(fields 1 28 100)}"
+  rec "{\"id\":5,\"name\":\"e\",\"updated_at\":5$(fields 1 28 200),\"f40\":\"x\"}"
+  rec '{"f1":6,"updated_at":6,"id":6,"name":"f","g2":"y"}'; state 1; } \
+  | "$MALLARD" write --config "$cfg" --catalog "$cat_" >/dev/null
+assert_eq "fields in any order, and after the field table grew, land in their own columns" \
+  '{"id":1,"name":"a","updated_at":1,"f1":null,"f28":null,"f40":null,"g2":null}
+{"id":2,"name":"b","updated_at":2,"f1":null,"f28":null,"f40":null,"g2":null}
+{"id":3,"name":"c","updated_at":3,"f1":1,"f28":28,"f40":null,"g2":null}
+{"id":null,"name":null,"updated_at":4,"f1":101,"f28":128,"f40":null,"g2":"2"}
+{"id":5,"name":"e","updated_at":5,"f1":201,"f28":228,"f40":"x","g2":null}
+{"id":6,"name":"f","updated_at":6,"f1":6,"f28":null,"f40":null,"g2":"y"}' \
+  "$(q "$(db order)" 'SELECT id, name, updated_at, f1, f28, f40, g2 FROM shop.items ORDER BY updated_at')"
+
 # Columns added and widened in the middle of a merge's transaction (after
 # earlier syncs deleted replaced rows) change nothing about which row wins
 cfg=$(config dedupev); cat_=$(catalog dedupev append_dedup)
