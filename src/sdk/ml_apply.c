@@ -654,8 +654,8 @@ static ml_status upsert_only(ml_apply *a, ap_table *t, const char *now, const ch
 /* Applies the staged rows with _seq < upto (UINT64_MAX: all of them): only
  * upserts staged, with upsert_only; otherwise the staged operations are
  * folded per key and applied with one MERGE.  With a plan (only upserts
- * staged, see ml_apply_commit_behind) the statements are collected for the
- * loader thread, behind the staged rows.
+ * staged, see ml_apply_plan_behind and ml_apply_plan_ahead) the statements
+ * are collected for the loader thread, behind the staged rows.
  *
  * Why the MERGE equals applying the operations one by one, per key (ops
  * ordered by _seq):
@@ -794,6 +794,19 @@ ml_status ml_apply_ready(ml_apply *a, ml_err *err) {
 
 void ml_apply_checkpointed(ml_apply *a) { a->counts.checkpoints++; }
 
+/* A plan that could not be made whole: the tables planned before the
+ * failure already count their staged rows as applied, so a later commit
+ * (of a held checkpoint, say, when the sync fails) would save a state for
+ * rows that never reach the tables.  The open transaction is marked failed
+ * instead, after the loader's jobs, so that nothing of it can commit. */
+static ml_status plan_failed(ml_apply *a, ap_plan *plan, ml_status st) {
+  ml_apply_plan_free(plan);
+  ml_err ignored;
+  ml_wh_sync(a->wh, &ignored);
+  ml_wh_fail_tx(a->wh);
+  return st;
+}
+
 ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
   *out = NULL;
   if (!ml_wh_loader(a->wh)) return ML_OK;
@@ -806,10 +819,7 @@ ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
   char now[96];
   now_literal(now);
   for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, UINT64_MAX, plan, err);
-  if (st != ML_OK) {
-    ml_apply_plan_free(plan);
-    return st;
-  }
+  if (st != ML_OK) return plan_failed(a, plan, st);
   a->marked = false;
   a->planned_seq = a->seq;
   a->counts.checkpoints++;
@@ -836,10 +846,7 @@ ml_status ml_apply_plan_ahead(ml_apply *a, uint64_t min_rows, ml_apply_plan **ou
   now_literal(now);
   uint64_t upto = a->marked ? a->mark_seq : UINT64_MAX;
   for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, upto, plan, err);
-  if (st != ML_OK) {
-    ml_apply_plan_free(plan);
-    return st;
-  }
+  if (st != ML_OK) return plan_failed(a, plan, st);
   a->planned_seq = upto_seq;
   *out = plan;
   return ML_OK;
@@ -848,7 +855,7 @@ ml_status ml_apply_plan_ahead(ml_apply *a, uint64_t min_rows, ml_apply_plan **ou
 ml_status ml_apply_plan_run(ml_apply_plan *plan, ml_wh *wh, ml_err *err) {
   ml_status st = ML_OK;
   for (size_t i = 0; st == ML_OK && i < plan->n; i++) st = run_now(wh, plan->stmts[i].kind, plan->stmts[i].sql, err);
-  if (st != ML_OK) ml_err_prefix(err, "applying the operations of a checkpoint");
+  if (st != ML_OK) ml_err_prefix(err, "applying staged operations");
   return st;
 }
 

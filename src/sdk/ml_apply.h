@@ -106,12 +106,16 @@ ml_status ml_apply_plan_run(ml_apply_plan *plan, ml_wh *wh, ml_err *err);
  * *out is NULL (nothing to do) when fewer than min_rows operations would be
  * taken, when updates or deletes are staged (their MERGE runs on the
  * caller's thread) or without a loader thread.  Counts no checkpoint.  *out
- * is the caller's, freed with ml_apply_plan_free. */
+ * is the caller's, freed with ml_apply_plan_free; the staged rows it covers
+ * count as applied from now on, so a caller that cannot queue it must fail
+ * the transaction (ml_commit_submit_work does).  On failure the open
+ * transaction is marked failed already (some tables may count as applied). */
 ml_status ml_apply_plan_ahead(ml_apply *a, uint64_t min_rows, ml_apply_plan **out, ml_err *err);
 void ml_apply_plan_free(ml_apply_plan *plan); /* NULL is fine */
 
 /* A checkpoint held back (see mallard_checkpoint in ml_sdk.c): remembers
- * which staged operations came before it, without applying or committing.
+ * which staged operations came before it, without committing (they may be
+ * applied ahead, ml_apply_plan_ahead).
  * Counts as a checkpoint.  A later ml_apply_ready or ml_apply_ready_finish
  * covers it; ml_apply_ready_mark applies only the operations before it (the
  * later ones stay staged, in memory, until ml_apply_ready_finish or

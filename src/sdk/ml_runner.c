@@ -330,7 +330,10 @@ ml_status ml_runner_debug(const ml_runner_opts *o, bool *aborted, ml_err *err) {
   ml_wh *wh = NULL;
   if (st == ML_OK) {
     /* staging appends on one DuckDB thread (the loader), the set-wise
-     * apply statements with all of them (see ml_dest_open).  No append
+     * apply statements with all of them (see ml_dest_open); the first
+     * apply of a transaction lifts the bound until its commit, so with
+     * upserts applied ahead (ml_apply_plan_ahead) the appends after it
+     * may take the second thread too.  No append
      * memory bound here: it made the C path 8-10% slower without lowering
      * its peak (docs/performance.md, issue 16) */
     ml_wh_options wo = {.create_dirs = true,

@@ -103,6 +103,17 @@ static entry *new_entry(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commi
   return e;
 }
 
+/* A plan that never reaches the loader belongs to the open transaction all
+ * the same (its caller already counts it as done): after the loader's jobs,
+ * the transaction is marked failed so that no later COMMIT stores the rest
+ * without it. */
+static void plan_lost(ml_commit *c) {
+  if (!c->wh) return;
+  ml_err ignored;
+  ml_wh_sync(c->wh, &ignored);
+  ml_wh_fail_tx(c->wh);
+}
+
 ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan, uint64_t *seq,
                            ml_err *err) {
   *seq = 0;
@@ -114,10 +125,15 @@ ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_co
   /* an earlier commit or append failed: say so now, not at the end */
   if (ml_commit_failed(c)) {
     if (free_plan) free_plan(plan);
-    return ml_commit_wait(c, err);
+    ml_status st = ml_commit_wait(c, err);
+    plan_lost(c);
+    return st;
   }
   entry *e = new_entry(c, plan, run, free_plan, err);
-  if (!e) return ML_ERR_NOMEM;
+  if (!e) {
+    plan_lost(c);
+    return ML_ERR_NOMEM;
+  }
   c->queue[c->n++] = e;
   *seq = ++c->last_seq;
   ml_loader_submit(loader, run_job, cancel_job, e, NULL);
@@ -164,6 +180,7 @@ ml_status ml_commit_submit_work(ml_commit *c, void *plan, ml_commit_run_fn run, 
   if (st == ML_OK && !(w = malloc(sizeof *w))) st = ml_err_nomem(err);
   if (st != ML_OK) {
     if (free_plan) free_plan(plan);
+    plan_lost(c);
     return st;
   }
   *w = (work){.wh = c->wh, .plan = plan, .run = run, .free_plan = free_plan};

@@ -78,7 +78,9 @@ bool ml_commit_can_submit(const ml_commit *c);
 
 /* Queues plan on the loader thread (see above) and takes ownership of it
  * whatever the result; *seq is its number (0 on failure).  When an earlier
- * loader job failed, that failure is returned now and plan is freed. */
+ * loader job failed, that failure is returned now and plan is freed.  A plan
+ * that could not be queued leaves the open transaction marked failed: its
+ * caller already counts its work as done. */
 ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan, uint64_t *seq,
                            ml_err *err);
 
@@ -86,7 +88,8 @@ ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_co
  * open transaction, behind the jobs queued before it, with no COMMIT of its
  * own (the next ml_commit_submit or ml_commit_here commits what it did).  A
  * failure marks the transaction failed (ml_wh_fail_tx), so that no later
- * COMMIT stores part of it, and is reported like a failed commit behind.
+ * COMMIT stores part of it, and is reported like a failed commit behind;
+ * so does a failure to queue it (the transaction then lacks it).
  * Takes ownership of plan whatever the result and frees it on the loader
  * thread once it ran or was skipped after an earlier failure; it takes no
  * number and nothing acknowledges it. */

@@ -139,7 +139,7 @@ assert_eq "fail after 3 checkpoints: every row exactly once after the rerun" "$(
 assert_eq "fail after 3 checkpoints: final state" '{"pos":100000}' "$(state_of big)"
 
 # ---- 2. SIGKILL at random moments, restarted from state.json ---------------------------
-# (long form: DEBUG_CRASH_KILLS=100 DEBUG_CRASH_ROWS=5000000 DEBUG_CRASH_MAX_SLEEP_MS=5000
+# (long form: DEBUG_CRASH_KILLS=100 DEBUG_CRASH_ROWS=50000000 DEBUG_CRASH_MAX_SLEEP_MS=1500
 # FAULT_SEED=N).  Kills fall 50 ms to DEBUG_CRASH_MAX_SLEEP_MS after the
 # start, and checkpoints are grouped for 200 ms only (--commit-interval-ms),
 # so that kills land in commits behind the connector, between such a commit

@@ -20,6 +20,7 @@
 #include "ml_failalloc.h"
 #include "sdk/ml_apply.h"
 #include "sdk/ml_sdk.h"
+#include "warehouse/ml_commit.h"
 #include "warehouse/ml_wh.h"
 
 static void quiet_log(void *ud, int level, const char *msg) {
@@ -260,6 +261,83 @@ static void test_run_behind(void **state) {
   ml_wh_close(held.wh);
 }
 
+/* ---- upserts applied ahead while a checkpoint is held ------------------------------ */
+
+/* Three upserts, a held checkpoint, one more upsert, the operations before
+ * the checkpoint applied ahead on the loader thread, then the checkpoint
+ * committed as a failed sync commits it (ml_sdk_commit_held): whichever
+ * allocation fails, that commit either fails too or holds exactly the three
+ * rows before the checkpoint, never the checkpoint without them. */
+typedef struct ahead_case {
+  ml_wh *wh;
+  unsigned runs;   /* each run writes into a schema of its own */
+  char bad[512];   /* the first commit that broke the rule */
+} ahead_case;
+
+static ml_status run_stmts(void *p, ml_wh *wh, ml_err *err) { return ml_apply_plan_run(p, wh, err); }
+static void free_stmts(void *p) { ml_apply_plan_free(p); }
+
+static ml_status op_ahead(void *ud, ml_err *err) {
+  ahead_case *c = ud;
+  char schema[32], sql[96];
+  snprintf(schema, sizeof schema, "ahead%u", ++c->runs);
+  const char *pk[] = {"id"};
+  ml_col cols[] = {{"id", ml_type_of(ML_TYPE_BIGINT)}, {"v", ml_type_of(ML_TYPE_BIGINT)}};
+  ml_apply *a = NULL;
+  ml_commit *cm = NULL;
+  mallard_record *r = NULL;
+  ml_status st = ml_commit_open(c->wh, 0, &cm, err);
+  if (st == ML_OK) st = ml_apply_open(c->wh, schema, quiet_log, NULL, &a, err);
+  if (st == ML_OK) st = ml_apply_declare(a, "t", pk, 1, cols, 2, err);
+  if (st == ML_OK) st = ml_apply_start(a, err);
+  if (st == ML_OK && !(r = mallard_record_new())) st = ml_err_set(err, ML_ERR_NOMEM, "mallard_record_new: out of memory");
+  for (int i = 0; i < 4 && st == ML_OK; i++) {
+    if (i == 3) ml_apply_mark(a);
+    mallard_record_clear(r);
+    st = rec_status(mallard_set_long(r, "id", i), r, "mallard_set_long", err);
+    if (st == ML_OK) st = rec_status(mallard_set_long(r, "v", i), r, "mallard_set_long", err);
+    if (st == ML_OK) st = ml_apply_op(a, ML_APPLY_UPSERT, "t", r, err);
+  }
+  ml_apply_plan *p = NULL;
+  if (st == ML_OK) st = ml_apply_plan_ahead(a, 1, &p, err);
+  if (st == ML_OK && !p) st = ml_err_set(err, ML_ERR_STATE, "nothing was applied ahead");
+  if (st == ML_OK) st = ml_commit_submit_work(cm, p, run_stmts, free_stmts, err);
+  if (a && ml_apply_marked(a)) {
+    ml_err cerr;
+    ml_status committed = ml_apply_ready_mark(a, &cerr);
+    if (committed == ML_OK) committed = ml_commit_here(cm, NULL, NULL, NULL, NULL, &cerr);
+    if (committed == ML_OK) {
+      int64_t n = -1;
+      bool found = false;
+      snprintf(sql, sizeof sql, "SELECT count(*) * 10 + sum(v) FROM %s.t WHERE id < 3", schema);
+      committed = ml_wh_query_i64(c->wh, sql, &n, &found, &cerr);
+      if (committed == ML_OK && n != 33 && !c->bad[0])
+        snprintf(c->bad, sizeof c->bad, "run %u committed the checkpoint with %lld (want 33)", c->runs, (long long)n);
+    }
+    if (st == ML_OK && committed != ML_OK) {
+      st = committed;
+      *err = cerr;
+    }
+  }
+  ml_err ignored;
+  if (cm) ml_commit_wait(cm, &ignored);
+  ml_commit_free(cm);
+  if (a) ml_apply_abort(a);
+  ml_apply_free(a);
+  mallard_record_free(r);
+  return st;
+}
+
+static void test_ahead(void **state) {
+  (void)state;
+  ahead_case c = {.wh = open_wh(true)};
+  ml_err err;
+  if (op_ahead(&c, &err) != ML_OK) fail_msg("the run fails without the hook: %s", err.msg);
+  ml_fa_each("upserts applied ahead of a held checkpoint", op_ahead, &c, false);
+  ml_wh_close(c.wh);
+  if (c.bad[0]) fail_msg("%s", c.bad);
+}
+
 /* ---- a value that needs memory to convert ---------------------------------------- */
 
 /* A connector's number as text too long for the stack into a declared
@@ -326,6 +404,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       ML_FA_TEST(record),      ML_FA_TEST(config_state), ML_FA_TEST(open),
       ML_FA_TEST(open_loader), cmocka_unit_test(test_run), cmocka_unit_test(test_run_behind),
+      cmocka_unit_test(test_ahead),
       cmocka_unit_test(test_long_number),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
