@@ -521,8 +521,8 @@ static void free_stmts(void *p) { ml_apply_plan_free(p); }
  * ml_apply_plan_ahead): otherwise each commit applies everything staged
  * since the one before (up to commit_interval_ms of operations) and the
  * last one does so while the connector waits at the end of update().
- * Pieces of about half a row group kept the loader's queue short enough
- * for the connector to run on (docs/performance.md has the timings). */
+ * About half a row group: pieces of a quarter and of a whole row group
+ * timed the same within the VM's noise (docs/performance.md, session 9). */
 #define APPLY_AHEAD_ROWS ((uint64_t)65536)
 
 static ml_status apply_ahead(mallard_ctx *ctx, ml_err *err) {
