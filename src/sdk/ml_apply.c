@@ -807,19 +807,30 @@ static ml_status plan_failed(ml_apply *a, ap_plan *plan, ml_status st) {
   return st;
 }
 
-ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
+/* A new plan (*out) of the statements applying every table's staged
+ * operations before upto (UINT64_MAX: all of them), see apply_table. */
+static ml_status plan_applies(ml_apply *a, uint64_t upto, ap_plan **out, ml_err *err) {
   *out = NULL;
-  if (!ml_wh_loader(a->wh)) return ML_OK;
-  for (size_t i = 0; i < a->n_tables; i++)
-    if (a->tables[i].staged_changes) return ML_OK;
   ml_status st = ensure_tx(a, err);
   ap_plan *plan = st == ML_OK ? calloc(1, sizeof *plan) : NULL;
   if (st == ML_OK && !plan) st = ml_err_nomem(err);
   if (st != ML_OK) return st;
   char now[96];
   now_literal(now);
-  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, UINT64_MAX, plan, err);
+  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, upto, plan, err);
   if (st != ML_OK) return plan_failed(a, plan, st);
+  *out = plan;
+  return ML_OK;
+}
+
+ml_status ml_apply_plan_behind(ml_apply *a, ml_apply_plan **out, ml_err *err) {
+  *out = NULL;
+  if (!ml_wh_loader(a->wh)) return ML_OK;
+  for (size_t i = 0; i < a->n_tables; i++)
+    if (a->tables[i].staged_changes) return ML_OK;
+  ap_plan *plan;
+  ml_status st = plan_applies(a, UINT64_MAX, &plan, err);
+  if (st != ML_OK) return st;
   a->marked = false;
   a->planned_seq = a->seq;
   a->counts.checkpoints++;
@@ -838,15 +849,9 @@ ml_status ml_apply_plan_ahead(ml_apply *a, uint64_t min_rows, ml_apply_plan **ou
     rows += a->marked ? a->tables[i].staged_at_mark : a->tables[i].staged;
   }
   if (!rows || rows < min_rows) return ML_OK;
-  ml_status st = ensure_tx(a, err);
-  ap_plan *plan = st == ML_OK ? calloc(1, sizeof *plan) : NULL;
-  if (st == ML_OK && !plan) st = ml_err_nomem(err);
+  ap_plan *plan;
+  ml_status st = plan_applies(a, a->marked ? a->mark_seq : UINT64_MAX, &plan, err);
   if (st != ML_OK) return st;
-  char now[96];
-  now_literal(now);
-  uint64_t upto = a->marked ? a->mark_seq : UINT64_MAX;
-  for (size_t i = 0; st == ML_OK && i < a->n_tables; i++) st = apply_table(a, &a->tables[i], now, upto, plan, err);
-  if (st != ML_OK) return plan_failed(a, plan, st);
   a->planned_seq = upto_seq;
   *out = plan;
   return ML_OK;

@@ -547,6 +547,18 @@ static void expect_checkpoint(apply_fx *f, ml_commit *c, bool behind, uint64_t s
   assert_int_equal(got_seq, seq);
 }
 
+/* An apply of table t (id, a >= 0) on a warehouse with a loader thread,
+ * started, and its commit pipeline (the caller frees it). */
+static ml_commit *open_with_loader(apply_fx *f) {
+  ml_wh_options opts = {.background_append = true};
+  open_apply(f, &opts, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))");
+  declare_id_a(f, "t", false);
+  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
+  ml_commit *c = NULL;
+  assert_int_equal(ml_commit_open(f->wh, 0, &c, &f->err), ML_OK);
+  return c;
+}
+
 /* Commits behind (a warehouse with a loader thread, only upserts staged):
  * the call returns before the COMMIT, operations staged meanwhile wait for
  * the next commit, ml_commit_done tells which commits are done, and the
@@ -555,12 +567,7 @@ static void expect_checkpoint(apply_fx *f, ml_commit *c, bool behind, uint64_t s
  * the loader, with the statement's error, and nothing of it is committed. */
 static void test_apply_commit_behind(void **state) {
   apply_fx *f = *state;
-  ml_wh_options opts = {.background_append = true};
-  open_apply(f, &opts, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))");
-  declare_id_a(f, "t", false);
-  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
-  ml_commit *c = NULL;
-  assert_int_equal(ml_commit_open(f->wh, 0, &c, &f->err), ML_OK);
+  ml_commit *c = open_with_loader(f);
   int64_t rows[][2] = {{1, 10}, {2, 20}, {3, 30}, {2, 21}, {4, 40}, {1, 11}};
   for (size_t i = 0; i < 6; i++) {
     upsert_id_a(f, rows[i][0], rows[i][1]);
@@ -614,12 +621,7 @@ static void expect_ahead(apply_fx *f, ml_commit *c, uint64_t min_rows, bool want
  * transaction is committed. */
 static void test_apply_ahead(void **state) {
   apply_fx *f = *state;
-  ml_wh_options opts = {.background_append = true};
-  open_apply(f, &opts, "CREATE SCHEMA tester; CREATE TABLE tester.t (id BIGINT, a BIGINT CHECK (a >= 0))");
-  declare_id_a(f, "t", false);
-  assert_int_equal(ml_apply_start(f->a, &f->err), ML_OK);
-  ml_commit *c = NULL;
-  assert_int_equal(ml_commit_open(f->wh, 0, &c, &f->err), ML_OK);
+  ml_commit *c = open_with_loader(f);
   upsert_id_a(f, 1, 10);
   upsert_id_a(f, 2, 20);
   expect_ahead(f, c, 3, false);
