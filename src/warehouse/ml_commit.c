@@ -114,21 +114,27 @@ static void plan_lost(ml_commit *c) {
   ml_wh_fail_tx(c->wh);
 }
 
+/* Whether a plan (what: for the message) can go to the loader thread now;
+ * when not, frees it, marks the transaction failed (plan_lost) and says
+ * why: no loader, or an earlier commit or append failed (said now, not at
+ * the end). */
+static ml_status can_queue(ml_commit *c, const char *what, void *plan, ml_commit_free_fn free_plan, ml_err *err) {
+  ml_status st = ML_OK;
+  if (!ml_commit_can_submit(c)) st = ml_err_set(err, ML_ERR_STATE, "%s needs the warehouse's loader thread", what);
+  else if (ml_commit_failed(c)) st = ml_commit_wait(c, err);
+  if (st != ML_OK) {
+    if (free_plan) free_plan(plan);
+    plan_lost(c);
+  }
+  return st;
+}
+
 ml_status ml_commit_submit(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan, uint64_t *seq,
                            ml_err *err) {
   *seq = 0;
-  if (!ml_commit_can_submit(c)) {
-    if (free_plan) free_plan(plan);
-    return ml_err_set(err, ML_ERR_STATE, "a commit behind needs the warehouse's loader thread");
-  }
+  ml_status st = can_queue(c, "a commit behind", plan, free_plan, err);
+  if (st != ML_OK) return st;
   ml_loader *loader = ml_wh_loader(c->wh);
-  /* an earlier commit or append failed: say so now, not at the end */
-  if (ml_commit_failed(c)) {
-    if (free_plan) free_plan(plan);
-    ml_status st = ml_commit_wait(c, err);
-    plan_lost(c);
-    return st;
-  }
   entry *e = new_entry(c, plan, run, free_plan, err);
   if (!e) {
     plan_lost(c);
@@ -172,16 +178,13 @@ static ml_status cancel_work(void *a, void *unused, ml_err *err) {
 
 ml_status ml_commit_submit_work(ml_commit *c, void *plan, ml_commit_run_fn run, ml_commit_free_fn free_plan,
                                 ml_err *err) {
-  work *w = NULL;
-  ml_status st = ML_OK;
-  if (!ml_commit_can_submit(c)) st = ml_err_set(err, ML_ERR_STATE, "work behind needs the warehouse's loader thread");
-  /* an earlier commit or append failed: say so now, not at the end */
-  else if (ml_commit_failed(c)) st = ml_commit_wait(c, err);
-  if (st == ML_OK && !(w = malloc(sizeof *w))) st = ml_err_nomem(err);
-  if (st != ML_OK) {
+  ml_status st = can_queue(c, "work behind", plan, free_plan, err);
+  if (st != ML_OK) return st;
+  work *w = malloc(sizeof *w);
+  if (!w) {
     if (free_plan) free_plan(plan);
     plan_lost(c);
-    return st;
+    return ml_err_nomem(err);
   }
   *w = (work){.wh = c->wh, .plan = plan, .run = run, .free_plan = free_plan};
   ml_loader_submit(ml_wh_loader(c->wh), run_work, cancel_work, w, NULL);
