@@ -596,27 +596,23 @@ static void test_chunks_grow_within_grant(void **state) {
   ml_wh_close(wh);
 }
 
-static double mono_s(void) {
+/* Seconds on clock id (CLOCK_MONOTONIC, or the calling thread's CPU time). */
+static double clock_s(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* CPU time of the calling thread, in seconds. */
-static double thread_cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double mono_s(void) { return clock_s(CLOCK_MONOTONIC); }
 
 /* A loader job that keeps its thread busy until it has used *(double *)a
  * seconds of CPU (at least as long on the wall clock, however loaded the
  * machine is). */
 static ml_status spin_job(void *a, void *b, ml_err *e) {
   (void)b, (void)e;
-  double until = thread_cpu_s() + *(double *)a;
+  double until = clock_s(CLOCK_THREAD_CPUTIME_ID) + *(double *)a;
   volatile unsigned long n = 0;
-  while (thread_cpu_s() < until) n++;
+  while (clock_s(CLOCK_THREAD_CPUTIME_ID) < until) n++;
   return ML_OK;
 }
 
