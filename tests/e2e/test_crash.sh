@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash harness: mallard write is killed with SIGKILL at random moments and
 # restarted the way the Airbyte platform retries a sync (same sync_id, the
-# records after the last echoed STATE sent again).  The final tables must
+# records after the last echoed STATE sent again; only the last STATE again
+# when every STATE was echoed).  The final tables must
 # hold every record exactly once, and with unnesting (unnest_depth) each
 # record's child rows exactly once.  CRASH_KILLS sets the number of random kills
 # per mode (CI: a few; the long form documented in docs/reliability.md is
@@ -47,10 +48,18 @@ sync_mode() {
     TOTAL_KILLS=$((TOTAL_KILLS + 1))
     [ "$rc" -eq 0 ] && return 0 # it finished before the kill: the sync is done
   done
-  # 3. the run that finishes (unless the last one echoed every STATE already)
-  [ "$pos" -ge "$N" ] && { pass; return 0; }
-  "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 ${GEN_EXTRA:-} --start "$pos" \
-    | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out"
+  # 3. the run that finishes.  When the killed run had echoed every STATE it
+  # may still have died before the end of its sync (an overwrite's swap):
+  # the retry then holds only the source's last STATE once more, as a
+  # source resumed at its end sends it
+  if [ "$pos" -ge "$N" ]; then
+    "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 ${GEN_EXTRA:-} --start $((N - K)) \
+      | { grep '"STATE"' || true; } | tail -n 1 \
+      | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out"
+  else
+    "$GEN" --records "$N" --state-every "$K" --mode "$mode" --sync-id 42 ${GEN_EXTRA:-} --start "$pos" \
+      | "$MALLARD" write --config "$cfg" --catalog "$WORK/$name.cat.json" > "$WORK/out"
+  fi
   assert_eq "$name: the last state echoed" "$N" "$(last_ack "$WORK/out")"
 }
 
